@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { Command } from "@commander-js/extra-typings";
+import { readFileSync } from "node:fs";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+const program = new Command("venvflow")
+  .description("Workflows whose Python tasks run in isolated, cached, reproducible environments.")
+  .version(pkg.version);
+
+// Each command group lives in its own file and registers itself here.
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,118 @@
+/**
+ * The contract between the authoring API (src/dag) and the engine (src/engine): a loaded DAG is a
+ * `DagDefinition`; the engine schedules its `TaskDefinition`s and calls `execute` for one try at a time.
+ * The engine never looks inside an operator; an operator never touches the store.
+ */
+import type { LogLine } from "../runtime/types.ts";
+
+export const TRIGGER_RULES = [
+  "all_success",
+  "all_failed",
+  "all_done",
+  "all_skipped",
+  "one_success",
+  "one_failed",
+  "one_done",
+  "none_failed",
+  "none_failed_min_one_success",
+  "none_skipped",
+  "always",
+] as const;
+export type TriggerRule = (typeof TRIGGER_RULES)[number];
+
+export type TaskKind =
+  | "python_virtualenv"
+  | "external_python"
+  | "branch_python_virtualenv"
+  | "branch_external_python"
+  | "python"
+  | "bash"
+  | "empty";
+
+/** A reference to an upstream task's result (`op.output`, a TaskFlow call's return, or `ref.get("k")`). */
+export interface XComRef {
+  readonly kind: "xcom_ref";
+  readonly taskId: string;
+  /** "return_value", or a key of a `multipleOutputs` result. */
+  readonly key: string;
+}
+
+export interface TaskExecutionContext {
+  dagId: string;
+  taskId: string;
+  runId: string;
+  /** 1 for the first try. */
+  tryNumber: number;
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  params: Record<string, unknown>;
+  conf: Record<string, unknown>;
+  /** The stored value an upstream reference points to (the engine has loaded every ref in `xcomRefs`). */
+  pullXCom(ref: XComRef): unknown;
+  /** Where this try's log goes (JSON lines), and a live sink for each line. */
+  logPath: string;
+  onLog(line: LogLine): void;
+  /** Aborted on execution timeout, run timeout or cancellation. */
+  signal: AbortSignal;
+  /** VENVFLOW_HOME for this engine. */
+  home: string;
+}
+
+export interface TaskError {
+  type: string;
+  message: string;
+  traceback?: string;
+  code?: string;
+  fix?: string;
+}
+
+export interface TaskOutcome {
+  state: "success" | "failed" | "skipped";
+  returnValue?: unknown;
+  error?: TaskError;
+  /**
+   * Branch operators only: the directly-downstream task ids to follow; `null` skips all downstream.
+   * The operator has already checked the ids are directly downstream.
+   */
+  branch?: string[] | null;
+}
+
+export interface TaskDefinition {
+  taskId: string;
+  kind: TaskKind;
+  upstreamTaskIds: readonly string[];
+  downstreamTaskIds: readonly string[];
+  triggerRule: TriggerRule;
+  retries: number;
+  retryDelayMs: number;
+  retryExponentialBackoff: boolean;
+  maxRetryDelayMs: number | null;
+  executionTimeoutMs: number | null;
+  doc?: string;
+  /** A dict result is also stored key by key (Airflow's multiple_outputs). */
+  multipleOutputs: boolean;
+  /** Every upstream result this task's arguments reference. */
+  xcomRefs: readonly XComRef[];
+  execute(ctx: TaskExecutionContext): Promise<TaskOutcome>;
+}
+
+export interface DagDefinition {
+  dagId: string;
+  /** Absolute path of the file that defined it. */
+  fileloc: string;
+  description?: string;
+  /** Cron expression or preset ("@daily"), or null for manual runs only. */
+  schedule: string | null;
+  timezone: string;
+  startDate: Date | null;
+  endDate: Date | null;
+  catchup: boolean;
+  maxActiveRuns: number;
+  maxActiveTasks: number;
+  params: Record<string, unknown>;
+  tags: string[];
+  dagrunTimeoutMs: number | null;
+  /** In topological order. */
+  tasks: ReadonlyMap<string, TaskDefinition>;
+}

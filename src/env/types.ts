@@ -1,0 +1,95 @@
+/**
+ * The environment layer's public types. The runtime and the engine reach environments only through
+ * `ensureEnvironment` / `acquireEnvironment` (src/env/index.ts) and these types.
+ */
+
+/** A Python interpreter found on this machine. */
+export interface Interpreter {
+  /** Real path of the interpreter binary (symlinks resolved). */
+  path: string;
+  /** Full version, e.g. "3.12.1". */
+  version: string;
+  major: number;
+  minor: number;
+  /** `sys.implementation.name`, e.g. "cpython", "pypy". */
+  implementation: string;
+  /** How it was found: "path", "pyenv", "prefix", "explicit". */
+  source: string;
+}
+
+export type Installer = "pip" | "uv";
+
+/** What a task declares about its environment (Airflow's option names, camelCased). */
+export interface EnvSpecInput {
+  /** "3", "3.12", "3.12.1" or an absolute interpreter path. Default: the newest Python 3 found. */
+  pythonVersion?: string;
+  /** Requirement lines, or the path of a requirements file (`-r`/`-c` nesting and comments allowed). */
+  requirements?: string[] | string;
+  /** Constraint lines (pip's `-c` semantics): they restrict versions but install nothing by themselves. */
+  constraints?: string[];
+  /** First URL is the index (`--index-url`), the rest are extra indexes. `[]` means no index at all. */
+  indexUrls?: string[] | string;
+  /** Passed to the installer verbatim, before the requirements. */
+  pipInstallOptions?: string[];
+  /** Let the environment see the base interpreter's site-packages. venvflow's default is false. */
+  systemSitePackages?: boolean;
+  /** "pip", "uv", or "auto" (uv when it is on PATH or `VENVFLOW_INSTALLER=uv`, else pip). Default "auto". */
+  installer?: Installer | "auto";
+  /** Directory that relative requirement-file paths are resolved against. Default: the current directory. */
+  baseDir?: string;
+}
+
+/** One installed distribution as the installer resolved it. */
+export interface LockedPackage {
+  name: string;
+  version: string;
+  /** Where it came from: a redacted URL or file path; "preinstalled" for what the venv started with. */
+  source: string;
+  sha256?: string;
+  /** True when the user asked for it directly (not pulled in as a dependency). */
+  requested: boolean;
+}
+
+/** A published, immutable environment. */
+export interface Environment {
+  key: string;
+  path: string;
+  /** The environment's own interpreter (`<path>/bin/python`). */
+  python: string;
+  interpreter: Interpreter;
+  installer: { name: Installer; version: string };
+  systemSitePackages: boolean;
+  /** The canonical, redacted declared inputs the key was computed from. */
+  canonicalSpec: string;
+  lock: LockedPackage[];
+  createdAt: string;
+  lastUsedAt: string;
+  sizeBytes: number;
+  buildLogPath: string;
+}
+
+/** An environment held by a running task: never deleted until released. */
+export interface EnvironmentLease {
+  env: Environment;
+  release(): Promise<void>;
+}
+
+export interface BuildProgress {
+  key: string;
+  phase: "resolve" | "waiting" | "create" | "install" | "lock" | "publish" | "cached" | "done";
+  message: string;
+}
+
+export interface EnsureOptions {
+  /** VENVFLOW_HOME override. */
+  home?: string;
+  /** Re-resolve unpinned requirements into a new environment instead of reusing the current one. */
+  refresh?: boolean;
+  /** Progress events (plain data: the CLI turns them into a live display or plain lines). */
+  onProgress?: (event: BuildProgress) => void;
+  /** Every line of installer output, already redacted. */
+  onOutput?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Environment for the installer processes. Default: process.env (pip's own configuration is honoured). */
+  env?: NodeJS.ProcessEnv;
+}

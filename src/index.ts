@@ -1,0 +1,6 @@
+// Public API of venvflow. Each layer exports through here; nothing else is public.
+export { VenvflowError } from "./util/errors.ts";
+export type { Duration } from "./util/duration.ts";
+export type * from "./env/types.ts";
+export type * from "./runtime/types.ts";
+export type * from "./dag/model.ts";

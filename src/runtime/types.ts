@@ -1,0 +1,86 @@
+import type { Duration } from "../util/duration.ts";
+
+/** "path/to/file.py:function" (relative to `baseDir`, or absolute), or inline source. */
+export type PythonCallable = string | { source: string; name?: string };
+
+export type Serializer = "json" | "pickle" | "cloudpickle" | "dill";
+
+/** An env var whose value is masked in every log line, error and file venvflow writes. */
+export interface SecretValue {
+  secret: string;
+}
+
+/** Run-context values a callable receives when it names them as parameters (or takes `**kwargs`). */
+export interface RunContext {
+  dag_id?: string;
+  task_id?: string;
+  run_id?: string;
+  logical_date?: string;
+  ds?: string;
+  ds_nodash?: string;
+  ts?: string;
+  data_interval_start?: string;
+  data_interval_end?: string;
+  params?: Record<string, unknown>;
+  conf?: Record<string, unknown>;
+  try_number?: number;
+}
+
+export interface LogLine {
+  /** ISO-8601 time the line was read. */
+  ts: string;
+  stream: "stdout" | "stderr" | "log" | "system";
+  /** Python logging level name for stream "log" (and "INFO"/"ERROR" for system lines). */
+  level?: string;
+  logger?: string;
+  msg: string;
+}
+
+export interface CallableOptions {
+  pythonCallable: PythonCallable;
+  /** Directory a relative callable path is resolved against (the declaring file's directory). Default: cwd. */
+  baseDir?: string;
+  opArgs?: unknown[];
+  opKwargs?: Record<string, unknown>;
+  requirements?: string[] | string;
+  pythonVersion?: string;
+  systemSitePackages?: boolean;
+  pipInstallOptions?: string[];
+  indexUrls?: string[] | string;
+  serializer?: Serializer;
+  stringArgs?: string[];
+  envVars?: Record<string, string | SecretValue>;
+  inheritEnv?: boolean;
+  skipOnExitCode?: number | number[];
+  executionTimeout?: Duration;
+  showReturnValueInLogs?: boolean;
+  cwd?: string;
+  /** ExternalPythonOperator semantics: an absolute path to an existing interpreter, used as is. */
+  python?: string;
+  context?: RunContext;
+  onLog?: (line: LogLine) => void;
+  /** Where the attempt's log goes (JSON lines). Default: a file under VENVFLOW_HOME/logs/calls. */
+  logPath?: string;
+  signal?: AbortSignal;
+  /** VENVFLOW_HOME override. */
+  home?: string;
+}
+
+export interface CallableError {
+  type: string;
+  message: string;
+  traceback: string;
+  /** Stable code for venvflow's own failures (e.g. "timeout", "env_build_failed"). */
+  code?: string;
+  fix?: string;
+}
+
+export interface CallableResult {
+  state: "success" | "failed" | "skipped";
+  returnValue: unknown;
+  error?: CallableError;
+  exitCode: number | null;
+  durationMs: number;
+  logPath: string;
+  env: { key: string | null; path: string; python: string };
+}
