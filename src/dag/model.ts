@@ -3,6 +3,7 @@
  * `DagDefinition`; the engine schedules its `TaskDefinition`s and calls `execute` for one try at a time.
  * The engine never looks inside an operator; an operator never touches the store.
  */
+import type { EnvSpecInput } from "../env/types.ts";
 import type { LogLine } from "../runtime/types.ts";
 
 export const TRIGGER_RULES = [
@@ -94,6 +95,8 @@ export interface TaskDefinition {
   multipleOutputs: boolean;
   /** Every upstream result this task's arguments reference. */
   xcomRefs: readonly XComRef[];
+  /** Virtualenv tasks: the environment they run in (for `venvflow env build FILE` and `venvflow doctor`). */
+  environment?: EnvSpecInput;
   execute(ctx: TaskExecutionContext): Promise<TaskOutcome>;
 }
 

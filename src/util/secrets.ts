@@ -50,6 +50,12 @@ export class Redactor {
     return this;
   }
 
+  /** Registers the credentials of every URL that appears anywhere in `text`. */
+  addUrlsIn(text: string): this {
+    for (const match of text.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi)) this.addUrl(match[0]);
+    return this;
+  }
+
   get size(): number {
     return this.secrets.size;
   }

@@ -1,0 +1,207 @@
+/** `venvflow env build|list|show|rm|gc`: a thin layer over src/env. */
+import type { Command } from "@commander-js/extra-typings";
+import { Listr } from "listr2";
+import path from "node:path";
+import { ensureEnvironment, gcEnvironments, listEnvironments, removeEnvironment, showEnvironment } from "../env/index.ts";
+import type { BuildProgress, EnvSpecInput, Environment, Installer } from "../env/types.ts";
+import { durationToMs } from "../util/duration.ts";
+import { VenvflowError } from "../util/errors.ts";
+import { action, ago, collect, formatBytes, parseSize, printJson, table } from "./common.ts";
+
+interface BuildTarget {
+  label: string;
+  spec: EnvSpecInput;
+}
+
+/**
+ * Builds each target with a live display on a TTY (listr2) and plain progress lines on stderr otherwise,
+ * so logs and pipes stay readable and stdout stays clean for --json.
+ */
+async function buildAll(targets: BuildTarget[], options: { refresh: boolean; json: boolean }): Promise<Environment[]> {
+  const built: Environment[] = [];
+  if (process.stderr.isTTY && !options.json) {
+    await new Listr(
+      targets.map((target) => ({
+        title: target.label,
+        task: async (_ctx: unknown, task: { output: string | undefined; title: string }) => {
+          const env = await ensureEnvironment(target.spec, { refresh: options.refresh, onProgress: (e: BuildProgress) => (task.output = e.message) });
+          task.title = `${target.label} → ${env.key.slice(0, 12)} (${env.lock.length} packages)`;
+          built.push(env);
+        },
+      })),
+      { concurrent: false, exitOnError: true, rendererOptions: { outputBar: 1 }, rendererSilent: false },
+    ).run();
+    return built;
+  }
+  for (const target of targets) {
+    const onProgress = (e: BuildProgress) => {
+      if (!options.json) process.stderr.write(`[${e.key.slice(0, 12)}] ${e.phase}: ${e.message}\n`);
+    };
+    built.push(await ensureEnvironment(target.spec, { refresh: options.refresh, onProgress }));
+  }
+  return built;
+}
+
+function summary(env: Environment): Record<string, unknown> {
+  return {
+    key: env.key,
+    path: env.path,
+    python: env.python,
+    interpreter: `${env.interpreter.implementation} ${env.interpreter.version} (${env.interpreter.path})`,
+    installer: `${env.installer.name} ${env.installer.version}`,
+    packages: env.lock.length,
+    sizeBytes: env.sizeBytes,
+    createdAt: env.createdAt,
+    lastUsedAt: env.lastUsedAt,
+  };
+}
+
+export function registerEnvCommands(program: Command): void {
+  const env = program.command("env").description("Build, inspect and clean cached Python environments");
+
+  env
+    .command("build")
+    .description("Build (or reuse) an environment from an ad-hoc spec, or for every Python task of a DAG file")
+    .argument("[dagFile]", "a DAG file: build the environment of each of its virtualenv tasks")
+    .option("--python <version>", 'Python version ("3.12") or absolute interpreter path')
+    .option("-r, --requirement <requirement>", "a requirement line (repeatable)", collect, [] as string[])
+    .option("--requirements-file <file>", "a pip requirements file (-r/-c nesting allowed)")
+    .option("-c, --constraint <constraint>", "a constraint line (repeatable)", collect, [] as string[])
+    .option("--index-url <url>", "package index URL (credentials in it are never shown)")
+    .option("--extra-index-url <url>", "extra package index URL (repeatable)", collect, [] as string[])
+    .option("--system-site-packages", "let the environment see the interpreter's site-packages", false)
+    .option("--installer <name>", "pip, uv or auto", "auto")
+    .option("--refresh", "re-resolve unpinned requirements into a new environment (the current one stays)", false)
+    .option("--json", "print the result as JSON", false)
+    .action(
+      action(async (dagFile, opts) => {
+        let targets: BuildTarget[];
+        if (dagFile) {
+          targets = await targetsFromDagFile(dagFile);
+        } else {
+          if (opts.requirement.length && opts.requirementsFile) {
+            throw new VenvflowError("invalid_arguments", "Give --requirement or --requirements-file, not both", { fix: "put all requirements in the file, or list them all with --requirement" });
+          }
+          if (opts.extraIndexUrl.length && !opts.indexUrl) {
+            throw new VenvflowError("invalid_arguments", "--extra-index-url needs --index-url", { fix: "add --index-url with the primary index" });
+          }
+          const spec: EnvSpecInput = {
+            ...(opts.python ? { pythonVersion: opts.python } : {}),
+            requirements: opts.requirementsFile ?? opts.requirement,
+            ...(opts.constraint.length ? { constraints: opts.constraint } : {}),
+            ...(opts.indexUrl ? { indexUrls: [opts.indexUrl, ...opts.extraIndexUrl] } : {}),
+            systemSitePackages: opts.systemSitePackages,
+            installer: opts.installer as Installer | "auto",
+            baseDir: process.cwd(),
+          };
+          targets = [{ label: "environment", spec }];
+        }
+        const built = await buildAll(targets, { refresh: opts.refresh, json: opts.json });
+        if (opts.json) printJson(built.length === 1 && !dagFile ? built[0] : built);
+        else for (const e of built) process.stdout.write(`${e.key}  ${e.path}\n`);
+      }),
+    );
+
+  env
+    .command("list")
+    .description("List cached environments, most recently used first")
+    .option("--json", "print as JSON", false)
+    .action(
+      action(async (opts) => {
+        const envs = await listEnvironments();
+        if (opts.json) return printJson(envs.map(summary));
+        if (envs.length === 0) return void process.stdout.write("no environments\n");
+        process.stdout.write(
+          `${table(
+            ["KEY", "PYTHON", "PACKAGES", "SIZE", "LAST USED"],
+            envs.map((e) => [e.key.slice(0, 12), e.interpreter.version, String(e.lock.length), formatBytes(e.sizeBytes), ago(e.lastUsedAt)]),
+          )}\n`,
+        );
+      }),
+    );
+
+  env
+    .command("show")
+    .description("Show one environment: path, interpreter, packages, size, last use")
+    .argument("<key>", "environment key or unique prefix")
+    .option("--json", "print as JSON", false)
+    .action(
+      action(async (key, opts) => {
+        const details = await showEnvironment(key);
+        if (opts.json) return printJson(details);
+        const lines = [
+          `key:          ${details.key}`,
+          `path:         ${details.path}`,
+          `interpreter:  ${details.interpreter.implementation} ${details.interpreter.version} (${details.interpreter.path})`,
+          `installer:    ${details.installer.name} ${details.installer.version}`,
+          `system site:  ${details.systemSitePackages ? "visible" : "isolated"}`,
+          `size:         ${formatBytes(details.sizeBytes)}`,
+          `created:      ${details.createdAt}`,
+          `last used:    ${details.lastUsedAt} (${ago(details.lastUsedAt)})`,
+          `in use by:    ${details.inUseBy.length ? details.inUseBy.map((l) => `pid ${l.pid}@${l.host}`).join(", ") : "nobody"}`,
+          `build log:    ${details.buildLogPath}`,
+          `packages (${details.installed.length}):`,
+          ...details.installed.map((p) => {
+            const locked = details.lock.find((l) => l.name.toLowerCase() === p.name.toLowerCase());
+            return `  ${p.name}==${p.version}${locked ? `  from ${locked.source}` : ""}`;
+          }),
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }),
+    );
+
+  env
+    .command("rm")
+    .description("Remove environments (refused while a task uses one)")
+    .argument("<keys...>", "environment keys or unique prefixes")
+    .option("--json", "print as JSON", false)
+    .action(
+      action(async (keys, opts) => {
+        const removed: string[] = [];
+        for (const key of keys) removed.push((await removeEnvironment(key)).key);
+        if (opts.json) printJson({ removed });
+        else for (const key of removed) process.stdout.write(`removed ${key}\n`);
+      }),
+    );
+
+  env
+    .command("gc")
+    .description("Evict environments by age and total size (never one in use); clear crashed builds")
+    .option("--older-than <duration>", 'evict environments unused for this long, e.g. "30d", "12h"')
+    .option("--max-size <size>", 'evict least recently used until the total is at most this, e.g. "10G"')
+    .option("--dry-run", "only say what would be removed", false)
+    .option("--json", "print as JSON", false)
+    .action(
+      action(async (opts) => {
+        const result = await gcEnvironments({
+          ...(opts.olderThan ? { olderThanMs: durationToMs(opts.olderThan, "--older-than") } : {}),
+          ...(opts.maxSize ? { maxTotalBytes: parseSize(opts.maxSize) } : {}),
+          dryRun: opts.dryRun,
+        });
+        if (opts.json) return printJson(result);
+        const verb = opts.dryRun ? "would remove" : "removed";
+        for (const r of result.removed) process.stdout.write(`${verb} ${r.key.slice(0, 12)}  ${formatBytes(r.sizeBytes)}  (${r.reason})\n`);
+        for (const k of result.kept) process.stdout.write(`kept ${k.key.slice(0, 12)}  (${k.reason})\n`);
+        for (const c of result.cleared) process.stdout.write(`cleared crashed build ${c.slice(0, 12)}\n`);
+        process.stdout.write(`total ${formatBytes(result.totalBytesBefore)} → ${formatBytes(result.totalBytesAfter)}\n`);
+      }),
+    );
+}
+
+/** The environment spec of every virtualenv task in a DAG file. */
+async function targetsFromDagFile(file: string): Promise<BuildTarget[]> {
+  // Loaded on demand: the DAG loader brings in tsx, which the other env commands do not need at startup.
+  const { loadDags } = await import("../dag/loader.ts");
+  const { dags, errors } = await loadDags(path.resolve(file));
+  if (errors.length) {
+    throw new VenvflowError("dag_load_failed", `Could not load ${file}: ${errors.map((e) => e.message).join("; ")}`, { fix: "fix the DAG file (see `venvflow dags list`)" });
+  }
+  const targets: BuildTarget[] = [];
+  for (const dag of dags) {
+    for (const task of dag.tasks.values()) {
+      if (task.environment) targets.push({ label: `${dag.dagId}.${task.taskId}`, spec: task.environment });
+    }
+  }
+  if (targets.length === 0) throw new VenvflowError("no_python_tasks", `${file} has no virtualenv tasks`, { fix: "give an ad-hoc spec with --requirement/--python instead" });
+  return targets;
+}

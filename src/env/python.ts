@@ -1,0 +1,296 @@
+/**
+ * Python discovery: find interpreters on PATH, in pyenv and in the usual prefixes, probe each once
+ * (the probe is cached on disk, keyed by the binary's real path, size and mtime, so a cached task
+ * dispatch does not pay ~20 ms per interpreter), and pick the one a `pythonVersion` asks for.
+ */
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { VenvflowError } from "../util/errors.ts";
+import { venvflowHome } from "../util/home.ts";
+import type { Interpreter } from "./types.ts";
+
+const execFileAsync = promisify(execFile);
+
+/** Oldest Python venvflow builds environments for (pip ≥ 22.3's `--python` and the runner need it). */
+export const MIN_PYTHON: readonly [number, number] = [3, 8];
+
+/** What the probe learns beyond the public `Interpreter` fields; used by the builder and the key. */
+export interface ProbedInterpreter extends Interpreter {
+  /** `sysconfig.get_platform()`, e.g. "linux-x86_64". */
+  platform: string;
+  /** The interpreter's own site-packages (purelib). */
+  purelib: string;
+  /** Version of pip importable by this interpreter, or null. */
+  pipVersion: string | null;
+  /** True when this interpreter is itself inside a virtual environment. */
+  inVirtualenv: boolean;
+}
+
+const PROBE_SCRIPT = `
+import json, os, platform, sys
+try:
+    import sysconfig
+    purelib = sysconfig.get_paths()["purelib"]
+    plat = sysconfig.get_platform()
+except Exception:
+    purelib, plat = "", ""
+pip_version = None
+try:
+    for entry in os.listdir(purelib):
+        if entry.startswith("pip-") and entry.endswith(".dist-info"):
+            pip_version = entry[4:-len(".dist-info")]
+except Exception:
+    pass
+impl = getattr(sys, "implementation", None)
+print(json.dumps({
+    "executable": os.path.realpath(sys.executable),
+    "version": platform.python_version(),
+    "major": sys.version_info[0],
+    "minor": sys.version_info[1],
+    "implementation": impl.name if impl else platform.python_implementation().lower(),
+    "platform": plat,
+    "purelib": purelib,
+    "pipVersion": pip_version,
+    "inVirtualenv": getattr(sys, "base_prefix", sys.prefix) != sys.prefix,
+}))
+`;
+
+interface ProbeCacheEntry {
+  size: number;
+  mtimeMs: number;
+  info: Omit<ProbedInterpreter, "source">;
+}
+
+function probeCachePath(home: string): string {
+  return path.join(home, "cache", "interpreters.json");
+}
+
+async function readProbeCache(home: string): Promise<Record<string, ProbeCacheEntry>> {
+  try {
+    return JSON.parse(await fs.readFile(probeCachePath(home), "utf8")) as Record<string, ProbeCacheEntry>;
+  } catch {
+    return {};
+  }
+}
+
+async function writeProbeCache(home: string, cache: Record<string, ProbeCacheEntry>): Promise<void> {
+  const file = probeCachePath(home);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await fs.writeFile(tmp, JSON.stringify(cache));
+  await fs.rename(tmp, file);
+}
+
+async function isExecutableFile(file: string): Promise<boolean> {
+  try {
+    const stat = await fs.stat(file);
+    if (!stat.isFile()) return false;
+    await fs.access(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const PYTHON_NAME = /^python(\d(\.\d+)?)?$/;
+
+/** Candidate interpreter paths in search order: PATH, pyenv's versions, then the usual prefixes. */
+async function candidatePaths(env: NodeJS.ProcessEnv): Promise<{ file: string; source: string }[]> {
+  const out: { file: string; source: string }[] = [];
+  const pyenvRoot = env.PYENV_ROOT ?? path.join(os.homedir(), ".pyenv");
+  const listDir = async (dir: string): Promise<string[]> => {
+    try {
+      return await fs.readdir(dir);
+    } catch {
+      return [];
+    }
+  };
+  for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
+    // pyenv shims only re-dispatch to the versions listed below, and fail for versions not selected.
+    if (path.resolve(dir) === path.join(pyenvRoot, "shims")) continue;
+    for (const name of (await listDir(dir)).filter((n) => PYTHON_NAME.test(n)).sort()) out.push({ file: path.join(dir, name), source: "path" });
+  }
+  for (const version of await listDir(path.join(pyenvRoot, "versions"))) {
+    out.push({ file: path.join(pyenvRoot, "versions", version, "bin", "python"), source: "pyenv" });
+  }
+  const prefixes = ["/usr/local/bin", "/usr/bin", "/opt/homebrew/bin", "/opt/local/bin"];
+  for (const dir of prefixes) {
+    for (const name of (await listDir(dir)).filter((n) => PYTHON_NAME.test(n)).sort()) out.push({ file: path.join(dir, name), source: "prefix" });
+  }
+  for (const root of ["/opt/python", path.join(os.homedir(), ".local", "share", "uv", "python")]) {
+    for (const version of await listDir(root)) out.push({ file: path.join(root, version, "bin", "python3"), source: "prefix" });
+  }
+  return out;
+}
+
+async function runProbe(file: string): Promise<Omit<ProbedInterpreter, "source">> {
+  const { stdout } = await execFileAsync(file, ["-c", PROBE_SCRIPT], { timeout: 15_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+  const raw = JSON.parse(stdout) as {
+    executable: string;
+    version: string;
+    major: number;
+    minor: number;
+    implementation: string;
+    platform: string;
+    purelib: string;
+    pipVersion: string | null;
+    inVirtualenv: boolean;
+  };
+  return {
+    path: raw.executable,
+    version: raw.version,
+    major: raw.major,
+    minor: raw.minor,
+    implementation: raw.implementation,
+    platform: raw.platform,
+    purelib: raw.purelib,
+    pipVersion: raw.pipVersion,
+    inVirtualenv: raw.inVirtualenv,
+  };
+}
+
+export interface DiscoveryOptions {
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Probes one interpreter file (cached by real path, size and mtime). Returns null when it does not run. */
+export async function probeInterpreter(file: string, source: string, options: DiscoveryOptions = {}): Promise<ProbedInterpreter | null> {
+  const home = options.home ?? venvflowHome(options.env);
+  let real: string;
+  let stat: { size: number; mtimeMs: number };
+  try {
+    real = await fs.realpath(file);
+    stat = await fs.stat(real);
+  } catch {
+    return null;
+  }
+  const cache = await readProbeCache(home);
+  const hit = cache[real];
+  if (hit && hit.size === stat.size && hit.mtimeMs === stat.mtimeMs) return { ...hit.info, source };
+  let info: Omit<ProbedInterpreter, "source">;
+  try {
+    info = await runProbe(file);
+  } catch {
+    return null;
+  }
+  // Re-read before writing: other processes probe concurrently and their entries must survive.
+  const latest = await readProbeCache(home);
+  latest[real] = { size: stat.size, mtimeMs: stat.mtimeMs, info };
+  await writeProbeCache(home, latest).catch(() => undefined);
+  return { ...info, source };
+}
+
+/** Every distinct interpreter found, in search order (deduplicated by real path). */
+export async function listPythons(options: DiscoveryOptions = {}): Promise<ProbedInterpreter[]> {
+  const env = options.env ?? process.env;
+  const candidates = await candidatePaths(env);
+  const seenFiles = new Set<string>();
+  const unique: { file: string; source: string }[] = [];
+  for (const candidate of candidates) {
+    let real: string;
+    try {
+      real = await fs.realpath(candidate.file);
+    } catch {
+      continue;
+    }
+    if (seenFiles.has(real) || !(await isExecutableFile(real))) continue;
+    seenFiles.add(real);
+    unique.push(candidate);
+  }
+  const probed = await Promise.all(unique.map((c) => probeInterpreter(c.file, c.source, options)));
+  const seen = new Set<string>();
+  const result: ProbedInterpreter[] = [];
+  for (const interpreter of probed) {
+    if (!interpreter || seen.has(interpreter.path)) continue;
+    seen.add(interpreter.path);
+    result.push(interpreter);
+  }
+  return result;
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+a-z]/i).map(Number);
+  const pb = b.split(/[.+a-z]/i).map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function describe(found: ProbedInterpreter[]): string {
+  if (found.length === 0) return "no Python interpreter was found on PATH, in pyenv or in the usual prefixes";
+  return `found: ${found.map((p) => `${p.version} (${p.path})`).join(", ")}`;
+}
+
+function checkSupported(interpreter: ProbedInterpreter, request: string): ProbedInterpreter {
+  const [minMajor, minMinor] = MIN_PYTHON;
+  if (interpreter.major < minMajor || (interpreter.major === minMajor && interpreter.minor < minMinor)) {
+    throw new VenvflowError(
+      "python_unsupported",
+      `Python ${interpreter.version} (${interpreter.path}), asked for as "${request}", is older than venvflow supports (${minMajor}.${minMinor})`,
+      { fix: `use pythonVersion "${minMajor}.${minMinor}" or newer`, details: { request, path: interpreter.path, version: interpreter.version } },
+    );
+  }
+  return interpreter;
+}
+
+/**
+ * Finds the interpreter a `pythonVersion` asks for: "3", "3.12", "3.12.1" (the newest match; PATH order
+ * breaks ties) or an absolute path (used as is). Without a request: the first `python3` on PATH, as
+ * Airflow uses the `python` on PATH, else the newest Python 3 found.
+ */
+export async function findPython(request?: string, options: DiscoveryOptions = {}): Promise<ProbedInterpreter> {
+  const env = options.env ?? process.env;
+  if (request !== undefined && typeof request !== "string") {
+    throw new VenvflowError("invalid_python_version", `pythonVersion must be a string such as "3.12", got ${typeof request} ${String(request)}`, {
+      fix: 'quote the version: pythonVersion: "3.12"',
+    });
+  }
+  const trimmed = request?.trim();
+  if (trimmed && (trimmed.includes("/") || trimmed.includes(path.sep))) {
+    if (!path.isAbsolute(trimmed)) {
+      throw new VenvflowError("invalid_python_version", `pythonVersion "${trimmed}" looks like a path but is not absolute`, {
+        fix: "give an absolute interpreter path, or a version such as 3.12",
+      });
+    }
+    if (!(await isExecutableFile(trimmed))) {
+      throw new VenvflowError("python_not_found", `Python interpreter ${trimmed} does not exist or is not an executable file`, {
+        fix: "check the path, or give a version such as 3.12",
+      });
+    }
+    const probed = await probeInterpreter(trimmed, "explicit", options);
+    if (!probed) {
+      throw new VenvflowError("python_not_found", `${trimmed} did not run as a Python interpreter`, { fix: "point pythonVersion at a working python binary" });
+    }
+    return checkSupported(probed, trimmed);
+  }
+  if (trimmed !== undefined && !/^\d+(\.\d+){0,2}$/.test(trimmed)) {
+    throw new VenvflowError("invalid_python_version", `pythonVersion "${request}" is not a version or an absolute path`, {
+      fix: 'use "3", "3.12", "3.12.1" or an absolute interpreter path',
+    });
+  }
+  const found = await listPythons(options);
+  if (!trimmed) {
+    const onPath = found.find((p) => p.source === "path" && p.major === 3) ?? [...found].filter((p) => p.major === 3).sort((a, b) => compareVersions(b.version, a.version))[0];
+    if (!onPath) throw new VenvflowError("python_not_found", "No Python 3 interpreter was found", { fix: "install Python 3.8+ or set pythonVersion to an interpreter path", details: { found: found.map((p) => p.path) } });
+    return checkSupported(onPath, "default");
+  }
+  const wanted = trimmed.split(".");
+  const matches = found.filter((p) => {
+    const have = p.version.split(".");
+    return wanted.every((part, i) => have[i] === part);
+  });
+  const best = matches.sort((a, b) => compareVersions(b.version, a.version))[0];
+  if (!best) {
+    throw new VenvflowError("python_not_found", `No Python ${trimmed} interpreter was found (${describe(found)})`, {
+      fix: `install Python ${trimmed} (e.g. \`pyenv install ${trimmed}\`), or use one of the versions found`,
+      details: { request: trimmed, found: found.map((p) => ({ version: p.version, path: p.path })) },
+    });
+  }
+  return checkSupported(best, trimmed);
+}
