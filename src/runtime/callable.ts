@@ -1,0 +1,117 @@
+/**
+ * Finding and statically checking a task callable, and binding its arguments the way Airflow does
+ * (`KeywordParameters.determine`). All of it happens before an environment is built or the task starts.
+ */
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { VenvflowError } from "../util/errors.ts";
+import type { PythonCallable, RunContext } from "./types.ts";
+
+/** Where the callable lives, resolved: an absolute file or inline source. */
+export type CallableTarget = { kind: "file"; path: string; name: string } | { kind: "inline"; source: string; name?: string };
+
+/** What the static check learned about the callable's signature, and about the interpreter that checked it. */
+export interface CallableSignature {
+  name: string;
+  positional: string[];
+  keywordOnly: string[];
+  varArgs: boolean;
+  varKwargs: boolean;
+  isAsync: boolean;
+  /** Every top-level function in the module. */
+  functions: string[];
+  python: { executable: string; prefix: string; version: string };
+}
+
+const CHECK_SCRIPT = fileURLToPath(new URL("./check_callable.py", import.meta.url));
+
+/** Splits "path/to/file.py:function" (the last colon separates, so Windows drive letters survive). */
+export async function resolveCallable(callable: PythonCallable, baseDir: string): Promise<CallableTarget> {
+  if (typeof callable === "object" && callable !== null && typeof callable.source === "string") {
+    if (callable.name !== undefined && !/^[A-Za-z_]\w*$/.test(callable.name)) {
+      throw new VenvflowError("invalid_callable", `"${callable.name}" is not a Python function name`, { fix: "name a top-level def in the source" });
+    }
+    return { kind: "inline", source: callable.source, ...(callable.name ? { name: callable.name } : {}) };
+  }
+  if (typeof callable !== "string") {
+    throw new VenvflowError("invalid_callable", `pythonCallable must be "file.py:function" or { source, name? }, got ${typeof callable}`, {
+      fix: 'e.g. pythonCallable: "tasks/extract.py:extract"',
+    });
+  }
+  const colon = callable.lastIndexOf(":");
+  const file = colon > 0 ? callable.slice(0, colon) : "";
+  const name = colon > 0 ? callable.slice(colon + 1) : "";
+  if (!file.endsWith(".py") || !/^[A-Za-z_]\w*$/.test(name)) {
+    throw new VenvflowError("invalid_callable", `pythonCallable "${callable}" is not of the form "file.py:function"`, {
+      fix: 'e.g. "tasks/extract.py:extract" (relative to the declaring file\'s directory, or absolute)',
+    });
+  }
+  const absolute = path.resolve(baseDir, file);
+  const stat = await fs.stat(absolute).catch(() => null);
+  if (!stat?.isFile()) {
+    throw new VenvflowError("callable_not_found", `Callable file ${absolute} does not exist${stat ? " (it is not a file)" : ""}`, {
+      fix: `check the path; relative paths resolve against ${baseDir}`,
+    });
+  }
+  return { kind: "file", path: absolute, name };
+}
+
+interface CheckFailure {
+  ok: false;
+  code: string;
+  message: string;
+  functions?: string[];
+}
+
+/**
+ * Parses the callable's module with `ast` in `python` (nothing is imported or run) and returns its signature.
+ * A syntax error, a missing or ambiguous function, or a generator is a VenvflowError.
+ */
+export async function inspectCallable(target: CallableTarget, python: string): Promise<CallableSignature> {
+  const request = target.kind === "file" ? { kind: "file", path: target.path, name: target.name } : { kind: "inline", source: target.source, name: target.name ?? null };
+  const stdout = await new Promise<string>((resolve, reject) => {
+    // -I: the check must not see PYTHONPATH or user site; -B: it writes no bytecode anywhere.
+    const child = execFile(python, ["-I", "-B", CHECK_SCRIPT], { maxBuffer: 16 * 1024 * 1024, timeout: 60_000 }, (error, out, err) => {
+      if (error) {
+        reject(new VenvflowError("python_failed", `${python} could not check the callable: ${String(err).trim() || error.message}`, { fix: "check that the interpreter runs" }));
+      } else resolve(out);
+    });
+    child.stdin?.end(JSON.stringify(request));
+  });
+  const result = JSON.parse(stdout) as ({ ok: true } & CallableSignature) | CheckFailure;
+  if (!result.ok) {
+    const fix =
+      result.code === "callable_syntax_error"
+        ? "fix the syntax error"
+        : result.code === "callable_is_generator"
+          ? "return a list instead of yielding items"
+          : result.functions?.length
+            ? `choose one of: ${result.functions.join(", ")}`
+            : "define the function at the top level of the module";
+    throw new VenvflowError(result.code, result.message, { fix, details: { functions: result.functions ?? [] } });
+  }
+  const { ok: _ok, ...signature } = result;
+  return signature;
+}
+
+/**
+ * Airflow's binding: the run context merged with opKwargs (opKwargs win); a positional arg whose parameter name is
+ * also a kwarg is an error; with `**kwargs` the callable receives every key, otherwise only the ones it names.
+ */
+export function bindArguments(signature: CallableSignature, opArgs: unknown[], opKwargs: Record<string, unknown>, context: RunContext | undefined): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(context ?? {})) if (value !== undefined) merged[key] = value;
+  Object.assign(merged, opKwargs);
+  for (const name of signature.positional.slice(0, opArgs.length)) {
+    if (name in merged) {
+      throw new VenvflowError("invalid_arguments", `The key '${name}' in args is a part of kwargs and therefore reserved.`, {
+        fix: `pass ${name} either positionally (opArgs) or by name (opKwargs / context), not both`,
+      });
+    }
+  }
+  if (signature.varKwargs) return merged;
+  const named = new Set([...signature.positional, ...signature.keywordOnly]);
+  return Object.fromEntries(Object.entries(merged).filter(([key]) => named.has(key)));
+}

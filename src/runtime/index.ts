@@ -1,0 +1,270 @@
+/**
+ * `runCallable`: one Python callable, one attempt. Input problems are VenvflowErrors thrown before anything runs;
+ * everything that happens once the attempt starts (a build failure, an exception, an exit code, a timeout)
+ * comes back as a CallableResult.
+ */
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EnvironmentLease, EnvSpecInput } from "../env/types.ts";
+import { durationToMs } from "../util/duration.ts";
+import { VenvflowError } from "../util/errors.ts";
+import { venvflowHome } from "../util/home.ts";
+import { Redactor } from "../util/secrets.ts";
+import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } from "./callable.ts";
+import { decodeValue, describeValue, encodeValue } from "./codec.ts";
+import { AttemptLog } from "./logs.ts";
+import { LOG_FD, runProcess } from "./process.ts";
+import type { CallableError, CallableOptions, CallableResult, Serializer } from "./types.ts";
+
+export { inspectCallable, resolveCallable, type CallableSignature, type CallableTarget } from "./callable.ts";
+export { isOpaquePythonValue, type OpaquePythonValue } from "./codec.ts";
+export type * from "./types.ts";
+
+/** Version of the control/result files exchanged with runner.py. */
+export const RUNNER_PROTOCOL = 1;
+export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickle", "dill"];
+/** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
+export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
+
+const RUNNER = fileURLToPath(new URL("./runner.py", import.meta.url));
+const ENV_ONLY_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
+
+function maxResultBytes(): number {
+  const raw = process.env.VENVFLOW_MAX_RESULT_BYTES;
+  if (raw === undefined || raw === "") return DEFAULT_MAX_RESULT_BYTES;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new VenvflowError("invalid_option", `VENVFLOW_MAX_RESULT_BYTES must be a positive integer, got "${raw}"`, { fix: "e.g. VENVFLOW_MAX_RESULT_BYTES=134217728" });
+  }
+  return value;
+}
+
+function checkSerializer(value: unknown): Serializer {
+  if (value === undefined) return "json";
+  if (typeof value === "string" && (SERIALIZERS as readonly string[]).includes(value)) return value as Serializer;
+  throw new VenvflowError("invalid_serializer", `Unsupported serializer '${String(value)}'. Expected one of ${SERIALIZERS.map((s) => `'${s}'`).join(", ")}`, {
+    fix: 'use serializer "json" (the default) for plain data, or "pickle", "cloudpickle" or "dill" for Python objects',
+  });
+}
+
+function skipCodes(value: unknown): number[] {
+  const codes = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  for (const code of codes) {
+    if (!Number.isInteger(code) || (code as number) < 0 || (code as number) > 255) {
+      throw new VenvflowError("invalid_option", `skipOnExitCode must be an exit code (0-255) or a list of them, got ${JSON.stringify(value)}`, { fix: "e.g. skipOnExitCode: 99 or [99, 100]" });
+    }
+  }
+  return codes as number[];
+}
+
+/** ExternalPythonOperator's checks, in its order, each with its own code. */
+async function checkExternalPython(python: string): Promise<void> {
+  const stat = await fs.stat(python).catch(() => null);
+  if (!stat) throw new VenvflowError("python_not_found", `Python path '${python}' must exist`, { fix: "point python at an existing interpreter, e.g. /opt/venvs/etl/bin/python" });
+  if (!stat.isFile()) throw new VenvflowError("python_not_a_file", `Python path '${python}' must be a file`, { fix: "point python at the interpreter binary (…/bin/python), not its directory" });
+  if (!path.isAbsolute(python)) throw new VenvflowError("python_not_absolute", `Python path '${python}' must be an absolute path`, { fix: `use ${path.resolve(python)}` });
+}
+
+/** Adds what a pickle-family serializer needs to the requirements when the host's packages are not visible. */
+function requirementsWith(requirements: CallableOptions["requirements"], serializer: Serializer, systemSitePackages: boolean): string[] | string | undefined {
+  if (systemSitePackages || (serializer !== "cloudpickle" && serializer !== "dill")) return requirements;
+  const lines = typeof requirements === "string" ? [`-r ${requirements}`] : [...(requirements ?? [])];
+  return [...lines, serializer];
+}
+
+function childEnv(options: CallableOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = options.inheritEnv === false ? {} : { ...process.env };
+  for (const [key, value] of Object.entries(options.envVars ?? {})) env[key] = typeof value === "string" ? value : value.secret;
+  // What the protocol relies on: no bytecode in the user's tree, lines as they are printed, UTF-8 pipes.
+  env.PYTHONDONTWRITEBYTECODE = "1";
+  env.PYTHONUNBUFFERED = "1";
+  env.PYTHONIOENCODING = "utf-8";
+  return env;
+}
+
+function redactorFor(options: CallableOptions): Redactor {
+  const redactor = new Redactor();
+  for (const value of Object.values(options.envVars ?? {})) if (typeof value !== "string") redactor.add(value.secret);
+  const urls = options.indexUrls === undefined ? [] : typeof options.indexUrls === "string" ? [options.indexUrls] : options.indexUrls;
+  for (const url of urls) redactor.addUrl(url);
+  return redactor;
+}
+
+function defaultLogPath(home: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  return path.join(home, "logs", "calls", `${stamp}-${randomBytes(4).toString("hex")}.jsonl`);
+}
+
+function describeTarget(target: CallableTarget, name: string): string {
+  return target.kind === "file" ? `${target.path}:${name}` : `${name} (inline source)`;
+}
+
+interface RunnerResult {
+  protocol: number;
+  ok: boolean;
+  value?: unknown;
+  error?: CallableError;
+}
+
+/** Reads result.json after checking its size: a runaway result must not be loaded blindly. */
+async function readResult(callDir: string, limit: number): Promise<RunnerResult | null> {
+  const file = path.join(callDir, "result.json");
+  const stat = await fs.stat(file).catch(() => null);
+  if (!stat) return null;
+  // The runner enforces the limit on the value; the margin covers the envelope around it.
+  if (stat.size > limit + 4096) {
+    throw new VenvflowError("result_too_large", `The result file is ${stat.size} bytes, over the ${limit}-byte limit`, {
+      fix: "return something smaller (write large data to a file and return its path), or raise VENVFLOW_MAX_RESULT_BYTES",
+    });
+  }
+  const result = JSON.parse(await fs.readFile(file, "utf8")) as RunnerResult;
+  if (result.protocol !== RUNNER_PROTOCOL) {
+    throw new VenvflowError("protocol_mismatch", `runner.py answered with protocol ${result.protocol}, expected ${RUNNER_PROTOCOL}`, { fix: "reinstall venvflow" });
+  }
+  return result;
+}
+
+function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
+  const err = error instanceof VenvflowError ? error : new VenvflowError("internal_error", error instanceof Error ? error.message : String(error));
+  const message = redactor.redact(err.message.replace(/\n {2}fix: [\s\S]*$/, ""));
+  return { type: "VenvflowError", code: err.code, message, traceback: "", ...(err.fix ? { fix: redactor.redact(err.fix) } : {}) };
+}
+
+/**
+ * Runs one Python callable in its environment (built and cached by the environment layer), or in an existing
+ * interpreter when `python` is given. Airflow's PythonVirtualenvOperator / ExternalPythonOperator semantics.
+ */
+export async function runCallable(options: CallableOptions): Promise<CallableResult> {
+  const started = performance.now();
+  const serializer = checkSerializer(options.serializer);
+  const skipOn = skipCodes(options.skipOnExitCode);
+  const timeoutMs = options.executionTimeout === undefined ? null : durationToMs(options.executionTimeout, "executionTimeout");
+  const resultLimit = maxResultBytes();
+  const baseDir = path.resolve(options.baseDir ?? process.cwd());
+  const cwd = path.resolve(baseDir, options.cwd ?? process.cwd());
+  if (!(await fs.stat(cwd).catch(() => null))?.isDirectory()) {
+    throw new VenvflowError("invalid_option", `cwd ${cwd} is not an existing directory`, { fix: "create it, or point cwd at an existing directory" });
+  }
+  if (options.python !== undefined) {
+    const given = ENV_ONLY_OPTIONS.filter((name) => options[name] !== undefined);
+    if (given.length > 0) {
+      throw new VenvflowError("invalid_option", `python (an existing interpreter, used as is) cannot be combined with ${given.join(", ")}`, {
+        fix: "drop python to let venvflow build the environment, or install what you need into that interpreter",
+      });
+    }
+    await checkExternalPython(options.python);
+  }
+  const redactor = redactorFor(options);
+  const target = await resolveCallable(options.pythonCallable, baseDir);
+  const systemSitePackages = options.systemSitePackages ?? false;
+  // Loaded only when an environment is needed: an external interpreter never pays for the PEP machinery.
+  const envLayer = options.python === undefined ? await import("../env/index.ts") : null;
+  const basePython = options.python ?? (await envLayer!.findPython(options.pythonVersion)).path;
+  const signature = await inspectCallable(target, basePython);
+  const opArgs = options.opArgs ?? [];
+  const kwargs = bindArguments(signature, opArgs, options.opKwargs ?? {}, options.context);
+  const encodedArgs = opArgs.map((value, i) => encodeValue(value, `opArgs[${i}]`));
+  const encodedKwargs = encodeValue(kwargs, "opKwargs");
+
+  const home = options.home ?? venvflowHome();
+  const log = new AttemptLog(options.logPath ?? defaultLogPath(home), redactor, options.onLog);
+  const timeout = new AbortController();
+  const timer = timeoutMs === null ? undefined : setTimeout(() => timeout.abort(), timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+  let lease: EnvironmentLease | null = null;
+  let callDir: string | null = null;
+  let envInfo: CallableResult["env"] = { key: null, path: signature.python.prefix, python: basePython };
+  const finish = (state: CallableResult["state"], extra: { returnValue?: unknown; error?: CallableError; exitCode?: number | null }): CallableResult => {
+    if (extra.error) log.system(`${extra.error.type}${extra.error.code ? ` (${extra.error.code})` : ""}: ${extra.error.message}`, "ERROR");
+    return {
+      state,
+      returnValue: extra.returnValue ?? null,
+      ...(extra.error ? { error: extra.error } : {}),
+      exitCode: extra.exitCode ?? null,
+      durationMs: Math.round(performance.now() - started),
+      logPath: log.logPath,
+      env: envInfo,
+    };
+  };
+  const stoppedError = (): CallableError =>
+    timeout.signal.aborted
+      ? { type: "VenvflowError", code: "timeout", message: `executionTimeout of ${timeoutMs} ms exceeded; the task's process group was killed`, traceback: "", fix: "raise executionTimeout, or make the callable faster" }
+      : { type: "VenvflowError", code: "aborted", message: "the run was cancelled; the task's process group was killed", traceback: "" };
+
+  try {
+    log.system(`Running ${describeTarget(target, signature.name)} (serializer ${serializer})`);
+    if (envLayer) {
+      const spec: EnvSpecInput = {
+        requirements: requirementsWith(options.requirements, serializer, systemSitePackages),
+        systemSitePackages,
+        baseDir,
+        ...(options.pythonVersion !== undefined ? { pythonVersion: options.pythonVersion } : {}),
+        ...(options.indexUrls !== undefined ? { indexUrls: options.indexUrls } : {}),
+        ...(options.pipInstallOptions !== undefined ? { pipInstallOptions: options.pipInstallOptions } : {}),
+      };
+      try {
+        lease = await envLayer.acquireEnvironment(spec, {
+          home,
+          signal,
+          onProgress: (event) => log.system(`environment ${event.key.slice(0, 12)} ${event.phase}: ${event.message}`),
+          onOutput: (line) => log.system(line),
+        });
+      } catch (error) {
+        if (signal.aborted) return finish("failed", { error: stoppedError() });
+        if (error instanceof VenvflowError && error.code === "env_build_failed") return finish("failed", { error: venvflowFailure(error, redactor) });
+        throw error;
+      }
+      envInfo = { key: lease.env.key, path: lease.env.path, python: lease.env.python };
+    }
+
+    callDir = await fs.mkdtemp(path.join(os.tmpdir(), "venvflow-call-"));
+    const control = {
+      protocol: RUNNER_PROTOCOL,
+      callable: target.kind === "file" ? { kind: "file", path: target.path, name: signature.name } : { kind: "inline", source: target.source, name: signature.name },
+      serializer,
+      args: encodedArgs,
+      kwargs: encodedKwargs,
+      stringArgs: (options.stringArgs ?? []).map(String),
+      maxResultBytes: resultLimit,
+      logFd: LOG_FD,
+    };
+    await fs.writeFile(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
+    log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
+    const outcome = await runProcess({ python: envInfo.python, args: [RUNNER, callDir], cwd, env: childEnv(options), log, signal });
+    if (outcome.stopped) return finish("failed", { error: stoppedError(), exitCode: outcome.exitCode });
+
+    const exitCode = outcome.exitCode;
+    if (exitCode !== null && skipOn.includes(exitCode)) {
+      log.system(`Process exited with code ${exitCode}. Skipping.`);
+      return finish("skipped", { exitCode });
+    }
+    let result: RunnerResult | null;
+    try {
+      result = await readResult(callDir, resultLimit);
+    } catch (error) {
+      return finish("failed", { error: venvflowFailure(error, redactor), exitCode });
+    }
+    if (exitCode === 0) {
+      const returnValue = result?.ok ? decodeValue(result.value) : null;
+      log.system(options.showReturnValueInLogs === false ? "Done. Returned value not shown" : `Done. Returned value was: ${describeValue(returnValue)}`);
+      return finish("success", { returnValue, exitCode });
+    }
+    if (result && !result.ok && result.error) {
+      const error = result.error;
+      return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback) }, exitCode });
+    }
+    const how = exitCode === null ? `was killed by ${outcome.signal ?? "a signal"}` : `exited with code ${exitCode}`;
+    return finish("failed", {
+      error: { type: "ProcessExit", message: `Process ${how}`, traceback: "", ...(exitCode === null ? { fix: "check the machine's memory (the OOM killer sends SIGKILL)" } : {}) },
+      exitCode,
+    });
+  } finally {
+    clearTimeout(timer);
+    if (callDir) await fs.rm(callDir, { recursive: true, force: true });
+    await lease?.release();
+    await log.close();
+  }
+}

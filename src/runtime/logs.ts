@@ -1,0 +1,58 @@
+/**
+ * One attempt's log: every line (child stdout/stderr, Python logging records, venvflow's own system lines)
+ * is redacted, written as a JSON line to the log file and handed to `onLog`, in arrival order.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import path from "node:path";
+import type { Redactor } from "../util/secrets.ts";
+import type { LogLine } from "./types.ts";
+
+export class AttemptLog {
+  readonly logPath: string;
+  private readonly file: WriteStream;
+  private readonly redactor: Redactor;
+  private readonly onLog: ((line: LogLine) => void) | undefined;
+
+  constructor(logPath: string, redactor: Redactor, onLog: ((line: LogLine) => void) | undefined) {
+    this.logPath = logPath;
+    this.redactor = redactor;
+    this.onLog = onLog;
+    mkdirSync(path.dirname(logPath), { recursive: true });
+    this.file = createWriteStream(logPath, { flags: "a", mode: 0o600 });
+  }
+
+  write(stream: LogLine["stream"], msg: string, extra: { level?: string; logger?: string } = {}): void {
+    const line: LogLine = { ts: new Date().toISOString(), stream, ...extra, msg: this.redactor.redact(msg) };
+    this.file.write(`${JSON.stringify(line)}\n`);
+    try {
+      this.onLog?.(line);
+    } catch {
+      // A failing log consumer must not take the task run down with it; the file still has the line.
+    }
+  }
+
+  system(msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void {
+    this.write("system", msg, { level });
+  }
+
+  /** A JSON record from the runner's logging pipe; anything else on that pipe is kept as plain text. */
+  record(raw: string): void {
+    try {
+      const rec = JSON.parse(raw) as { level?: unknown; logger?: unknown; msg?: unknown };
+      if (typeof rec.msg === "string") {
+        this.write("log", rec.msg, {
+          ...(typeof rec.level === "string" ? { level: rec.level } : {}),
+          ...(typeof rec.logger === "string" ? { logger: rec.logger } : {}),
+        });
+        return;
+      }
+    } catch {
+      // fall through: not a record
+    }
+    this.write("log", raw);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+}
