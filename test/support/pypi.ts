@@ -73,7 +73,11 @@ function authorized(req: IncomingMessage, expected: Buffer): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** Builds the wheels into a temp dir and serves them as a PEP 503 index on a random loopback port. */
+/**
+ * Builds the wheels into a temp dir and serves them as a PEP 503 index on a random loopback port.
+ * The server runs in the calling process: run pip with async child_process calls (never execFileSync/spawnSync),
+ * or the blocked event loop cannot answer and pip times out.
+ */
 export async function startPackageIndex(opts: PackageIndexOptions): Promise<PackageIndex> {
   const dir = await mkdtemp(join(tmpdir(), "venvflow-index-"));
   const paths: string[] = [];
