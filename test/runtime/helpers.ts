@@ -1,0 +1,33 @@
+/** Shared pieces of the runtime tests: real interpreters, a scratch directory, and process liveness. */
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { LogLine } from "../../src/runtime/types.ts";
+
+export const PYTHONS = {
+  "3.8": "/root/.pyenv/versions/3.8.18/bin/python",
+  "3.9": "/root/.pyenv/versions/3.9.18/bin/python",
+  "3.12": "/root/.pyenv/versions/3.12.1/bin/python",
+  "3.13": "/root/.pyenv/versions/3.13.0/bin/python",
+} as const;
+
+export function scratch(prefix = "venvflow-rt-test-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A process that exited but was never reaped (PID 1 in a container may not reap orphans) counts as gone. */
+export async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+export async function readLog(logPath: string): Promise<LogLine[]> {
+  return (await readFile(logPath, "utf8"))
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as LogLine);
+}
