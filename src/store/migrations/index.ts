@@ -1,0 +1,11 @@
+import type { Migration, MigrationProvider } from "kysely/migration";
+import { init } from "./0001_init.ts";
+
+/** Migrations are compiled in (not read from a folder) so the built package and tests run the same list. */
+const MIGRATIONS: Record<string, Migration> = {
+  "0001_init": init,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(MIGRATIONS),
+};
