@@ -1,0 +1,40 @@
+import { Cron } from "croner";
+import { VenvflowError } from "../util/errors.ts";
+import type { DagDefinition } from "../dag/model.ts";
+
+export interface RunDates {
+  logicalDate: Date;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+}
+
+/** Presets with no cron equivalent: a manual run's interval is then the logical date itself. */
+const NO_INTERVAL = new Set(["@once", "@continuous"]);
+
+/**
+ * A manual run's dates, as Airflow's `infer_manual_data_interval` for cron timetables: the interval is the last
+ * complete schedule interval ending at or before the logical date (daily at 10:00 → yesterday 00:00 to today
+ * 00:00). Without a schedule the interval is empty, at the logical date.
+ */
+export function manualRunDates(dag: Pick<DagDefinition, "dagId" | "schedule" | "timezone">, logicalDate: Date = new Date()): RunDates {
+  if (Number.isNaN(logicalDate.getTime())) {
+    throw new VenvflowError("invalid_logical_date", `the logical date for DAG "${dag.dagId}" is not a valid date`, {
+      fix: "pass an ISO-8601 date such as 2026-01-31T00:00:00Z",
+    });
+  }
+  if (dag.schedule === null || NO_INTERVAL.has(dag.schedule)) {
+    return { logicalDate, dataIntervalStart: logicalDate, dataIntervalEnd: logicalDate };
+  }
+  let cron: Cron;
+  try {
+    cron = new Cron(dag.schedule, { timezone: dag.timezone, paused: true });
+  } catch (error) {
+    throw new VenvflowError("invalid_schedule", `DAG "${dag.dagId}" has an invalid schedule "${dag.schedule}": ${(error as Error).message}`, {
+      fix: 'use a cron expression ("0 6 * * *") or a preset ("@daily", "@hourly")',
+    });
+  }
+  // previousRuns is strictly before its reference; +1 ms includes a fire time equal to the logical date.
+  const [end, start] = cron.previousRuns(2, new Date(logicalDate.getTime() + 1));
+  if (!end || !start) return { logicalDate, dataIntervalStart: logicalDate, dataIntervalEnd: logicalDate };
+  return { logicalDate, dataIntervalStart: start, dataIntervalEnd: end };
+}

@@ -1,0 +1,9 @@
+export { runDag, runTask, triggerRun, type RunDagOptions, type RunTaskOptions, type TaskTestResult, type TriggerOptions } from "./run-dag.ts";
+export { Worker, type WorkerOptions } from "./worker.ts";
+export { evaluateTriggerRule, countUpstream, type TriggerDecision, type UpstreamCounts } from "./trigger-rules.ts";
+export { retryDelayMs } from "./retry.ts";
+export { manualRunDates, type RunDates } from "./dates.ts";
+export { resolveParams, branchSkips } from "./execute.ts";
+export { taskLogPath } from "./logs.ts";
+export { findRun, getRun, latestRun, listRuns, summarizeRun, taskInstances, taskTries } from "./queries.ts";
+export type { EngineEvent, RunSummary, TaskSummary } from "./types.ts";

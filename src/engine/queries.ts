@@ -1,0 +1,128 @@
+/** Read-only views of the store for the engine, the CLI and tests. */
+import type { Kysely } from "kysely";
+import type { DagDefinition, TaskError, XComRef } from "../dag/model.ts";
+import type { Store } from "../store/index.ts";
+import type { Database, DagRunRow, RunState, TaskInstanceRow, TaskTryRow } from "../store/schema.ts";
+import { VenvflowError } from "../util/errors.ts";
+import type { RunSummary, TaskSummary } from "./types.ts";
+
+export const xcomKey = (ref: Pick<XComRef, "taskId" | "key">): string => `${ref.taskId}\u0000${ref.key}`;
+
+export async function getRun(db: Kysely<Database>, dagId: string, runId: string): Promise<DagRunRow | undefined> {
+  return db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).executeTakeFirst();
+}
+
+/** Finds a run by run id alone (the CLI's `logs RUN_ID`); errors when the id is unknown or ambiguous. */
+export async function findRun(store: Store, runId: string, dagId?: string): Promise<DagRunRow> {
+  const rows = await store.db
+    .selectFrom("dag_run")
+    .selectAll()
+    .where("run_id", "=", runId)
+    .$if(dagId !== undefined, (q) => q.where("dag_id", "=", dagId as string))
+    .execute();
+  if (rows.length === 1) return rows[0] as DagRunRow;
+  if (rows.length === 0) {
+    throw new VenvflowError("run_not_found", `no run "${runId}"${dagId ? ` of DAG "${dagId}"` : ""} in ${store.url}`, {
+      fix: "list runs with `venvflow runs list`",
+    });
+  }
+  throw new VenvflowError("run_ambiguous", `run id "${runId}" exists for several DAGs: ${rows.map((r) => r.dag_id).join(", ")}`, {
+    fix: "pass --dag DAG_ID",
+  });
+}
+
+export async function listRuns(store: Store, opts: { dagId?: string; state?: RunState; limit?: number } = {}): Promise<DagRunRow[]> {
+  return store.db
+    .selectFrom("dag_run")
+    .selectAll()
+    .$if(opts.dagId !== undefined, (q) => q.where("dag_id", "=", opts.dagId as string))
+    .$if(opts.state !== undefined, (q) => q.where("state", "=", opts.state as RunState))
+    .orderBy("queued_at", "desc")
+    .orderBy("id")
+    .limit(opts.limit ?? 50)
+    .execute();
+}
+
+/** The most recent run of a DAG by logical date (ties: the later-created). */
+export async function latestRun(db: Kysely<Database>, dagId: string): Promise<DagRunRow | undefined> {
+  return db.selectFrom("dag_run").selectAll().where("dag_id", "=", dagId).orderBy("logical_date", "desc").orderBy("queued_at", "desc").limit(1).executeTakeFirst();
+}
+
+export async function taskInstances(db: Kysely<Database>, dagId: string, runId: string): Promise<TaskInstanceRow[]> {
+  return db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).orderBy("task_id").execute();
+}
+
+export async function taskTries(db: Kysely<Database>, dagId: string, runId: string, taskId: string): Promise<TaskTryRow[]> {
+  return db
+    .selectFrom("task_try")
+    .selectAll()
+    .where("dag_id", "=", dagId)
+    .where("run_id", "=", runId)
+    .where("task_id", "=", taskId)
+    .orderBy("try_number")
+    .execute();
+}
+
+/** The stored XComs of a run for the given refs, keyed by `xcomKey`; refs with nothing stored are absent. */
+export async function loadXComs(db: Kysely<Database>, dagId: string, runId: string, refs: readonly XComRef[]): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  if (refs.length === 0) return out;
+  const wanted = new Set(refs.map(xcomKey));
+  const rows = await db
+    .selectFrom("xcom")
+    .select(["task_id", "key", "value"])
+    .where("dag_id", "=", dagId)
+    .where("run_id", "=", runId)
+    .where("task_id", "in", [...new Set(refs.map((r) => r.taskId))])
+    .execute();
+  for (const row of rows) {
+    const key = xcomKey({ taskId: row.task_id, key: row.key });
+    if (wanted.has(key)) out.set(key, JSON.parse(row.value));
+  }
+  return out;
+}
+
+export async function summarizeRun(store: Store, dagId: string, runId: string, dag?: DagDefinition): Promise<RunSummary> {
+  const run = await getRun(store.db, dagId, runId);
+  if (!run) throw new VenvflowError("run_not_found", `no run "${runId}" of DAG "${dagId}" in ${store.url}`, { fix: "list runs with `venvflow runs list`" });
+  const tis = await taskInstances(store.db, dagId, runId);
+  const returns = await store.db
+    .selectFrom("xcom")
+    .select(["task_id", "value"])
+    .where("dag_id", "=", dagId)
+    .where("run_id", "=", runId)
+    .where("key", "=", "return_value")
+    .execute();
+  const returnByTask = new Map(returns.map((r) => [r.task_id, JSON.parse(r.value) as unknown]));
+  if (dag) {
+    const order = new Map([...dag.tasks.keys()].map((id, i) => [id, i]));
+    tis.sort((a, b) => (order.get(a.task_id) ?? Infinity) - (order.get(b.task_id) ?? Infinity));
+  }
+  const date = (s: string | null): Date | null => (s === null ? null : new Date(s));
+  const tasks: TaskSummary[] = tis.map((ti) => ({
+    taskId: ti.task_id,
+    state: ti.state,
+    tryNumber: ti.try_number,
+    maxTries: ti.max_tries,
+    startedAt: date(ti.started_at),
+    endedAt: date(ti.ended_at),
+    durationMs: ti.duration_ms,
+    returnValue: returnByTask.get(ti.task_id),
+    error: ti.error === null ? null : (JSON.parse(ti.error) as TaskError),
+    logPath: ti.log_path,
+  }));
+  return {
+    dagId,
+    runId,
+    state: run.state,
+    runType: run.run_type,
+    logicalDate: new Date(run.logical_date),
+    dataIntervalStart: new Date(run.data_interval_start),
+    dataIntervalEnd: new Date(run.data_interval_end),
+    conf: JSON.parse(run.conf) as Record<string, unknown>,
+    startedAt: date(run.started_at),
+    endedAt: date(run.ended_at),
+    durationMs: run.started_at && run.ended_at ? Date.parse(run.ended_at) - Date.parse(run.started_at) : null,
+    tasks,
+  };
+}

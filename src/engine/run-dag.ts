@@ -1,0 +1,180 @@
+import type { DagDefinition, TaskError } from "../dag/model.ts";
+import type { LogLine } from "../runtime/types.ts";
+import type { Store } from "../store/index.ts";
+import type { DagRunRow, RunType } from "../store/schema.ts";
+import { VenvflowError } from "../util/errors.ts";
+import { venvflowHome } from "../util/home.ts";
+import { manualRunDates } from "./dates.ts";
+import { invokeTask } from "./execute.ts";
+import { appendSystemLog, taskLogPath } from "./logs.ts";
+import { getRun, latestRun, loadXComs, summarizeRun, taskInstances, xcomKey } from "./queries.ts";
+import { createRun } from "./transitions.ts";
+import type { EngineEvent, RunSummary } from "./types.ts";
+import { Worker } from "./worker.ts";
+
+// Airflow's RUN_ID_REGEX; it also keeps run ids safe as log directory names.
+const RUN_ID = /^[A-Za-z0-9_.~:+-]+$/;
+
+export interface TriggerOptions {
+  conf?: Record<string, unknown>;
+  /** Default: now. */
+  logicalDate?: Date;
+  /** Default: `manual__<logical date ISO>`. */
+  runId?: string;
+  runType?: RunType;
+}
+
+/** Creates a queued run of `dag` (its task instances in state none) for any worker to pick up. */
+export async function triggerRun(store: Store, dag: DagDefinition, opts: TriggerOptions = {}): Promise<DagRunRow> {
+  const conf = opts.conf ?? {};
+  if (typeof conf !== "object" || conf === null || Array.isArray(conf)) {
+    throw new VenvflowError("invalid_conf", `the run conf for DAG "${dag.dagId}" must be a JSON object`, { fix: `pass an object, e.g. --conf '{"key": "value"}'` });
+  }
+  const dates = manualRunDates(dag, opts.logicalDate ?? new Date());
+  const runType = opts.runType ?? "manual";
+  const runId = opts.runId ?? `${runType}__${dates.logicalDate.toISOString()}`;
+  if (!RUN_ID.test(runId)) {
+    throw new VenvflowError("invalid_run_id", `run id "${runId}" may only contain letters, digits and _ . ~ : + -`, { fix: "choose another run id" });
+  }
+  if (await getRun(store.db, dag.dagId, runId)) {
+    throw new VenvflowError("run_exists", `DAG "${dag.dagId}" already has a run "${runId}"`, { fix: "pass another logical date or run id" });
+  }
+  return createRun(store, {
+    dagId: dag.dagId,
+    runId,
+    runType,
+    ...dates,
+    conf,
+    tasks: [...dag.tasks.values()].map((t) => ({ taskId: t.taskId, retries: t.retries })),
+  });
+}
+
+export interface RunDagOptions extends TriggerOptions {
+  store: Store;
+  /** Concurrent tries in this process (default 1). */
+  workers?: number;
+  /** VENVFLOW_HOME (logs). */
+  home?: string;
+  onEvent?: (event: EngineEvent) => void;
+  /** Worker tuning, mostly for tests. */
+  pollIntervalMs?: number;
+  heartbeatIntervalMs?: number;
+  lockTimeoutMs?: number;
+}
+
+/**
+ * Triggers a run and works on the DAG in this process until that run is done. Other workers sharing the store
+ * may take some of its tasks; this returns when the run is finished either way.
+ */
+export async function runDag(dag: DagDefinition, opts: RunDagOptions): Promise<RunSummary> {
+  const { store } = opts;
+  const run = await triggerRun(store, dag, opts);
+  const worker = new Worker({
+    store,
+    dags: [dag],
+    slots: opts.workers ?? 1,
+    ...(opts.home !== undefined ? { home: opts.home } : {}),
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
+    ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+    ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
+  });
+  await worker.run({
+    until: async () => {
+      const state = (await getRun(store.db, dag.dagId, run.run_id))?.state;
+      return state === "success" || state === "failed";
+    },
+  });
+  return summarizeRun(store, dag.dagId, run.run_id, dag);
+}
+
+export interface RunTaskOptions {
+  /** Where upstream XComs come from (the DAG's latest run); needed only when the task references some. */
+  store?: Store;
+  conf?: Record<string, unknown>;
+  logicalDate?: Date;
+  home?: string;
+  onLog?: (line: LogLine) => void;
+  signal?: AbortSignal;
+}
+
+export interface TaskTestResult {
+  dagId: string;
+  taskId: string;
+  runId: string;
+  state: "success" | "failed" | "skipped";
+  returnValue: unknown;
+  error: TaskError | null;
+  /** What a real run would store: "return_value" and multipleOutputs keys. */
+  xcoms: Record<string, unknown>;
+  /** Branch tasks: what a real run would skip. */
+  skipTaskIds: string[];
+  durationMs: number;
+  logPath: string;
+}
+
+/**
+ * `venvflow test`: one try of one task, without its upstream and without recording anything in the store (as
+ * `airflow tasks test`). Upstream XComs the task references come from the DAG's latest run.
+ */
+export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskOptions = {}): Promise<TaskTestResult> {
+  const task = dag.tasks.get(taskId);
+  if (!task) {
+    throw new VenvflowError("task_not_found", `DAG "${dag.dagId}" has no task "${taskId}"`, { fix: `use one of: ${[...dag.tasks.keys()].join(", ")}` });
+  }
+  let xcoms = new Map<string, unknown>();
+  if (task.xcomRefs.length > 0) {
+    const refs = task.xcomRefs.map((r) => `"${r.taskId}"."${r.key}"`).join(", ");
+    const latest = opts.store ? await latestRun(opts.store.db, dag.dagId) : undefined;
+    if (!opts.store || !latest) {
+      throw new VenvflowError("xcom_missing", `task "${taskId}" needs upstream results ${refs}, but DAG "${dag.dagId}" has no run to take them from`, {
+        fix: "run the DAG once (venvflow run FILE) so its upstream tasks store their results, then test the task again",
+      });
+    }
+    const store = opts.store;
+    xcoms = await loadXComs(store.db, dag.dagId, latest.run_id, task.xcomRefs);
+    const states = new Map((await taskInstances(store.db, dag.dagId, latest.run_id)).map((ti) => [ti.task_id, ti.state]));
+    // An upstream that succeeded without storing the key returned None: that pulls as None, as in a real run.
+    const missing = task.xcomRefs.filter((r) => !xcoms.has(xcomKey(r)) && states.get(r.taskId) !== "success");
+    if (missing.length > 0) {
+      const what = missing.map((r) => `"${r.taskId}"."${r.key}" (task ${states.get(r.taskId) ?? "absent"})`).join(", ");
+      throw new VenvflowError("xcom_missing", `task "${taskId}" needs ${what} from the latest run "${latest.run_id}" of DAG "${dag.dagId}", which has none`, {
+        fix: "run the DAG until those upstream tasks succeed (venvflow run FILE), then test the task again",
+      });
+    }
+  }
+  const home = opts.home ?? venvflowHome();
+  const dates = manualRunDates(dag, opts.logicalDate ?? new Date());
+  const runId = `test__${dates.logicalDate.toISOString()}`;
+  const logPath = taskLogPath(home, dag.dagId, runId, taskId, 1);
+  const started = Date.now();
+  const line = (msg: string, level?: "INFO" | "ERROR"): void => opts.onLog?.(appendSystemLog(logPath, msg, level));
+  line(`Testing ${dag.dagId}.${taskId} (no upstream, nothing recorded)`);
+  const inv = await invokeTask({
+    dag,
+    task,
+    runId,
+    tryNumber: 1,
+    ...dates,
+    conf: opts.conf ?? {},
+    xcoms,
+    logPath,
+    home,
+    onLog: opts.onLog ?? (() => {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  if (inv.error) line(`${inv.error.type}: ${inv.error.message}`, inv.state === "failed" ? "ERROR" : "INFO");
+  line(`Task finished: ${inv.state.toUpperCase()}`, inv.state === "failed" ? "ERROR" : "INFO");
+  return {
+    dagId: dag.dagId,
+    taskId,
+    runId,
+    state: inv.state,
+    returnValue: inv.returnValue,
+    error: inv.error,
+    xcoms: Object.fromEntries(inv.xcoms),
+    skipTaskIds: inv.skipTaskIds,
+    durationMs: Date.now() - started,
+    logPath,
+  };
+}

@@ -1,0 +1,262 @@
+/**
+ * A worker: schedules the runs of the DAGs it has loaded, claims their queued task instances from the store,
+ * executes them in up to `slots` concurrent tries, heartbeats its locks and sweeps locks of dead workers. Any
+ * number of workers (processes, machines) can share one store; claiming guarantees one executor per try.
+ */
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import type { DagDefinition, TaskError } from "../dag/model.ts";
+import type { Store } from "../store/index.ts";
+import type { TaskInstanceRow, TaskState } from "../store/schema.ts";
+import { venvflowHome } from "../util/home.ts";
+import { VenvflowError } from "../util/errors.ts";
+import { invokeTask, toTaskError } from "./execute.ts";
+import { appendSystemLog, taskLogPath } from "./logs.ts";
+import { getRun, loadXComs } from "./queries.ts";
+import { retryDelayMs } from "./retry.ts";
+import { scheduleDag } from "./scheduler.ts";
+import { claimTasks, failTask, heartbeat, requeueLostTasks, retryTask, skipRunningTask, succeedTask } from "./transitions.ts";
+import type { EngineEvent } from "./types.ts";
+
+export interface WorkerOptions {
+  store: Store;
+  dags: readonly DagDefinition[];
+  /** Concurrent tries in this process (default 1). */
+  slots?: number;
+  /** Default `<hostname>:<pid>:<random>`. */
+  workerId?: string;
+  /** VENVFLOW_HOME (logs). */
+  home?: string;
+  /** How often to look for work other workers made available (default 1000 ms). */
+  pollIntervalMs?: number;
+  /** How often to refresh the locks of running tries (default 5000 ms). */
+  heartbeatIntervalMs?: number;
+  /** A lock not refreshed for this long belongs to a dead worker and is swept (default 60 000 ms). */
+  lockTimeoutMs?: number;
+  onEvent?: (event: EngineEvent) => void;
+}
+
+interface Running {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export class Worker {
+  readonly id: string;
+  private readonly store: Store;
+  private readonly dags: Map<string, DagDefinition>;
+  private readonly slots: number;
+  private readonly home: string;
+  private readonly pollIntervalMs: number;
+  private readonly heartbeatIntervalMs: number;
+  private readonly lockTimeoutMs: number;
+  private readonly onEvent: (event: EngineEvent) => void;
+  private readonly hostname = os.hostname();
+  private readonly running = new Map<string, Running>();
+  private stopping = false;
+  private woken = false;
+  private wakeUp: (() => void) | null = null;
+  private failure: unknown = null;
+  private lastSweep = 0;
+
+  constructor(opts: WorkerOptions) {
+    const slots = opts.slots ?? 1;
+    if (!Number.isInteger(slots) || slots < 1) {
+      throw new VenvflowError("invalid_worker_slots", `worker slots must be a positive integer, got ${slots}`, { fix: "pass workers: 1 or more" });
+    }
+    this.store = opts.store;
+    this.dags = new Map(opts.dags.map((d) => [d.dagId, d]));
+    this.slots = slots;
+    this.id = opts.workerId ?? `${this.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.home = opts.home ?? venvflowHome();
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5000;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
+    this.onEvent = opts.onEvent ?? (() => {});
+  }
+
+  /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
+  async run(opts: { until?: () => Promise<boolean> } = {}): Promise<void> {
+    const beat = setInterval(() => void this.beat(), this.heartbeatIntervalMs);
+    try {
+      while (!this.stopping) {
+        let nextDueAt = Date.now() + this.pollIntervalMs;
+        for (const dag of this.dags.values()) {
+          const pass = await scheduleDag(this.store, dag);
+          pass.events.forEach(this.onEvent);
+          for (const id of pass.abortIds) this.abort(id, "the run exceeded its dagrunTimeout");
+          if (pass.nextDueAt !== null) nextDueAt = Math.min(nextDueAt, pass.nextDueAt);
+        }
+        if (Date.now() - this.lastSweep >= Math.min(this.lockTimeoutMs, this.pollIntervalMs * 5)) await this.sweep();
+        const free = this.slots - this.running.size;
+        if (free > 0) {
+          const claimed = await claimTasks(this.store, {
+            workerId: this.id,
+            hostname: this.hostname,
+            dagIds: [...this.dags.keys()],
+            limit: free,
+            logPath: (ti) => taskLogPath(this.home, ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
+          });
+          for (const ti of claimed) this.start(ti);
+        }
+        if (this.failure) throw this.failure;
+        if (opts.until && (await opts.until())) break;
+        await this.sleep(Math.max(0, nextDueAt - Date.now()));
+      }
+    } finally {
+      clearInterval(beat);
+      await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Stops claiming; `run()` returns once the running tries end. */
+  stop(): void {
+    this.stopping = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        this.woken = false;
+        done();
+      };
+    });
+  }
+
+  private abort(id: string, reason: string): void {
+    this.running.get(id)?.controller.abort(new VenvflowError("task_aborted", reason));
+  }
+
+  private async beat(): Promise<void> {
+    const ids = [...this.running.keys()];
+    try {
+      const held = await heartbeat(this.store, this.id, ids);
+      for (const id of ids) if (!held.has(id)) this.abort(id, "the task instance was changed elsewhere (run timeout, or its lock was swept)");
+    } catch (error) {
+      this.failure ??= error;
+      this.wake();
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    this.lastSweep = Date.now();
+    for (const { ti, state } of await requeueLostTasks(this.store, this.lockTimeoutMs)) {
+      if (ti.log_path) appendSystemLog(ti.log_path, `Worker ${ti.locked_by ?? "?"} stopped heartbeating; try ${ti.try_number} is lost; task instance ${state}`, "ERROR");
+      this.onEvent({ type: "task", dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, state, tryNumber: ti.try_number, at: new Date().toISOString() });
+    }
+  }
+
+  private start(ti: TaskInstanceRow): void {
+    const controller = new AbortController();
+    const done = this.execute(ti, controller.signal)
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => {
+        this.running.delete(ti.id);
+        this.wake();
+      });
+    this.running.set(ti.id, { controller, done });
+  }
+
+  private async execute(ti: TaskInstanceRow, signal: AbortSignal): Promise<void> {
+    const dag = this.dags.get(ti.dag_id) as DagDefinition;
+    const logPath = ti.log_path as string;
+    const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, tryNumber: ti.try_number };
+    const emit = (state: TaskState, error?: TaskError): void =>
+      this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
+      this.onEvent({ type: "log", ...base, line: appendSystemLog(logPath, msg, level) });
+    };
+    emit("running");
+    log(`Starting try ${ti.try_number} of ${ti.max_tries + 1} of ${ti.dag_id}.${ti.task_id} (run ${ti.run_id}) on ${this.hostname}, worker ${this.id}`);
+
+    const task = dag.tasks.get(ti.task_id);
+    const run = await getRun(this.store.db, ti.dag_id, ti.run_id);
+    if (!task || !run) {
+      const error = toTaskError(
+        new VenvflowError("task_not_found", `DAG "${ti.dag_id}" as loaded by worker ${this.id} has no task "${ti.task_id}"`, {
+          fix: "make every worker load the same version of the DAG file",
+        }),
+      );
+      log(`${error.type}: ${error.message}`, "ERROR");
+      if (await failTask(this.store, ti, error)) emit("failed", error);
+      return;
+    }
+    const inv = await invokeTask({
+      dag,
+      task,
+      runId: ti.run_id,
+      tryNumber: ti.try_number,
+      logicalDate: new Date(run.logical_date),
+      dataIntervalStart: new Date(run.data_interval_start),
+      dataIntervalEnd: new Date(run.data_interval_end),
+      conf: JSON.parse(run.conf) as Record<string, unknown>,
+      xcoms: await loadXComs(this.store.db, ti.dag_id, ti.run_id, task.xcomRefs),
+      logPath,
+      home: this.home,
+      onLog: (line) => this.onEvent({ type: "log", ...base, line }),
+      signal,
+    });
+
+    if (signal.aborted) {
+      // Someone else already settled this try (run timeout, sweeper); its outcome is not ours to record.
+      log(`Try aborted: ${(signal.reason as Error).message}`, "WARNING");
+      return;
+    }
+    if (inv.error) log(`${inv.error.type}: ${inv.error.message}${inv.error.traceback ? `\n${inv.error.traceback}` : ""}`, inv.state === "failed" ? "ERROR" : "INFO");
+    let applied: boolean;
+    if (inv.state === "success") {
+      applied = await succeedTask(this.store, ti, { xcoms: inv.xcoms, skipTaskIds: inv.skipTaskIds });
+      if (applied) {
+        log("Marking task as SUCCESS");
+        emit("success");
+        for (const taskId of inv.skipTaskIds) {
+          log(`Branch not followed: skipping ${taskId}`);
+          this.onEvent({ type: "task", ...base, taskId, tryNumber: 0, state: "skipped", at: new Date().toISOString() });
+        }
+      }
+    } else if (inv.state === "skipped") {
+      applied = await skipRunningTask(this.store, ti, inv.error);
+      if (applied) {
+        log("Marking task as SKIPPED");
+        emit("skipped");
+      }
+    } else {
+      const error = inv.error ?? { type: "Error", message: "the task failed without an error" };
+      if (ti.try_number <= ti.max_tries) {
+        const delay = retryDelayMs(task, ti.try_number, { dagId: ti.dag_id, taskId: ti.task_id, logicalDate: run.logical_date });
+        const at = new Date(Date.now() + delay);
+        applied = await retryTask(this.store, ti, error, at);
+        if (applied) {
+          log(`Marking task as UP_FOR_RETRY; try ${ti.try_number + 1} not before ${at.toISOString()} (in ${delay} ms)`, "WARNING");
+          emit("up_for_retry", error);
+        }
+      } else {
+        applied = await failTask(this.store, ti, error);
+        if (applied) {
+          log("Marking task as FAILED", "ERROR");
+          emit("failed", error);
+        }
+      }
+    }
+    if (!applied) log(`Outcome ${inv.state} discarded: the task instance was changed elsewhere while it ran`, "WARNING");
+  }
+}
