@@ -9,6 +9,7 @@ import { execa } from "execa";
 import { VenvflowError } from "../util/errors.ts";
 import { redactUrl } from "../util/secrets.ts";
 import { directorySize, type EnvCache, type EnvMetadata } from "./cache.ts";
+import { probeIndex } from "./index-probe.ts";
 import { explainInstallFailure } from "./install-errors.ts";
 import type { LockHandle } from "./lock.ts";
 import type { ResolvedSpec } from "./spec.ts";
@@ -23,7 +24,7 @@ export class EnvBuildError extends VenvflowError {
   readonly reason: string;
 
   constructor(explained: VenvflowError) {
-    super("env_build_failed", explained.message.replace(/\n  fix: [\s\S]*$/, ""), { fix: explained.fix, details: { ...explained.details, reason: explained.code }, cause: explained });
+    super("env_build_failed", explained.message.replace(/\n {2}fix: [\s\S]*$/, ""), { fix: explained.fix, details: { ...explained.details, reason: explained.code }, cause: explained });
     this.name = "EnvBuildError";
     this.reason = explained.code;
   }
@@ -154,6 +155,51 @@ export async function installedDistributions(envDir: string): Promise<{ name: st
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * pip's "from versions: none" hides four different causes; asking the index itself tells them apart:
+ * unreachable, unauthorized, no such project, or files that all target other platforms/Pythons.
+ */
+async function sharpenWithIndexProbe(explained: VenvflowError, spec: ResolvedSpec): Promise<VenvflowError> {
+  const available = explained.details.availableVersions;
+  if (explained.code !== "no_matching_distribution" || !Array.isArray(available) || available.length > 0 || !spec.indexUrls?.length) return explained;
+  const project = /^[A-Za-z0-9._-]+/.exec(String(explained.details.requirement ?? ""))?.[0];
+  if (!project) return explained;
+  const probes = await Promise.all(spec.indexUrls.map(async (url) => ({ url: redactUrl(url), probe: await probeIndex(url, project) })));
+  const where = `Python ${spec.interpreter.version} on ${spec.interpreter.platform}`;
+  const details = { ...explained.details, probes: probes.map((p) => ({ url: p.url, kind: p.probe.kind })) };
+  const log = `full installer output: ${explained.details.buildLogPath}`;
+  const files = probes.flatMap((p) => (p.probe.kind === "files" ? [...p.probe.wheels.map((w) => w.filename), ...p.probe.sdists] : []));
+  if (files.length > 0) {
+    const tags = [...new Set(probes.flatMap((p) => (p.probe.kind === "files" ? p.probe.wheels.flatMap((w) => w.tags) : [])))];
+    return new VenvflowError("no_compatible_wheel", `${explained.details.decisiveLine} — the index has ${project} only as ${files.join(", ")}; none fits ${where}\n${log}`, {
+      fix: `use a pythonVersion and platform one of those files supports${tags.length ? ` (wheel tags: ${tags.join(", ")})` : ""}, or a version of ${project} that has a wheel for ${where}`,
+      details: { ...details, files },
+    });
+  }
+  const unreachable = probes.filter((p) => p.probe.kind === "unreachable");
+  if (unreachable.length === probes.length) {
+    const detail = unreachable.map((p) => `${p.url} (${p.probe.kind === "unreachable" ? p.probe.detail : ""})`).join(", ");
+    return new VenvflowError("index_unreachable", `The package index is unreachable: ${detail}; so ${project} could not be found\n${log}`, {
+      fix: "check the index URL, and that this machine can reach it (proxy, VPN, firewall)",
+      details,
+    });
+  }
+  const refused = probes.find((p) => p.probe.kind === "unauthorized");
+  if (refused) {
+    return new VenvflowError("index_unauthorized", `The package index ${refused.url} refused the credentials (HTTP ${refused.probe.kind === "unauthorized" ? refused.probe.status : "?"}), so ${project} could not be found\n${log}`, {
+      fix: "put valid credentials in the index URL (https://user:token@host/simple) or in netrc/keyring",
+      details,
+    });
+  }
+  if (probes.every((p) => p.probe.kind === "no_project")) {
+    return new VenvflowError("no_matching_distribution", `${explained.details.decisiveLine} — no project named ${project} on ${probes.map((p) => p.url).join(", ")}\n${log}`, {
+      fix: `check the distribution name (it can differ from the import name, e.g. PyYAML for yaml), or add the index that publishes ${project}`,
+      details,
+    });
+  }
+  return explained;
+}
+
 /** Index/find-links/option arguments shared by installs and dry-run resolutions. */
 function sourceArgs(spec: ResolvedSpec): string[] {
   const args: string[] = [];
@@ -245,7 +291,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
           buildLogPath,
           exitCode: installed.exitCode,
         });
-        throw new EnvBuildError(explained);
+        throw new EnvBuildError(await sharpenWithIndexProbe(explained, spec));
       }
       progress("lock", "recording the resolved packages");
       if (spec.installer.name === "pip") {

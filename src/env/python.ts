@@ -245,7 +245,6 @@ function checkSupported(interpreter: ProbedInterpreter, request: string): Probed
  * Airflow uses the `python` on PATH, else the newest Python 3 found.
  */
 export async function findPython(request?: string, options: DiscoveryOptions = {}): Promise<ProbedInterpreter> {
-  const env = options.env ?? process.env;
   if (request !== undefined && typeof request !== "string") {
     throw new VenvflowError("invalid_python_version", `pythonVersion must be a string such as "3.12", got ${typeof request} ${String(request)}`, {
       fix: 'quote the version: pythonVersion: "3.12"',

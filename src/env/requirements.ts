@@ -7,7 +7,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
-import { redactUrl } from "../util/secrets.ts";
+import { Redactor, redactUrl } from "../util/secrets.ts";
 import { Requirement, canonicalizeName } from "./pep/index.ts";
 
 export interface RequirementLine {
@@ -91,12 +91,6 @@ function looksLikePathOrUrl(text: string): boolean {
 
 /** Parses one requirement line into its validated, canonical form. */
 export function parseRequirementLine(text: string, origin: string): RequirementLine {
-  if (/^(-e|--editable)\b/.test(text)) {
-    throw new VenvflowError("invalid_requirement", `Editable requirement at ${origin} ("${redactUrl(text)}") cannot go into an immutable cached environment`, {
-      fix: "install it as a regular path requirement (name @ file:///abs/path) or build a wheel",
-      details: { origin },
-    });
-  }
   if (looksLikePathOrUrl(text) && !text.includes("@")) {
     return { text, canonical: text, name: null, pins: [], marker: null, origin };
   }
@@ -104,22 +98,40 @@ export function parseRequirementLine(text: string, origin: string): RequirementL
   try {
     requirement = new Requirement(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new VenvflowError("invalid_requirement", `Invalid requirement at ${origin}: "${redactUrl(text)}"\n${reason}`, {
+    // Re-parse the redacted text so the caret lines up with what we show, and no credential is shown.
+    const shown = new Redactor().addUrlsIn(text).redact(text);
+    let reason = error instanceof VenvflowError ? error.message.replace(/\n\s*fix: [\s\S]*$/, "") : String(error);
+    try {
+      new Requirement(shown);
+    } catch (redactedError) {
+      if (redactedError instanceof VenvflowError) reason = redactedError.message.replace(/\n\s*fix: [\s\S]*$/, "");
+    }
+    throw new VenvflowError("invalid_requirement", `Invalid requirement at ${origin}: "${shown}"\n${reason}`, {
       fix: 'write it as PEP 508: name[extra] (>=1.0,<2) ; marker  — e.g. "requests>=2.31" or "numpy==1.26.4"',
-      details: { origin, requirement: redactUrl(text) },
-      cause: error,
+      details: { origin, requirement: shown },
     });
   }
   const pins = [...requirement.specifier].filter((s) => s.operator === "==" || s.operator === "===").map((s) => s.version);
   return {
     text,
-    canonical: requirement.toString().replace(/^[A-Za-z0-9._-]+/, (name) => canonicalizeName(name)),
+    canonical: canonicalRequirement(requirement),
     name: canonicalizeName(requirement.name),
     pins,
     marker: requirement.marker ? requirement.marker.toString() : null,
     origin,
   };
+}
+
+/** packaging's normalized form, with the name and extras canonicalized too, so `Foo_Bar[X]` equals `foo-bar[x]`. */
+function canonicalRequirement(requirement: Requirement): string {
+  const extras = [...new Set([...requirement.extras].map((e) => canonicalizeName(e)))].sort();
+  return [
+    canonicalizeName(requirement.name),
+    extras.length ? `[${extras.join(",")}]` : "",
+    requirement.specifier.size > 0 ? requirement.specifier.toString() : "",
+    requirement.url ? ` @ ${requirement.url}${requirement.marker ? " " : ""}` : "",
+    requirement.marker ? `; ${requirement.marker.toString()}` : "",
+  ].join("");
 }
 
 function splitOption(text: string): { flag: string; value: string | null } | null {
@@ -159,6 +171,12 @@ async function parseFile(file: string, kind: "requirements" | "constraints", int
 }
 
 async function applyOption(text: string, origin: string, dir: string, kind: "requirements" | "constraints", into: ParsedRequirements, stack: string[]): Promise<void> {
+  if (/^(-e|--editable)\b/.test(text)) {
+    throw new VenvflowError("invalid_requirement", `Editable requirement at ${origin} ("${redactUrl(text)}") cannot go into an immutable cached environment`, {
+      fix: "install it as a regular path requirement (name @ file:///abs/path) or build a wheel",
+      details: { origin },
+    });
+  }
   const option = splitOption(text);
   const known = option ? FILE_OPTIONS[option.flag] : undefined;
   if (!option || !known) {
