@@ -32,7 +32,11 @@ import types  # noqa: E402
 PROTOCOL = 1
 TAG = "__venvflow__"
 INLINE_FILENAME = "<venvflow inline source>"
-INLINE_MODULE = "__venvflow_task__"
+# Inline source runs as __main__, like Airflow's generated script: dill and cloudpickle then pickle its functions
+# and classes by value, so a later task can load them.
+INLINE_MODULE = "__main__"
+# For a file whose name is taken (e.g. json.py): never shadow a loaded module, never run its __main__ block.
+FALLBACK_MODULE = "__venvflow_task__"
 PICKLE_FAMILY = ("pickle", "cloudpickle", "dill")
 # JavaScript numbers are doubles: larger integers would silently lose precision in TypeScript.
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -52,7 +56,8 @@ def type_name(value: object) -> str:
     cls = type(value)
     module = getattr(cls, "__module__", "builtins")
     qualname = getattr(cls, "__qualname__", cls.__name__)
-    return qualname if module == "builtins" else module + "." + qualname
+    # Python's own tracebacks name these without a module too.
+    return qualname if module in ("builtins", "__main__") else module + "." + qualname
 
 
 def serializer_module(name: str) -> types.ModuleType:
@@ -186,7 +191,7 @@ def load_callable(spec: dict, string_args: list) -> object:
         path = str(spec["path"])
         stem = os.path.splitext(os.path.basename(path))[0]
         # The file's own name keeps pickled classes importable by a later task; never shadow a loaded module.
-        module_name = stem if stem.isidentifier() and stem not in sys.modules else INLINE_MODULE
+        module_name = stem if stem.isidentifier() and stem not in sys.modules else FALLBACK_MODULE
         module_spec = importlib.util.spec_from_file_location(module_name, path)
         if module_spec is None or module_spec.loader is None:
             raise RunnerError("callable_not_found", "cannot import %s" % path)

@@ -129,9 +129,9 @@ describe("errors and exit codes", () => {
 
   it("carries the message of an exception (test_fail_with_message)", async () => {
     const result = await run("class Custom(Exception):\n    pass\ndef f():\n    raise Custom('Custom error message')\n");
-    expect(result.error).toMatchObject({ type: "__venvflow_task__.Custom", message: "Custom error message" });
+    expect(result.error).toMatchObject({ type: "Custom", message: "Custom error message" });
     const stderr = (await readLog(result.logPath)).filter((l) => l.stream === "stderr").map((l) => l.msg);
-    expect(stderr).toContain("__venvflow_task__.Custom: Custom error message");
+    expect(stderr).toContain("Custom: Custom error message");
   });
 
   it("fails with the code of sys.exit(n)", async () => {
