@@ -147,7 +147,7 @@ describe("Marker and Requirement API", () => {
 
   it("combines markers with and/or and keeps grouping in str()", () => {
     const m = new Marker('python_version >= "3.8"').and(new Marker('sys_platform == "linux" or extra == "x"'));
-    expect(m.toString()).toBe('(python_version >= "3.8") and (sys_platform == "linux" or extra == "x")');
+    expect(m.toString()).toBe('python_version >= "3.8" and (sys_platform == "linux" or extra == "x")');
     expect(m.evaluate({ python_version: "3.9", sys_platform: "win32", extra: "X" })).toBe(true);
     expect(new Marker('extra == "a"').or(new Marker('extra == "b"')).evaluate({ extra: "c" })).toBe(false);
   });
