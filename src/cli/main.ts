@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "@commander-js/extra-typings";
 import { readFileSync } from "node:fs";
+import { registerCallCommand } from "./call.ts";
 import { registerEnvCommands } from "./env.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -11,5 +12,6 @@ const program = new Command("venvflow")
 
 // Each command group lives in its own file and registers itself here.
 registerEnvCommands(program);
+registerCallCommand(program);
 
 await program.parseAsync(process.argv);
