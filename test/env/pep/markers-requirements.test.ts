@@ -110,10 +110,11 @@ describe("Requirement (differential against packaging)", () => {
       } catch (error) {
         got = { error: codeOf(error), message: (error as VenvflowError).message.split("\n  fix:")[0] as string };
       }
-      const wantNorm = isOracleError(want) ? { error: ERROR_CODES[want.error] ?? want.error, message: want.message } : want;
-      if (isOracleError(want) && want.error === "InvalidSpecifier" && "error" in got) {
-        // The message wording is the port's own here (JSON quoting); the class of failure must match.
-        wantNorm.message = got.message;
+      let wantNorm: RequirementInfo | OracleError = want;
+      if (isOracleError(want)) {
+        // InvalidSpecifier's wording is the port's own (JSON quoting, not repr); only the failure class must match.
+        const message = want.error === "InvalidSpecifier" && "error" in got ? got.message : want.message;
+        wantNorm = { error: ERROR_CODES[want.error] ?? want.error, message };
       }
       if (JSON.stringify(wantNorm) !== JSON.stringify(got)) {
         disagreements.push(`${JSON.stringify(text)}:\n    packaging ${JSON.stringify(wantNorm)}\n    port      ${JSON.stringify(got)}`);
