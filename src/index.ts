@@ -4,4 +4,5 @@ export type { Duration } from "./util/duration.ts";
 export type * from "./env/types.ts";
 export type * from "./runtime/types.ts";
 export type * from "./dag/model.ts";
+export * from "./dag/index.ts";
 export { runCallable, inspectCallable, resolveCallable, isOpaquePythonValue, RUNNER_PROTOCOL, SERIALIZERS, type OpaquePythonValue, type CallableSignature, type CallableTarget } from "./runtime/index.ts";
