@@ -29,7 +29,7 @@ async function buildAll(targets: BuildTarget[], options: { refresh: boolean; jso
           built.push(env);
         },
       })),
-      { concurrent: false, exitOnError: true, rendererOptions: { outputBar: 1 }, rendererSilent: false },
+      { concurrent: false, exitOnError: true },
     ).run();
     return built;
   }
