@@ -25,7 +25,8 @@ export interface CallableSignature {
   python: { executable: string; prefix: string; version: string };
 }
 
-const CHECK_SCRIPT = fileURLToPath(new URL("./check_callable.py", import.meta.url));
+// Python files are not compiled: from src/runtime/ and dist/runtime/ alike, this points at the shipped source.
+const CHECK_SCRIPT = fileURLToPath(new URL("../../src/runtime/check_callable.py", import.meta.url));
 
 /** Splits "path/to/file.py:function" (the last colon separates, so Windows drive letters survive). */
 export async function resolveCallable(callable: PythonCallable, baseDir: string): Promise<CallableTarget> {

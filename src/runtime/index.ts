@@ -29,7 +29,8 @@ export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickl
 /** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
-const RUNNER = fileURLToPath(new URL("./runner.py", import.meta.url));
+// Python files are not compiled: from src/runtime/ and dist/runtime/ alike, this points at the shipped source.
+const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
 const ENV_ONLY_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
 
 function maxResultBytes(): number {
@@ -232,6 +233,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       logFd: LOG_FD,
     };
     await fs.writeFile(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
+    if (signal.aborted) return finish("failed", { error: stoppedError() });
     log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
     const outcome = await runProcess({ python: envInfo.python, args: [RUNNER, callDir], cwd, env: childEnv(options), log, signal });
     if (outcome.stopped) return finish("failed", { error: stoppedError(), exitCode: outcome.exitCode });

@@ -243,6 +243,11 @@ describe("context", () => {
     expect(result.returnValue).toEqual([1, "2024-01-02", { p: 1 }, 2, null]);
   });
 
+  it("fills keyword-only parameters by name too", async () => {
+    const result = await run("def f(run_id, x=None, *, dag_id, conf=None):\n    return [run_id, x, dag_id, conf]\n", { opKwargs: { x: 5 }, context });
+    expect(result.returnValue).toEqual(["manual__1", 5, "d", null]);
+  });
+
   it("gives **kwargs every key, opKwargs winning over context", async () => {
     const result = await run("def f(**kwargs):\n    return kwargs\n", { context, opKwargs: { ds: "override", extra: true } });
     expect(result.returnValue).toEqual({ ...context, ds: "override", extra: true });
@@ -273,9 +278,10 @@ describe("callables from files", () => {
     expect(await readdir(join(project, "tasks"))).toEqual(["etl.py", "helpers.py"]);
   });
 
-  it("runs in cwd when given", async () => {
+  it("runs in cwd when given, and refuses a cwd that does not exist", async () => {
     const result = await run("import os\ndef f():\n    return os.getcwd()\n", { cwd: dir });
     expect(result.returnValue).toBe(dir);
+    expect((await rejection(run("def f():\n    pass\n", { cwd: join(dir, "absent") }))).code).toBe("invalid_option");
   });
 
   describe("is checked before anything runs", () => {
@@ -401,6 +407,13 @@ describe("stopping", () => {
     const pids = await waitForPids(pidFile);
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(await alive(pid)).toBe(false);
+  });
+
+  it("does not start the process when the signal is already aborted", async () => {
+    const marker = join(dir, "started");
+    const result = await run(`def f():\n    open(${JSON.stringify(marker)}, 'w').close()\n`, { signal: AbortSignal.abort() });
+    expect(result.error).toMatchObject({ code: "aborted" });
+    expect(existsSync(marker)).toBe(false);
   });
 
   it("kills the whole process group when the signal aborts", async () => {
