@@ -11,6 +11,7 @@
  */
 import { VenvflowError } from "../../util/errors.ts";
 import { PY_WS, pyStrip } from "./pystr.ts";
+import { type VersionRange, intersectRanges, onlyPrereleaseRanges, specifierRanges } from "./ranges.ts";
 import { canonicalizeVersion } from "./utils.ts";
 import { Version, tryParseVersion } from "./version.ts";
 
@@ -112,6 +113,7 @@ export class Specifier {
   /** The explicit pre-release override given at construction, if any. */
   private readonly explicitPrereleases: boolean | null;
   private specVersion: Version | null | undefined;
+  private ranges: readonly VersionRange[] | undefined;
 
   /** Throws VenvflowError("invalid_specifier") for text packaging rejects. */
   constructor(spec: string, prereleases: boolean | null = null) {
@@ -176,6 +178,12 @@ export class Specifier {
   equals(other: Specifier | string): boolean {
     const that = typeof other === "string" ? trySpecifier(other) : other;
     return that !== null && this.canonicalString() === that.canonicalString();
+  }
+
+  /** @internal Sorted, non-overlapping version ranges this specifier admits ("===" admits everything). */
+  toRanges(): readonly VersionRange[] {
+    this.ranges ??= specifierRanges(this.operator, this.version);
+    return this.ranges;
   }
 
   /** @internal The operator test for a parsed version, without pre-release policy. */
@@ -431,6 +439,33 @@ export class SpecifierSet implements Iterable<Specifier> {
       });
     }
     return new SpecifierSet([...this.specs, ...that.specs], prereleases);
+  }
+
+  /** True when no version can satisfy every member at once (packaging's `is_unsatisfiable`). */
+  isUnsatisfiable(): boolean {
+    if (this.specs.length === 0) return false;
+    let ranges: readonly VersionRange[] | null = null;
+    for (const s of this.specs) {
+      ranges = ranges === null ? s.toRanges() : intersectRanges(ranges, s.toRanges());
+      if (ranges.length === 0) return true;
+    }
+    if (this.arbitraryUnsatisfiable()) return true;
+    return this.prereleases === false && onlyPrereleaseRanges(ranges ?? []);
+  }
+
+  /** "===V" only matches the string V: check the members agree on it and that it passes the other members. */
+  private arbitraryUnsatisfiable(): boolean {
+    const arbitrary = this.specs.filter((s) => s.operator === "===");
+    const first = arbitrary[0];
+    if (first === undefined) return false;
+    if (arbitrary.some((s) => s.version.toLowerCase() !== first.version.toLowerCase())) return true;
+    const candidate = coerceVersion(first.version);
+    // With pre-releases excluded, a pre-release candidate is rejected before the string check runs.
+    if (this.prereleases === false && candidate !== null && candidate.isPrerelease) return true;
+    const standard = this.specs.filter((s) => s.operator !== "===");
+    if (standard.length === 0) return false;
+    if (candidate === null) return true;
+    return !standard.every((s) => s.contains(candidate));
   }
 
   /**

@@ -91,6 +91,11 @@ def specifier_info(cls, text, items):
     if cls is SpecifierSet:
         info["contains"]["installed"] = contains_row(spec, items, None, installed=True)
         info["len"] = len(spec)
+        info["unsatisfiable"] = [
+            cls(text).is_unsatisfiable(),
+            cls(text, prereleases=False).is_unsatisfiable(),
+            cls(text, prereleases=True).is_unsatisfiable(),
+        ]
     else:
         info["operator"] = spec.operator
         info["version"] = spec.version

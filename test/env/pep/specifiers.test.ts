@@ -12,6 +12,7 @@ interface SpecInfo {
   operator?: string;
   version?: string;
   len?: number;
+  unsatisfiable?: boolean[];
 }
 
 const oracle = askOracle<{
@@ -73,7 +74,7 @@ describe("Specifier (differential against packaging)", () => {
 });
 
 describe("SpecifierSet (differential against packaging)", () => {
-  it("agrees on validity, normalized form, length, prereleases and contains() incl. installed=True", () => {
+  it("agrees on validity, normalized form, length, prereleases, isUnsatisfiable() and contains() incl. installed=True", () => {
     const disagreements: string[] = [];
     let checked = 0;
     SPECIFIER_SETS.forEach((text, i) => {
@@ -94,8 +95,9 @@ describe("SpecifierSet (differential against packaging)", () => {
       for (const [mode, prereleases] of Object.entries(MODES)) rows[mode] = row((item) => s.contains(item, { prereleases }));
       rows["installed"] = row((item) => s.contains(item, { installed: true }));
       // str() canonicalizes (sorts and de-duplicates) the set, so it is read after contains(), as the oracle does.
-      const got = { str: s.toString(), prereleases: s.prereleases, len: s.size };
-      const wantParts = { str: want.str, prereleases: want.prereleases, len: want.len };
+      const unsatisfiable = [null, false, true].map((p) => new SpecifierSet(text, p).isUnsatisfiable());
+      const got = { str: s.toString(), prereleases: s.prereleases, len: s.size, unsatisfiable };
+      const wantParts = { str: want.str, prereleases: want.prereleases, len: want.len, unsatisfiable: want.unsatisfiable };
       if (JSON.stringify(got) !== JSON.stringify(wantParts)) {
         disagreements.push(`${JSON.stringify(text)}: packaging ${JSON.stringify(wantParts)} / port ${JSON.stringify(got)}`);
       }
