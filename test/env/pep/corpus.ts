@@ -232,3 +232,68 @@ export const SDISTS = [
   "foo-1.0.tar.gz", "foo-bar-1.0.zip", "Foo_Bar-1.0.POST1.tar.gz", "foo-1.0.tar.bz2", "foo.tar.gz", "foo-x.tar.gz",
   "foo-1.0-1.tar.gz", "foo-.zip",
 ];
+
+const OPERATORS = ["==", "!=", "<=", ">=", "<", ">", "~=", "===", " == ", ">= ", "=", "=>"];
+
+/** Operators applied to generated versions (with and without wildcards): many valid, some not. */
+export function generatedSpecifiers(count: number, seed = 508): string[] {
+  const random = rng(seed);
+  const versions = generatedVersions(200, seed + 1);
+  const out = new Set<string>();
+  while (out.size < count) {
+    const version = pick(random, versions);
+    const wildcard = random() < 0.15 ? ".*" : "";
+    out.add(pick(random, OPERATORS) + version + wildcard);
+  }
+  return [...out];
+}
+
+const REQ_NAMES = ["foo", "Foo.Bar", "foo_bar-baz", "A", "x1", "-bad", "foo.", "zope.interface"];
+const REQ_EXTRAS = ["", "", "[a]", "[a,b]", "[ b , a ]", "[A_B.c]", "[]", "[a b]", "[a,]"];
+const REQ_SPECS = ["", "", ">=1.0", "==1.0.*", " (>=1.0,<2)", "~=2.2", "!=1.5, >1", "===1.0.foo", ">=1.0 <2", "(==1.0", "<1.0+local", ">=1.*"];
+const REQ_URLS = ["", "", "", " @ https://example.com/foo-1.0.whl", "@ file:///tmp/x.whl", " @ "];
+const REQ_MARKERS = [
+  "", "", "; python_version >= '3.8'", ';extra == "Test"', " ; os_name == 'nt' or (sys_platform == \"linux\" and extra=='x')",
+  "; python_version", ";", "; 'a' in extras", "; (python_version < '3'", " ; platform_machine not in 'arm64 aarch64'",
+];
+const REQ_WS = ["", "", " ", "\t", "  "];
+
+/** Requirement strings assembled from fragments, so valid and invalid combinations both occur. */
+export function generatedRequirements(count: number, seed = 685): string[] {
+  const random = rng(seed);
+  const out = new Set<string>();
+  while (out.size < count) {
+    const ws = (): string => pick(random, REQ_WS);
+    const url = pick(random, REQ_URLS);
+    const spec = url ? "" : pick(random, REQ_SPECS);
+    out.add(ws() + pick(random, REQ_NAMES) + ws() + pick(random, REQ_EXTRAS) + ws() + spec + url + ws() + pick(random, REQ_MARKERS) + ws());
+  }
+  return [...out];
+}
+
+const MARKER_VARS = ["python_version", "python_full_version", "sys_platform", "os_name", "platform_machine", "extra", "implementation_name", "platform_release"];
+const MARKER_VALUES = ["'3.8'", '"3.12"', "'2.7'", "'linux'", '"win32"', "'x86_64'", "'test'", "'Test_Extra'", "'3.*'", "'6.1'", "'cpython'", "'posix'", "''"];
+const MARKER_OPS = ["==", "!=", "<", "<=", ">", ">=", "~=", "in", "not in", "==="];
+
+/** Random and/or/parenthesized marker expressions over the standard variables. */
+export function generatedMarkers(count: number, seed = 345): string[] {
+  const random = rng(seed);
+  const item = (): string => {
+    const variable = pick(random, MARKER_VARS);
+    const value = pick(random, MARKER_VALUES);
+    const op = pick(random, MARKER_OPS);
+    return random() < 0.8 ? `${variable} ${op} ${value}` : `${value} ${op} ${variable}`;
+  };
+  const expr = (depth: number): string => {
+    const n = 1 + Math.floor(random() * 3);
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i > 0) parts.push(random() < 0.5 ? "and" : "or");
+      parts.push(depth < 2 && random() < 0.3 ? `(${expr(depth + 1)})` : item());
+    }
+    return parts.join(" ");
+  };
+  const out = new Set<string>();
+  while (out.size < count) out.add(expr(0));
+  return [...out];
+}

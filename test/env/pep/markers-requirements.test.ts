@@ -2,7 +2,14 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { MARKER_ENVIRONMENT_SCRIPT, Marker, type MarkerEnvironmentInput, Requirement } from "../../../src/env/pep/index.ts";
 import { VenvflowError } from "../../../src/util/errors.ts";
-import { MARKERS, MARKER_ENVIRONMENTS, type MarkerEnvCase, REQUIREMENTS } from "./corpus.ts";
+import {
+  MARKERS,
+  MARKER_ENVIRONMENTS,
+  type MarkerEnvCase,
+  REQUIREMENTS,
+  generatedMarkers,
+  generatedRequirements,
+} from "./corpus.ts";
 import { type OracleError, askOracle, findOraclePython, isOracleError, reportDisagreements } from "./oracle.ts";
 
 interface MarkerInfo {
@@ -18,10 +25,13 @@ interface RequirementInfo {
   marker: string | null;
 }
 
+const ALL_MARKERS = [...new Set([...MARKERS, ...generatedMarkers(250)])];
+const ALL_REQUIREMENTS = [...new Set([...REQUIREMENTS, ...generatedRequirements(400)])];
+
 const oracle = askOracle<{ markers: (MarkerInfo | OracleError)[]; requirements: (RequirementInfo | OracleError)[] }>({
-  markers: MARKERS,
+  markers: ALL_MARKERS,
   environments: MARKER_ENVIRONMENTS,
-  requirements: REQUIREMENTS,
+  requirements: ALL_REQUIREMENTS,
 });
 
 /** packaging's exception classes and the VenvflowError codes the port uses for them. */
@@ -53,7 +63,7 @@ describe("Marker (differential against packaging)", () => {
   it("agrees on validity, normalized str() and evaluation under every environment and context", () => {
     const disagreements: string[] = [];
     let checked = 0;
-    MARKERS.forEach((text, i) => {
+    ALL_MARKERS.forEach((text, i) => {
       const want = oracle.markers[i] as MarkerInfo | OracleError;
       checked++;
       let marker: Marker;
@@ -87,14 +97,14 @@ describe("Marker (differential against packaging)", () => {
       });
     });
     reportDisagreements("markers", disagreements, checked);
-    expect(checked).toBeGreaterThan(800);
+    expect(checked).toBeGreaterThan(3_000);
   });
 });
 
 describe("Requirement (differential against packaging)", () => {
   it("agrees on validity, parts, normalized str() and the exact error message with its caret", () => {
     const disagreements: string[] = [];
-    REQUIREMENTS.forEach((text, i) => {
+    ALL_REQUIREMENTS.forEach((text, i) => {
       const want = oracle.requirements[i] as RequirementInfo | OracleError;
       let got: RequirementInfo | { error: string; message: string };
       try {
@@ -120,7 +130,7 @@ describe("Requirement (differential against packaging)", () => {
         disagreements.push(`${JSON.stringify(text)}:\n    packaging ${JSON.stringify(wantNorm)}\n    port      ${JSON.stringify(got)}`);
       }
     });
-    reportDisagreements("requirements", disagreements, REQUIREMENTS.length);
+    reportDisagreements("requirements", disagreements, ALL_REQUIREMENTS.length);
     expect(oracle.requirements.filter(isOracleError).length).toBeGreaterThan(20);
   });
 });
