@@ -160,6 +160,10 @@ export interface DiscoveryOptions {
 /** Probes one interpreter file (cached by real path, size and mtime). Returns null when it does not run. */
 export async function probeInterpreter(file: string, source: string, options: DiscoveryOptions = {}): Promise<ProbedInterpreter | null> {
   const home = options.home ?? venvflowHome(options.env);
+  return probeWithCache(file, source, home, await readProbeCache(home));
+}
+
+async function probeWithCache(file: string, source: string, home: string, cache: Record<string, ProbeCacheEntry>): Promise<ProbedInterpreter | null> {
   let real: string;
   let stat: { size: number; mtimeMs: number };
   try {
@@ -168,7 +172,6 @@ export async function probeInterpreter(file: string, source: string, options: Di
   } catch {
     return null;
   }
-  const cache = await readProbeCache(home);
   const hit = cache[real];
   if (hit && hit.size === stat.size && hit.mtimeMs === stat.mtimeMs) return { ...hit.info, source };
   let info: Omit<ProbedInterpreter, "source">;
@@ -184,9 +187,28 @@ export async function probeInterpreter(file: string, source: string, options: Di
   return { ...info, source };
 }
 
+/**
+ * Discovery results, reused while no searched directory changed: installing or removing an interpreter
+ * changes its directory's mtime. Saves ~10 ms of directory scans on every cached task dispatch.
+ */
+const discoveryMemo = new Map<string, { fingerprint: string; result: ProbedInterpreter[] }>();
+
+async function searchFingerprint(env: NodeJS.ProcessEnv): Promise<string> {
+  const pyenvRoot = env.PYENV_ROOT ?? path.join(os.homedir(), ".pyenv");
+  const dirs = [...(env.PATH ?? "").split(path.delimiter), path.join(pyenvRoot, "versions"), "/usr/local/bin", "/usr/bin", "/opt/homebrew/bin", "/opt/local/bin", "/opt/python"];
+  const stamps = await Promise.all(dirs.map(async (dir) => `${dir}:${(await fs.stat(dir).catch(() => null))?.mtimeMs ?? "-"}`));
+  return stamps.join("|");
+}
+
 /** Every distinct interpreter found, in search order (deduplicated by real path). */
 export async function listPythons(options: DiscoveryOptions = {}): Promise<ProbedInterpreter[]> {
   const env = options.env ?? process.env;
+  const home = options.home ?? venvflowHome(env);
+  const memoKey = `${home}\u0000${env.PATH ?? ""}\u0000${env.PYENV_ROOT ?? ""}`;
+  const fingerprint = await searchFingerprint(env);
+  const memo = discoveryMemo.get(memoKey);
+  if (memo && memo.fingerprint === fingerprint) return memo.result;
+
   const candidates = await candidatePaths(env);
   const seenFiles = new Set<string>();
   const unique: { file: string; source: string }[] = [];
@@ -201,7 +223,8 @@ export async function listPythons(options: DiscoveryOptions = {}): Promise<Probe
     seenFiles.add(real);
     unique.push(candidate);
   }
-  const probed = await Promise.all(unique.map((c) => probeInterpreter(c.file, c.source, options)));
+  const cache = await readProbeCache(home);
+  const probed = await Promise.all(unique.map((c) => probeWithCache(c.file, c.source, home, cache)));
   const seen = new Set<string>();
   const result: ProbedInterpreter[] = [];
   for (const interpreter of probed) {
@@ -209,6 +232,7 @@ export async function listPythons(options: DiscoveryOptions = {}): Promise<Probe
     seen.add(interpreter.path);
     result.push(interpreter);
   }
+  discoveryMemo.set(memoKey, { fingerprint, result });
   return result;
 }
 

@@ -92,7 +92,8 @@ describe("Python discovery", () => {
     // A doctored entry is believed while the binary is unchanged: proof that no interpreter ran again.
     cache[target.path]!.info.version = "3.99.0";
     await writeFile(file, JSON.stringify(cache));
-    const again = await listPythons({ home });
+    // A different PATH spelling bypasses the in-process memo, as a new process would.
+    const again = await listPythons({ home, env: { ...process.env, PATH: `${process.env.PATH}${path.delimiter}` } });
     expect(again.find((p) => p.path === target.path)?.version).toBe("3.99.0");
     await rm(file);
   });
