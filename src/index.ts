@@ -21,3 +21,4 @@ export type * from "./runtime/types.ts";
 export type * from "./dag/model.ts";
 export * from "./dag/index.ts";
 export { runCallable, inspectCallable, resolveCallable, isOpaquePythonValue, RUNNER_PROTOCOL, SERIALIZERS, type OpaquePythonValue, type CallableSignature, type CallableTarget } from "./runtime/index.ts";
+export * as pep from "./env/pep/index.ts";
