@@ -4,10 +4,11 @@
  * pypa/packaging is dual licensed under the terms of the Apache License, Version 2.0, and the BSD 2-Clause
  * License; copyright 2014 Donald Stufft and individual contributors. This port keeps that notice.
  *
- * Pre-release semantics follow packaging 26.2 exactly: with `prereleases` unset (null/undefined), `contains()`
- * accepts a pre-release when the specifier itself names one (`>=1.0a1`), and otherwise only when nothing but
- * pre-releases matched — which, for the single item `contains()` checks, means a matching pre-release is
- * accepted. `prereleases: false` always rejects them and `true` always allows them.
+ * Pre-release semantics follow packaging 26.2, which changed `contains()` for `prereleases` unset (None): older
+ * packaging rejected a pre-release unless the specifier named one, 26.x accepts a pre-release whenever nothing
+ * but pre-releases matched. `contains()` checks a single item, so `new Specifier(">=1.0").contains("1.1a1")` is
+ * now true (as in packaging 26.2). To pick versions the PEP 440 way ("pre-releases only if no final release
+ * fits"), run `filter()` over all candidates; pass `prereleases: false` to reject them outright.
  */
 import { VenvflowError } from "../../util/errors.ts";
 import { PY_WS, pyStrip } from "./pystr.ts";
