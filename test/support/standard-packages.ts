@@ -51,4 +51,6 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures",
 export const VENDORED_WHEELS: string[] = [
   join(FIXTURES, "cloudpickle-3.1.2-py3-none-any.whl"),
   join(FIXTURES, "dill-0.4.1-py3-none-any.whl"),
+  join(FIXTURES, "tabulate-0.8.10-py3-none-any.whl"),
+  join(FIXTURES, "tabulate-0.10.0-py3-none-any.whl"),
 ];
