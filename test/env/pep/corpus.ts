@@ -60,6 +60,8 @@ export const SPECIFIERS = [
   "===", "===1.0+local", "~=1", "==1.0.*+local", "<=1.0+local", ">1.*", "~=1.*", "=1.0", "1.0", ">=", "==",
   "==1.0a1.*", ">=1.0,<2", "<>1.0", "==1.0-1", "==1.0-rc1", ">=1.0_dev", "==1.0.", "~= 1.4.5a4", "==1.0.POST",
   "===1.0.POST", "==1.0+a_b", "==1!1.0", "<=1.0.post1", ">=1.0+local", "< 2", ">2.0.dev1",
+  // Python's whitespace is not JavaScript's: U+3000 and U+001C strip, U+FEFF does not.
+  "\u3000==1.0", "==\u30001.0", ">=1.0\x1c", "===\u00a0foo", ">=1.0\ufeff", "\x85<2", "===1.0\u2003",
 ];
 
 export const SPECIFIER_SETS = [
@@ -74,6 +76,7 @@ export const SPECIFIER_SETS = [
   "==1.0,==1.0+local", "==1.0+local,==1.0+other", "===1.0,===1.0.0", "===foo,>=1", "===1.0a1", "===1.0a1,>=0.1",
   "<=1.0a1,>=1.0a1", ">=1.0a1,<=1.0a1", "<1.0.post1,>1.0", ">=1.0,<1.0.1.dev0", "==2.*,<2.0", "!=2.*,>=2,<3",
   ">1.0a1,<1.0a2", ">1.0rc1,<1.0", "<=1.0.post0,>1.0", ">=1!0,<1", "~=1.0.post1,<1.0.post1", "<1,>0.9.post0",
+  ">=1.0,\u2003<2", ">=1.0,\ufeff<2", "\x1c,>=1",
 ];
 
 /** Versions that contains()/filter() are checked against: valid, pre-release, local, post and non-versions. */
@@ -213,6 +216,8 @@ export const REQUIREMENTS = [
   "foo==1.0-1", "foo==v1.0", "foo==1.0RC1", "foo ==1.0.POST", "foo~=1.0a1", "foo<>1.0", "foo=1.0", "foo==",
   "foo>=1.0 ;; python_version > '3'", "foo; python_version > '3' ; extra == 'x'", "über", "foo\tbar",
   "foo\t>=\t1.0", "foo @ http://h/f.whl\t; extra == 'x'", "Foo.Bar_Baz-Qux[Extra.One,extra_two]>=1.0",
+  "fooü>=1", "foo[bär]", "foo; sys_platform == 'lïnux'", "foo===\u3000x", "foo== 1.0", "foo\u3000>=1",
+  "foo; python_version >= '3.8'\n", "foo ; extra == 'ß'", "foo; 'ǅ' == extra",
 ];
 
 export const NAMES = [

@@ -116,6 +116,12 @@ describe("Version API", () => {
     expect(tryParseVersion("1.0-foo")).toBeNull();
   });
 
+  it("returns invalid versions unaltered from canonicalizeVersion, as packaging does", () => {
+    expect(canonicalizeVersion("foo bar baz")).toBe("foo bar baz");
+    expect(canonicalizeVersion("1.4.0.0.0")).toBe("1.4");
+    expect(canonicalizeVersion("1.4.0.0.0", { stripTrailingZero: false })).toBe("1.4.0.0.0");
+  });
+
   it("keeps numbers beyond 2^53 exact when normalizing and comparing", () => {
     expect(new Version("1.000099999999999999999999").toString()).toBe("1.99999999999999999999");
     expect(new Version("1.99999999999999999999").compare(new Version("1.99999999999999999998"))).toBe(1);
