@@ -76,9 +76,12 @@ export async function inspectCallable(target: CallableTarget, python: string): P
     // -I: the check must not see PYTHONPATH or user site; -B: it writes no bytecode anywhere.
     const child = execFile(python, ["-I", "-B", CHECK_SCRIPT], { maxBuffer: 16 * 1024 * 1024, timeout: 60_000 }, (error, out, err) => {
       if (error) {
-        reject(new VenvflowError("python_failed", `${python} could not check the callable: ${String(err).trim() || error.message}`, { fix: "check that the interpreter runs" }));
+        const detail = String(err).trim().slice(-1000) || error.message;
+        reject(new VenvflowError("python_failed", `${python} could not check the callable: ${detail}`, { fix: "use a working CPython 3.8 or newer" }));
       } else resolve(out);
     });
+    // An interpreter that dies at once closes stdin early; its exit status already tells the story.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(JSON.stringify(request));
   });
   const result = JSON.parse(stdout) as ({ ok: true } & CallableSignature) | CheckFailure;
@@ -88,7 +91,9 @@ export async function inspectCallable(target: CallableTarget, python: string): P
         ? "fix the syntax error"
         : result.code === "callable_is_generator"
           ? "return a list instead of yielding items"
-          : result.functions?.length
+          : result.code === "python_unsupported"
+            ? "use Python 3.8 or newer"
+            : result.functions?.length
             ? `choose one of: ${result.functions.join(", ")}`
             : "define the function at the top level of the module";
     throw new VenvflowError(result.code, result.message, { fix, details: { functions: result.functions ?? [] } });

@@ -3,10 +3,9 @@
 Reads {"kind": "file", "path"} or {"kind": "inline", "source"} plus an optional "name" as JSON on stdin,
 parses the source with `ast` (nothing is imported or executed) and prints one JSON object on stdout:
 {"ok": true, "name", "positional", "keywordOnly", "varArgs", "varKwargs", "isAsync", "functions", "python"}
-or {"ok": false, "code", "message", "line"?, "functions"}. Works on CPython 3.8 to 3.13.
+or {"ok": false, "code", "message", "line"?, "functions"}. Runs on any Python 3, so that an interpreter
+older than the runner supports gets a clear answer instead of a syntax error.
 """
-from __future__ import annotations
-
 import ast
 import json
 import os
@@ -70,6 +69,11 @@ def check(request: dict) -> dict:
 
 def main() -> None:
     request = json.load(sys.stdin)
+    if sys.version_info < (3, 8):
+        version = "%d.%d.%d" % sys.version_info[:3]
+        sys.stdout.write(json.dumps({"ok": False, "code": "python_unsupported",
+                                     "message": "%s is Python %s; venvflow runs callables on Python 3.8 or newer" % (sys.executable, version)}))
+        return
     try:
         result = check(request)
     except OSError as exc:

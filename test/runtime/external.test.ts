@@ -198,6 +198,15 @@ describe("external interpreter paths", () => {
     expect(error.fix).toContain(PYTHONS["3.12"]);
   });
 
+  it("must be Python 3.8 or newer", async () => {
+    const old = await rejection(run("def f():\n    pass\n", { python: "/root/.pyenv/versions/3.7.16/bin/python" }));
+    expect(old.code).toBe("python_unsupported");
+    expect(old.message).toContain("is Python 3.7.16");
+    const ancient = await rejection(run("def f():\n    pass\n", { python: "/root/.pyenv/versions/2.7.18/bin/python" }));
+    expect(ancient.code).toBe("python_failed");
+    expect(ancient.fix).toContain("3.8 or newer");
+  });
+
   it("cannot be combined with environment options", async () => {
     const error = await rejection(run("def f():\n    pass\n", { requirements: ["vf-alpha"] }));
     expect(error.code).toBe("invalid_option");
