@@ -148,7 +148,10 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
   const runId = `test__${dates.logicalDate.toISOString()}`;
   const logPath = taskLogPath(home, dag.dagId, runId, taskId, 1);
   const started = Date.now();
-  const line = (msg: string, level?: "INFO" | "ERROR"): void => opts.onLog?.(appendSystemLog(logPath, msg, level));
+  const line = (msg: string, level?: "INFO" | "ERROR"): void => {
+    const written = appendSystemLog(logPath, msg, level);
+    opts.onLog?.(written);
+  };
   line(`Testing ${dag.dagId}.${taskId} (no upstream, nothing recorded)`);
   const inv = await invokeTask({
     dag,

@@ -168,16 +168,23 @@ export async function claimTasks(
   if (opts.limit <= 0 || opts.dagIds.length === 0) return [];
   return store.writeTransaction(async (trx) => {
     const at = nowIso();
-    const candidates = trx
-      .selectFrom("task_instance")
-      .select("id")
-      .where("state", "=", "queued")
-      .where("dag_id", "in", [...opts.dagIds])
-      .orderBy("queued_at")
-      .orderBy("id")
-      .limit(opts.limit)
-      .$if(store.backend === "postgres", (q) => q.forUpdate().skipLocked());
+    // The candidates are a MATERIALIZED CTE, not `IN (subquery)`: PostgreSQL may re-run an IN subquery per outer
+    // row, and a re-run skips the rows this statement already updated and locks further ones — measured: a
+    // limit of 2 claimed 3 rows.
     const claimed = await trx
+      .with(
+        (w) => w("candidates").materialized(),
+        (db) =>
+          db
+            .selectFrom("task_instance")
+            .select("id")
+            .where("state", "=", "queued")
+            .where("dag_id", "in", [...opts.dagIds])
+            .orderBy("queued_at")
+            .orderBy("id")
+            .limit(opts.limit)
+            .$if(store.backend === "postgres", (q) => q.forUpdate().skipLocked()),
+      )
       .updateTable("task_instance")
       .set({
         state: "running",
@@ -192,7 +199,7 @@ export async function claimTasks(
         error: null,
         updated_at: at,
       })
-      .where("id", "in", candidates)
+      .where("id", "in", (eb) => eb.selectFrom("candidates").select("candidates.id"))
       .where("state", "=", "queued")
       .returningAll()
       .execute();
