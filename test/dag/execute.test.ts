@@ -123,7 +123,7 @@ describe("BashOperator and task.bash()", () => {
 
   it("sets env (replacing or appending), context variables, and cwd relative to the DAG file", async () => {
     const d = dag("sh_env", {}, () => {
-      const region = new EmptyOperator({ taskId: "region" });
+      const region = new BashOperator({ taskId: "region", bashCommand: "echo eu" });
       new BashOperator({ taskId: "only", bashCommand: 'echo "$REGION|${HOME:-unset}|$VENVFLOW_CTX_DAG_ID|$VENVFLOW_CTX_TRY_NUMBER"', env: { REGION: region.output } });
       new BashOperator({ taskId: "append", bashCommand: 'echo "$REGION|${HOME:-unset}"', env: { REGION: "us" }, appendEnv: true });
       new BashOperator({ taskId: "here", bashCommand: "pwd", cwd: "." });
