@@ -22,3 +22,24 @@ export type * from "./dag/model.ts";
 export * from "./dag/index.ts";
 export { runCallable, inspectCallable, resolveCallable, isOpaquePythonValue, RUNNER_PROTOCOL, SERIALIZERS, type OpaquePythonValue, type CallableSignature, type CallableTarget } from "./runtime/index.ts";
 export * as pep from "./env/pep/index.ts";
+export { openStore, migrate, TASK_STATES, RUN_STATES, FINISHED_TASK_STATES, type Store, type OpenStoreOptions, type Backend, type TaskState, type RunState, type RunType, type DagRunRow, type TaskInstanceRow, type TaskTryRow } from "./store/index.ts";
+export {
+  runDag,
+  runTask,
+  triggerRun,
+  Worker,
+  evaluateTriggerRule,
+  retryDelayMs,
+  manualRunDates,
+  summarizeRun,
+  listRuns,
+  findRun,
+  type RunDagOptions,
+  type RunTaskOptions,
+  type TaskTestResult,
+  type TriggerOptions,
+  type WorkerOptions,
+  type EngineEvent,
+  type RunSummary,
+  type TaskSummary,
+} from "./engine/index.ts";

@@ -14,6 +14,6 @@ export function taskLogPath(home: string, dagId: string, runId: string, taskId: 
 export function appendSystemLog(logPath: string, msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): LogLine {
   const line: LogLine = { ts: new Date().toISOString(), stream: "system", level, msg };
   mkdirSync(path.dirname(logPath), { recursive: true });
-  appendFileSync(logPath, `${JSON.stringify(line)}\n`);
+  appendFileSync(logPath, `${JSON.stringify(line)}\n`, { mode: 0o600 });
   return line;
 }
