@@ -25,7 +25,7 @@ async function buildAll(targets: BuildTarget[], options: { refresh: boolean; jso
         title: target.label,
         task: async (_ctx: unknown, task: { output: string | undefined; title: string }) => {
           const env = await ensureEnvironment(target.spec, { refresh: options.refresh, onProgress: (e: BuildProgress) => (task.output = e.message) });
-          task.title = `${target.label} → ${env.key.slice(0, 12)} (${env.lock.length} packages)`;
+          task.title = `${target.label} → ${env.key.slice(0, 12)} (${env.lock.length} package${env.lock.length === 1 ? "" : "s"})`;
           built.push(env);
         },
       })),

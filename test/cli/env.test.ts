@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { runCli } from "../support/cli.ts";
+import { REPO_ROOT, runCli } from "../support/cli.ts";
 import { startPackageIndex, testPipEnv, type PackageIndex } from "../support/pypi.ts";
 import { STANDARD_WHEELS } from "../support/standard-packages.ts";
 
@@ -53,6 +53,23 @@ describe("venvflow env", () => {
     const removed = await cli("env", "rm", env1.key.slice(0, 10));
     expect(removed.stdout.trim()).toBe(`removed ${env1.key}`);
     expect(JSON.parse((await cli("env", "list", "--json")).stdout)).toEqual([]);
+  });
+
+  it("on a terminal, shows a live progress display", async () => {
+    // `script` (util-linux) gives the CLI a real pseudo-terminal.
+    const { execFile } = await import("node:child_process");
+    const { existsSync } = await import("node:fs");
+    if (!existsSync("/usr/bin/script")) {
+      console.warn("no /usr/bin/script (util-linux) on this machine: the terminal display is not exercised");
+      return;
+    }
+    const command = `stty cols 120 rows 40; ${JSON.stringify(process.execPath)} --import tsx src/cli/main.ts env build --python 3.11 -r vf-gamma==0.5.0 --index-url ${inject("indexUrl")}`;
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile("/usr/bin/script", ["-qec", command, "/dev/null"], { env, cwd: REPO_ROOT, timeout: 120_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    );
+    expect(output).toContain("\u001b["); // cursor control: the display redraws in place
+    expect(output).toMatch(/installing 1 requirement with pip/);
+    expect(output).toMatch(/✔.*environment → [0-9a-f]{12} \(1 packages\)/);
   });
 
   it.each([
