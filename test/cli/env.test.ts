@@ -69,7 +69,7 @@ describe("venvflow env", () => {
     );
     expect(output).toContain("\u001b["); // cursor control: the display redraws in place
     expect(output).toMatch(/installing 1 requirement with pip/);
-    expect(output).toMatch(/✔.*environment → [0-9a-f]{12} \(1 packages\)/);
+    expect(output).toMatch(/✔.*environment → [0-9a-f]{12} \(1 package\)/);
   });
 
   it.each([
