@@ -1,4 +1,4 @@
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import * as nodeModule from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -69,21 +69,39 @@ function importDagFile(file: string): Promise<DagDefinition[]> {
   return result;
 }
 
-function loadError(file: string, error: unknown): DagLoadError {
-  const clean = (text: string): string => text.replace(/\?venvflow-load=\d+/g, "");
-  if (error instanceof VenvflowError) return { file, code: error.code, message: clean(error.message) };
+/** Node (and tsx) load a .ts/.js file as CommonJS unless the nearest package.json says "type": "module". */
+async function loadsAsCommonJs(file: string): Promise<boolean> {
+  if (!/\.(?:ts|js)$/.test(file)) return false;
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = await readFile(path.join(dir, "package.json"), "utf8").catch(() => null);
+    if (manifest !== null) {
+      try {
+        return (JSON.parse(manifest) as { type?: unknown }).type !== "module";
+      } catch {
+        return true;
+      }
+    }
+    if (path.dirname(dir) === dir) return true;
+  }
+}
+
+async function loadError(file: string, error: unknown): Promise<DagLoadError> {
+  const clean = (text: string): string => text.replace(/\?venvflow-load=\d+(?:&tsx-namespace=[\w-]+)?/g, "");
+  // By name, not instanceof: the DAG file's "venvflow" may be another module instance than this one.
+  if (error instanceof Error && error.name === "VenvflowError" && typeof (error as VenvflowError).code === "string") {
+    return { file, code: (error as VenvflowError).code, message: clean(error.message) };
+  }
   const err = error instanceof Error ? error : new Error(String(error));
   // Point at the line of the DAG file that threw, when the stack shows it.
   const frame = clean(err.stack ?? "")
     .split("\n")
     .find((line) => line.includes(file) && /:\d+:\d+\)?$/.test(line));
   const at = frame ? ` (at ${/((?:file:\/\/)?\/[^()\s]*:\d+:\d+)\)?$/.exec(frame.trim())?.[1] ?? frame.trim()})` : "";
-  const code = (err as { code?: unknown }).code;
-  return {
-    file,
-    code: typeof code === "string" && code.startsWith("ERR_MODULE_NOT_FOUND") ? "dag_import_failed" : "dag_import_failed",
-    message: `${displayPath(file)}: ${err.name === "Error" ? "" : `${err.name}: `}${clean(err.message)}${at}`,
-  };
+  // As CommonJS, `import` becomes require(), which fails on ESM-only packages and top-level await.
+  const hint = (await loadsAsCommonJs(file))
+    ? ' (the file was loaded as CommonJS: rename it to .mts/.mjs, or add "type": "module" to the nearest package.json)'
+    : "";
+  return { file, code: "dag_import_failed", message: `${displayPath(file)}: ${err.name === "Error" ? "" : `${err.name}: `}${clean(err.message)}${at}${hint}` };
 }
 
 async function dagFilesIn(dir: string): Promise<string[]> {
@@ -119,7 +137,7 @@ export async function loadDags(pathOrDir = "dags"): Promise<LoadDagsResult> {
     try {
       loaded = await importDagFile(file);
     } catch (error) {
-      errors.push(loadError(file, error));
+      errors.push(await loadError(file, error));
       continue;
     }
     for (const definition of loaded) {
@@ -146,7 +164,10 @@ export async function loadDag(file: string, dagId?: string): Promise<DagDefiniti
   if (!info?.isFile()) throw new VenvflowError("dags_not_found", `no DAG file at ${target}`, { fix: "pass the path of a .ts/.mts/.js/.mjs DAG file" });
   const { dags, errors } = await loadDags(target);
   const [error] = errors;
-  if (error) throw new VenvflowError(error.code, error.message, { fix: "fix the DAG file, then load it again" });
+  if (error) {
+    const [message, fix] = error.message.split("\n  fix: ");
+    throw new VenvflowError(error.code, message!, { fix: fix ?? "fix the DAG file, then load it again" });
+  }
   const ids = dags.map((d) => `"${d.dagId}"`).join(", ");
   if (dagId === undefined) {
     if (dags.length === 1) return dags[0]!;
