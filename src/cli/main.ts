@@ -3,6 +3,11 @@ import { Command } from "@commander-js/extra-typings";
 import { readFileSync } from "node:fs";
 import { registerCallCommand } from "./call.ts";
 import { registerEnvCommands } from "./env.ts";
+import { registerDagsCommands } from "./dags.ts";
+import { registerLogsCommand } from "./logs.ts";
+import { registerRunCommand } from "./run.ts";
+import { registerRunsCommands } from "./runs.ts";
+import { registerTestCommand } from "./test.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -13,5 +18,10 @@ const program = new Command("venvflow")
 // Each command group lives in its own file and registers itself here.
 registerEnvCommands(program);
 registerCallCommand(program);
+registerRunCommand(program);
+registerTestCommand(program);
+registerDagsCommands(program);
+registerRunsCommands(program);
+registerLogsCommand(program);
 
 await program.parseAsync(process.argv);
