@@ -64,6 +64,9 @@ export class Worker {
     if (!Number.isInteger(slots) || slots < 1) {
       throw new VenvflowError("invalid_worker_slots", `worker slots must be a positive integer, got ${slots}`, { fix: "pass workers: 1 or more" });
     }
+    if (opts.dags.length === 0) {
+      throw new VenvflowError("no_dags", "a worker needs at least one DAG to work on", { fix: "pass the DAGs loaded from your DAG folder (loadDags)" });
+    }
     this.store = opts.store;
     this.dags = new Map(opts.dags.map((d) => [d.dagId, d]));
     this.slots = slots;
@@ -81,7 +84,7 @@ export class Worker {
     try {
       while (!this.stopping) {
         let nextDueAt = Date.now() + this.pollIntervalMs;
-        for (const dag of this.dags.values()) {
+        for (const dag of await this.dagsWithActiveRuns()) {
           const pass = await scheduleDag(this.store, dag);
           pass.events.forEach(this.onEvent);
           for (const id of pass.abortIds) this.abort(id, "the run exceeded its dagrunTimeout");
@@ -108,6 +111,18 @@ export class Worker {
       await Promise.allSettled([...this.running.values()].map((r) => r.done));
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** A plain read first, so an idle worker takes no write lock (on SQLite, BEGIN IMMEDIATE blocks every writer). */
+  private async dagsWithActiveRuns(): Promise<DagDefinition[]> {
+    const rows = await this.store.db
+      .selectFrom("dag_run")
+      .select("dag_id")
+      .distinct()
+      .where("dag_id", "in", [...this.dags.keys()])
+      .where("state", "in", ["queued", "running"])
+      .execute();
+    return rows.map((r) => this.dags.get(r.dag_id) as DagDefinition);
   }
 
   /** Stops claiming; `run()` returns once the running tries end. */

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runDag, triggerRun, Worker, type EngineEvent, type RunSummary } from "../../src/engine/index.ts";
 import type { LogLine } from "../../src/runtime/types.ts";
+import { openStore } from "../../src/store/index.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 import { fail, makeDag, ok, ref, skip, sleep } from "./fixtures/dags.ts";
 
@@ -231,5 +232,14 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     await expect(triggerRun(store, dag, { runId: "r1" })).rejects.toMatchObject({ code: "run_exists" });
     await expect(triggerRun(store, dag, { runId: "../etc" })).rejects.toMatchObject({ code: "invalid_run_id" });
     await expect(triggerRun(store, dag, { conf: [] as unknown as Record<string, unknown> })).rejects.toMatchObject({ code: "invalid_conf" });
+  });
+});
+
+describe("Worker options", () => {
+  it("rejects an empty DAG list and a bad slot count", async () => {
+    const store = await openStore("sqlite::memory:");
+    expect(() => new Worker({ store, dags: [] })).toThrow(expect.objectContaining({ code: "no_dags" }));
+    expect(() => new Worker({ store, dags: [makeDag("d", [{ id: "a" }])], slots: 0 })).toThrow(expect.objectContaining({ code: "invalid_worker_slots" }));
+    await store.close();
   });
 });
