@@ -70,7 +70,7 @@ async function checkExternalPython(python: string): Promise<void> {
 }
 
 /** Adds what a pickle-family serializer needs to the requirements when the host's packages are not visible. */
-function requirementsWith(requirements: CallableOptions["requirements"], serializer: Serializer, systemSitePackages: boolean): string[] | string | undefined {
+export function requirementsWith(requirements: CallableOptions["requirements"], serializer: Serializer, systemSitePackages: boolean): string[] | string | undefined {
   if (systemSitePackages || (serializer !== "cloudpickle" && serializer !== "dill")) return requirements;
   const lines = typeof requirements === "string" ? [`-r ${requirements}`] : [...(requirements ?? [])];
   return [...lines, serializer];
