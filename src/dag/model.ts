@@ -4,7 +4,7 @@
  * The engine never looks inside an operator; an operator never touches the store.
  */
 import type { EnvSpecInput } from "../env/types.ts";
-import type { LogLine } from "../runtime/types.ts";
+import type { LogLine, PythonCallable, Serializer } from "../runtime/types.ts";
 
 export const TRIGGER_RULES = [
   "all_success",
@@ -79,6 +79,21 @@ export interface TaskOutcome {
   branch?: string[] | null;
 }
 
+/** A Python-callable task's callable and interpreter options, as declared (paths resolved against `baseDir`). */
+export interface PythonTaskSpec {
+  pythonCallable: PythonCallable;
+  /** Absolute directory relative callable and requirements paths resolve against. */
+  baseDir: string;
+  serializer?: Serializer;
+  requirements?: string[] | string;
+  pythonVersion?: string;
+  systemSitePackages?: boolean;
+  pipInstallOptions?: string[];
+  indexUrls?: string[] | string;
+  /** ExternalPython tasks: the existing interpreter. */
+  python?: string;
+}
+
 export interface TaskDefinition {
   taskId: string;
   kind: TaskKind;
@@ -97,6 +112,8 @@ export interface TaskDefinition {
   xcomRefs: readonly XComRef[];
   /** Virtualenv tasks: the environment they run in (for `venvflow env build FILE` and `venvflow doctor`). */
   environment?: EnvSpecInput;
+  /** Python-callable tasks: the callable and what decides its interpreter (for `venvflow doctor`). */
+  python?: PythonTaskSpec;
   execute(ctx: TaskExecutionContext): Promise<TaskOutcome>;
 }
 

@@ -2,7 +2,7 @@ import type { Duration } from "../util/duration.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import type { DagBuilder } from "./builder.ts";
-import type { TaskExecutionContext, TaskError, TaskKind, TaskOutcome, TriggerRule, XComRef } from "./model.ts";
+import type { PythonTaskSpec, TaskExecutionContext, TaskError, TaskKind, TaskOutcome, TriggerRule, XComRef } from "./model.ts";
 import { parseOptions, taskSchemas } from "./options.ts";
 import { authoring } from "./state.ts";
 import { collectRefs, isXComRef, XComArg, type DependencyNode } from "./xcom.ts";
@@ -114,6 +114,11 @@ export abstract class BaseOperator<R = unknown> {
       if (ref instanceof XComArg) dag.addEdge(ref.operator, this, `task "${this.taskId}" uses the result of`);
       else dag.addPendingRef(this, ref);
     }
+  }
+
+  /** Python-callable tasks override this: what `venvflow doctor` checks. */
+  get pythonSpec(): PythonTaskSpec | undefined {
+    return undefined;
   }
 
   /** The task's return value, as an argument for other tasks. */

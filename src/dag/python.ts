@@ -1,7 +1,7 @@
 import path from "node:path";
 import { runCallable } from "../runtime/index.ts";
 import type { CallableOptions, CallableResult } from "../runtime/types.ts";
-import type { TaskExecutionContext, TaskKind, TaskOutcome, XComRef } from "./model.ts";
+import type { PythonTaskSpec, TaskExecutionContext, TaskKind, TaskOutcome, XComRef } from "./model.ts";
 import { BaseOperator, type TaskOptions } from "./operator.ts";
 import { pythonRunContext } from "./context.ts";
 import { resolveRefs } from "./xcom.ts";
@@ -23,6 +23,16 @@ const TASK_FIELDS = new Set(["taskId", "retries", "retryDelay", "retryExponentia
 abstract class PythonCallableOperator extends BaseOperator {
   protected constructor(kind: TaskKind, options: object) {
     super(kind, options, ["opArgs", "opKwargs"]);
+  }
+
+  override get pythonSpec(): PythonTaskSpec {
+    const c = this.config as Omit<CallableOptions, RunTimeFields>;
+    const fields = ["serializer", "requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls", "python"] as const;
+    return {
+      pythonCallable: c.pythonCallable,
+      baseDir: path.resolve(path.dirname(this.dag.fileloc), c.baseDir ?? "."),
+      ...Object.fromEntries(fields.filter((key) => c[key] !== undefined).map((key) => [key, c[key]])),
+    };
   }
 
   protected call(ctx: TaskExecutionContext): Promise<CallableResult> {
