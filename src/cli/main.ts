@@ -5,7 +5,7 @@ import { registerCallCommand } from "./call.ts";
 import { registerEnvCommands } from "./env.ts";
 import { registerDagsCommands } from "./dags.ts";
 import { registerLogsCommand } from "./logs.ts";
-import { registerRunCommand } from "./run.ts";
+import { registerRunCommand, registerWorkerCommand } from "./run.ts";
 import { registerRunsCommands } from "./runs.ts";
 import { registerTestCommand } from "./test.ts";
 
@@ -19,6 +19,7 @@ const program = new Command("venvflow")
 registerEnvCommands(program);
 registerCallCommand(program);
 registerRunCommand(program);
+registerWorkerCommand(program);
 registerTestCommand(program);
 registerDagsCommands(program);
 registerRunsCommands(program);

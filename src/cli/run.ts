@@ -1,9 +1,14 @@
-/** `venvflow run FILE`: one run of a DAG in this process, with live task states and a summary. */
+/**
+ * `venvflow run FILE`: one run of a DAG in this process, with live task states and a summary.
+ * `venvflow worker [PATH]`: a long-lived worker for the DAGs under PATH, sharing the store with other workers.
+ */
 import type { Command } from "@commander-js/extra-typings";
-import { loadDag } from "../dag/loader.ts";
+import { loadDag, loadDags } from "../dag/loader.ts";
 import { runDag } from "../engine/run-dag.ts";
+import { Worker } from "../engine/worker.ts";
 import type { EngineEvent } from "../engine/types.ts";
 import { openStore } from "../store/index.ts";
+import { VenvflowError } from "../util/errors.ts";
 import { action, printJson } from "./common.ts";
 import { errorLine, formatMs, parseConf, parseDate, parsePositiveInt, runJson, runTable } from "./runs.ts";
 
@@ -53,6 +58,49 @@ export function registerRunCommand(program: Command): void {
           }
           if (summary.state !== "success") process.exitCode = 1;
         } finally {
+          await store.close();
+        }
+      }),
+    );
+}
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command("worker")
+    .description("Work on the runs of the DAGs under PATH until stopped (SIGINT/SIGTERM finish the running tries first)")
+    .argument("[path]", "DAG file or folder", "dags")
+    .option("--slots <n>", "tasks run concurrently by this worker", "4")
+    .action(
+      action(async (target, opts) => {
+        const slots = parsePositiveInt(opts.slots, "--slots");
+        const { dags, errors } = await loadDags(target);
+        for (const e of errors) process.stderr.write(`error: ${e.message} [${e.code}]\n`);
+        if (dags.length === 0) throw new VenvflowError("no_dags", `no DAG loaded from ${target}`, { fix: "pass the DAG folder (or fix the errors above)" });
+        const store = await openStore();
+        const worker = new Worker({
+          store,
+          dags,
+          slots,
+          onEvent: (e) => {
+            if (e.type === "run") process.stderr.write(`${e.at} ${e.dagId} run ${e.runId}: ${e.state}\n`);
+            else if (e.type === "task" && LIVE_STATES.has(e.state)) process.stderr.write(`${e.at} ${e.dagId}.${e.taskId} (${e.runId}): ${e.state}\n`);
+          },
+        });
+        let signals = 0;
+        const onSignal = (): void => {
+          // A second signal does not wait: the sweeper on another worker re-queues what this one held.
+          if (++signals > 1) process.exit(130);
+          process.stderr.write("stopping: waiting for running tries (signal again to quit now)\n");
+          worker.stop();
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+        process.stderr.write(`worker ${worker.id}: ${dags.length} DAG(s), ${slots} slot(s), store ${store.url}\n`);
+        try {
+          await worker.run();
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
           await store.close();
         }
       }),

@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { loadDag } from "../../src/dag/loader.ts";
+import { triggerRun } from "../../src/engine/index.ts";
+import { openStore } from "../../src/store/index.ts";
 import { REPO_ROOT, runCli } from "../support/cli.ts";
 import { sleep } from "./fixtures/dags.ts";
 
@@ -142,5 +145,31 @@ describe("venvflow run / test / dags / runs / logs", () => {
     await exited;
     expect(followed.code).toBe(0);
     expect(followed.stdout).toMatch(/Starting try 1[\s\S]*Marking task as SUCCESS/);
+  });
+
+  it("worker: works on runs triggered elsewhere until SIGTERM, then exits 0", async () => {
+    const store = await openStore(undefined, { home: env.VENVFLOW_HOME! });
+    const worker = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), "worker", dir, "--slots", "2"], { env, cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    worker.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => worker.once("exit", resolve));
+    try {
+      const dag = await loadDag(FLOW);
+      const run = await triggerRun(store, dag, { runId: "from_elsewhere", conf: { n: 5 } });
+      let state = run.state as string;
+      for (let i = 0; i < 300 && state !== "success" && state !== "failed"; i++) {
+        await sleep(100);
+        state = (await store.db.selectFrom("dag_run").select("state").where("run_id", "=", "from_elsewhere").executeTakeFirstOrThrow()).state;
+      }
+      expect(state).toBe("success");
+      const total = await store.db.selectFrom("xcom").select("value").where("run_id", "=", "from_elsewhere").where("task_id", "=", "total").executeTakeFirstOrThrow();
+      expect(JSON.parse(total.value)).toBe(30);
+      worker.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(stderr).toMatch(/worker \S+: \d+ DAG\(s\), 2 slot\(s\)[\s\S]*flow\.total \(from_elsewhere\): success[\s\S]*stopping/);
+    } finally {
+      worker.kill("SIGKILL");
+      await store.close();
+    }
   });
 });
