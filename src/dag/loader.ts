@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { tsImport } from "tsx/esm/api";
 import { VenvflowError } from "../util/errors.ts";
 import type { DagDefinition } from "./model.ts";
+import { isVenvflowError } from "./operator.ts";
 import { authoring, type LoadCollector } from "./state.ts";
 
 /** A DAG file that could not be loaded: it does not parse, throws while loading, or defines an invalid DAG. */
@@ -87,10 +88,7 @@ async function loadsAsCommonJs(file: string): Promise<boolean> {
 
 async function loadError(file: string, error: unknown): Promise<DagLoadError> {
   const clean = (text: string): string => text.replace(/\?venvflow-load=\d+(?:&tsx-namespace=[\w-]+)?/g, "");
-  // By name, not instanceof: the DAG file's "venvflow" may be another module instance than this one.
-  if (error instanceof Error && error.name === "VenvflowError" && typeof (error as VenvflowError).code === "string") {
-    return { file, code: (error as VenvflowError).code, message: clean(error.message) };
-  }
+  if (isVenvflowError(error)) return { file, code: error.code, message: clean(error.message) };
   const err = error instanceof Error ? error : new Error(String(error));
   // Point at the line of the DAG file that threw, when the stack shows it.
   const frame = clean(err.stack ?? "")

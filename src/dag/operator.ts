@@ -42,9 +42,14 @@ function operatorOf(node: DependencyNode): BaseOperator {
   return node instanceof XComArg ? node.operator : node;
 }
 
+/** By name, not instanceof: a DAG file's "venvflow" may be another module instance than the engine's. */
+export function isVenvflowError(error: unknown): error is VenvflowError {
+  return error instanceof Error && error.name === "VenvflowError" && typeof (error as { code?: unknown }).code === "string";
+}
+
 /** A failed outcome carrying a thrown error (a VenvflowError keeps its code and fix). */
 export function failedOutcome(error: unknown): TaskOutcome {
-  if (error instanceof VenvflowError) {
+  if (isVenvflowError(error)) {
     return { state: "failed", error: { type: error.name, message: error.message, code: error.code, ...(error.fix ? { fix: error.fix } : {}) } };
   }
   const err = error instanceof Error ? error : new Error(String(error));

@@ -65,7 +65,9 @@ describe("dag()", () => {
       (d) => {
         expect(d.dagId).toBe("full");
         expect(d.params).toEqual({ region: "eu", limit: 10 });
-        new BashOperator({ taskId: "b", bashCommand: "true" });
+        const b = new BashOperator({ taskId: "b", bashCommand: "true" });
+        expect(d.getTask("b")).toBe(b);
+        expect(() => d.getTask("zz")).toThrow(/DAG "full" .*: no task "zz"/);
         // `python` comes from defaultArgs, which the option type cannot see.
         new ExternalPythonOperator({ taskId: "p", pythonCallable: "x.py:f", retries: 0 } as ExternalPythonOperatorOptions);
       },
