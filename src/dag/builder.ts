@@ -262,6 +262,7 @@ export class DagBuilder implements DagContext {
         ...(task.doc === undefined ? {} : { doc: task.doc }),
         multipleOutputs: task.multipleOutputs,
         xcomRefs: task.xcomRefs.map((ref) => ({ kind: "xcom_ref", taskId: ref.taskId, key: ref.key })),
+        ...(task.environmentSpec ? { environment: task.environmentSpec } : {}),
         ...(task.pythonSpec ? { python: task.pythonSpec } : {}),
         execute: (ctx) => task.execute(ctx),
       });

@@ -1,3 +1,4 @@
+import type { EnvSpecInput } from "../env/types.ts";
 import type { Duration } from "../util/duration.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
@@ -119,6 +120,11 @@ export abstract class BaseOperator<R = unknown> {
       if (ref instanceof XComArg) dag.addEdge(ref.operator, this, `task "${this.taskId}" uses the result of`);
       else dag.addPendingRef(this, ref);
     }
+  }
+
+  /** Virtualenv tasks override this: the environment they run in. */
+  get environmentSpec(): EnvSpecInput | undefined {
+    return undefined;
   }
 
   /** Python-callable tasks override this: what `venvflow doctor` checks. */

@@ -26,6 +26,9 @@ const commonTaskShape = {
   multipleOutputs: z.boolean().optional(),
 };
 
+/** Options every task has (the rest of an operator's options are its own). */
+export const COMMON_TASK_KEYS: ReadonlySet<string> = new Set(Object.keys(commonTaskShape));
+
 /** CallableOptions' fields that a task may set (the run-time ones come from the engine). */
 const callableShape = {
   pythonCallable: z.union([z.string().min(1), z.strictObject({ source: z.string().min(1), name: z.string().min(1).optional() })]),

@@ -1,8 +1,10 @@
 import path from "node:path";
-import { runCallable } from "../runtime/index.ts";
+import type { EnvSpecInput } from "../env/types.ts";
+import { requirementsWith, runCallable } from "../runtime/index.ts";
 import type { CallableOptions, CallableResult } from "../runtime/types.ts";
 import type { PythonTaskSpec, TaskExecutionContext, TaskKind, TaskOutcome, XComRef } from "./model.ts";
 import { BaseOperator, type TaskOptions } from "./operator.ts";
+import { COMMON_TASK_KEYS } from "./options.ts";
 import { pythonRunContext } from "./context.ts";
 import { resolveRefs } from "./xcom.ts";
 
@@ -16,8 +18,6 @@ export type ExternalPythonOperatorOptions = TaskOptions & Omit<CallableOptions, 
   /** Absolute path of an existing interpreter, used as is. */
   python: string;
 };
-
-const TASK_FIELDS = new Set(["taskId", "retries", "retryDelay", "retryExponentialBackoff", "maxRetryDelay", "executionTimeout", "triggerRule", "doc", "multipleOutputs"]);
 
 /** A Python callable run through the runtime in a cached virtualenv or an existing interpreter. */
 abstract class PythonCallableOperator extends BaseOperator {
@@ -35,8 +35,23 @@ abstract class PythonCallableOperator extends BaseOperator {
     };
   }
 
+  /** Virtualenv tasks: the spec runCallable builds from these options, so `venvflow env build FILE` gets the same key. */
+  override get environmentSpec(): EnvSpecInput | undefined {
+    if (this.kind !== "python_virtualenv" && this.kind !== "branch_python_virtualenv") return undefined;
+    const c = this.config as Omit<CallableOptions, RunTimeFields>;
+    const systemSitePackages = c.systemSitePackages ?? false;
+    return {
+      requirements: requirementsWith(c.requirements, c.serializer ?? "json", systemSitePackages),
+      systemSitePackages,
+      baseDir: path.resolve(path.dirname(this.dag.fileloc), c.baseDir ?? "."),
+      ...(c.pythonVersion === undefined ? {} : { pythonVersion: c.pythonVersion }),
+      ...(c.indexUrls === undefined ? {} : { indexUrls: c.indexUrls }),
+      ...(c.pipInstallOptions === undefined ? {} : { pipInstallOptions: c.pipInstallOptions }),
+    };
+  }
+
   protected call(ctx: TaskExecutionContext): Promise<CallableResult> {
-    const callable = Object.fromEntries(Object.entries(this.config).filter(([key]) => !TASK_FIELDS.has(key))) as Omit<CallableOptions, RunTimeFields>;
+    const callable = Object.fromEntries(Object.entries(this.config).filter(([key]) => !COMMON_TASK_KEYS.has(key))) as Omit<CallableOptions, RunTimeFields>;
     const pull = (ref: XComRef): unknown => ctx.pullXCom(ref);
     const dagDir = path.dirname(this.dag.fileloc);
     return runCallable({

@@ -153,6 +153,10 @@ describe("operators", () => {
       ["sh", "bash"],
       ["noop", "empty"],
     ]);
+    // Virtualenv tasks expose the environment runCallable will build (for `venvflow env build FILE`).
+    expect(d.tasks.get("venv")!.environment).toEqual({ requirements: ["six"], systemSitePackages: false, baseDir: import.meta.dirname, pythonVersion: "3.11" });
+    expect(d.tasks.get("bvenv")!.environment).toMatchObject({ systemSitePackages: false, baseDir: import.meta.dirname });
+    expect(d.tasks.get("ext")!.environment).toBeUndefined();
     expect(d.tasks.get("sh")).toMatchObject({ retries: 2, retryDelayMs: 1500, retryExponentialBackoff: true, maxRetryDelayMs: 60_000, executionTimeoutMs: 30_000, triggerRule: "all_done", doc: "says hi" });
   });
 
