@@ -8,11 +8,12 @@ export {
   BranchExternalPythonOperator,
   type PythonVirtualenvOperatorOptions,
   type ExternalPythonOperatorOptions,
+  type BranchResult,
 } from "./python.ts";
 export { PythonOperator, TaskSkipped, type PythonOperatorOptions } from "./function.ts";
 export { BashOperator, type BashOperatorOptions } from "./bash.ts";
 export { EmptyOperator } from "./empty.ts";
-export { task, type TaskFactory, type RefableArgs, type ArgsOf, type BranchResult, type VirtualenvTaskOptions, type ExternalPythonTaskOptions, type BashTaskOptions, type FunctionTaskOptions } from "./taskflow.ts";
+export { task, type TaskFactory, type RefableArgs, type ArgsOf, type VirtualenvTaskOptions, type ExternalPythonTaskOptions, type BashTaskOptions, type FunctionTaskOptions } from "./taskflow.ts";
 export { chain } from "./edges.ts";
 export { XComArg, type DependencyNode, type Refable } from "./xcom.ts";
 export type { TaskContext } from "./context.ts";

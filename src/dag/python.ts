@@ -19,8 +19,11 @@ export type ExternalPythonOperatorOptions = TaskOptions & Omit<CallableOptions, 
   python: string;
 };
 
+/** A branch callable's result: a task id, a list of ids, or None (skip every downstream task). */
+export type BranchResult = string | string[] | null;
+
 /** A Python callable run through the runtime in a cached virtualenv or an existing interpreter. */
-abstract class PythonCallableOperator extends BaseOperator {
+abstract class PythonCallableOperator<R> extends BaseOperator<R> {
   protected constructor(kind: TaskKind, options: object) {
     super(kind, options, ["opArgs", "opKwargs"]);
   }
@@ -83,13 +86,15 @@ function toOutcome(result: CallableResult): TaskOutcome {
   return outcome;
 }
 
-export class PythonVirtualenvOperator extends PythonCallableOperator {
+/** `R`: what the callable returns, for typed references (`op.output`). */
+export class PythonVirtualenvOperator<R = unknown> extends PythonCallableOperator<R> {
   constructor(options: PythonVirtualenvOperatorOptions) {
     super("python_virtualenv", options);
   }
 }
 
-export class ExternalPythonOperator extends PythonCallableOperator {
+/** `R`: what the callable returns, for typed references (`op.output`). */
+export class ExternalPythonOperator<R = unknown> extends PythonCallableOperator<R> {
   constructor(options: ExternalPythonOperatorOptions) {
     super("external_python", options);
   }
@@ -147,12 +152,12 @@ export function branchOutcome(task: BaseOperator, returned: unknown): TaskOutcom
   return { state: "success", returnValue: returned, branch: [...new Set(ids as string[])] };
 }
 
-function branchResult(operator: PythonCallableOperator, result: CallableResult): TaskOutcome {
+function branchResult(operator: BaseOperator<unknown>, result: CallableResult): TaskOutcome {
   return result.state === "success" ? branchOutcome(operator, result.returnValue) : toOutcome(result);
 }
 
 /** Follows only the directly-downstream task ids its callable returns; the others are skipped. */
-export class BranchPythonVirtualenvOperator extends PythonCallableOperator {
+export class BranchPythonVirtualenvOperator extends PythonCallableOperator<BranchResult> {
   constructor(options: PythonVirtualenvOperatorOptions) {
     super("branch_python_virtualenv", options);
   }
@@ -163,7 +168,7 @@ export class BranchPythonVirtualenvOperator extends PythonCallableOperator {
 }
 
 /** Follows only the directly-downstream task ids its callable returns; the others are skipped. */
-export class BranchExternalPythonOperator extends PythonCallableOperator {
+export class BranchExternalPythonOperator extends PythonCallableOperator<BranchResult> {
   constructor(options: ExternalPythonOperatorOptions) {
     super("branch_external_python", options);
   }

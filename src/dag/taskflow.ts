@@ -9,6 +9,7 @@ import {
   BranchPythonVirtualenvOperator,
   ExternalPythonOperator,
   PythonVirtualenvOperator,
+  type BranchResult,
   type ExternalPythonOperatorOptions,
   type PythonVirtualenvOperatorOptions,
 } from "./python.ts";
@@ -20,9 +21,6 @@ export type VirtualenvTaskOptions = Flow<PythonVirtualenvOperatorOptions, "pytho
 export type ExternalPythonTaskOptions = Flow<ExternalPythonOperatorOptions, "pythonCallable" | "opArgs">;
 export type BashTaskOptions = Flow<BashOperatorOptions, "bashCommand" | "opArgs">;
 export type FunctionTaskOptions = Flow<PythonOperatorOptions<unknown>, "pythonCallable" | "opArgs">;
-
-/** A branch callable's result: a task id, a list of ids, or None (skip every downstream task). */
-export type BranchResult = string | string[] | null;
 
 /** Each argument may be a value or a reference to an upstream result (also nested in arrays and objects). */
 export type RefableArgs<A extends unknown[]> = { [K in keyof A]: Refable<A[K]> };

@@ -270,6 +270,20 @@ describe("TaskFlow", () => {
     expect([...d.tasks.keys()]).toEqual(["region", "extract", "combine", "report"]);
   });
 
+  it("types references: a declared result type flows into typed arguments", () => {
+    const d = dag("typed", {}, () => {
+      const count = new ExternalPythonOperator<number>({ taskId: "count", python: PY, pythonCallable: "c.py:count" });
+      const label = new BashOperator({ taskId: "label", bashCommand: "echo rows" });
+      const double = task(function double(n: number, name: string) {
+        return `${name}: ${n * 2}`;
+      });
+      double(count.output, label.output);
+      // @ts-expect-error a string result cannot feed a number parameter
+      double(label.output, label.output);
+    });
+    expect(d.tasks.get("double")!.upstreamTaskIds).toEqual(["count", "label"]);
+  });
+
   it("selects keys of multipleOutputs results with get()", () => {
     const d = dag("multi", {}, () => {
       const split = task({ multipleOutputs: true }, function split() {
