@@ -8,6 +8,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ImportFailureContext } from "../doctor/explain.ts";
 import type { EnvironmentLease, EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
@@ -135,6 +136,17 @@ function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
 }
 
 /**
+ * An ImportError carries doctor's explanation: the environment it ran in, where the module does exist, whether a
+ * requirement declared it, and the fix. Loaded only on such a failure.
+ */
+async function withImportExplanation(error: CallableError, context: Omit<ImportFailureContext, "error">): Promise<CallableError> {
+  if (error.type !== "ModuleNotFoundError" && error.type !== "ImportError") return error;
+  const { explainImportFailure } = await import("../doctor/explain.ts");
+  const explained = await explainImportFailure({ ...context, error }).catch(() => null);
+  return explained ? { ...error, code: explained.code, message: `${error.message}\n${explained.message}`, fix: explained.fix } : error;
+}
+
+/**
  * Runs one Python callable in its environment (built and cached by the environment layer), or in an existing
  * interpreter when `python` is given. Airflow's PythonVirtualenvOperator / ExternalPythonOperator semantics.
  */
@@ -255,8 +267,8 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       return finish("success", { returnValue, exitCode });
     }
     if (result && !result.ok && result.error) {
-      const error = result.error;
-      return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback) }, exitCode });
+      const error = await withImportExplanation(result.error, { env: envInfo, requirements: options.requirements, systemSitePackages, baseDir, home });
+      return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback), ...(error.fix ? { fix: redactor.redact(error.fix) } : {}) }, exitCode });
     }
     const how = exitCode === null ? `was killed by ${outcome.signal ?? "a signal"}` : `exited with code ${exitCode}`;
     return finish("failed", {

@@ -2,8 +2,9 @@
  * One attempt's log: every line (child stdout/stderr, Python logging records, venvflow's own system lines)
  * is redacted, written as a JSON line to the log file and handed to `onLog`, in arrival order.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, openSync, type WriteStream } from "node:fs";
 import path from "node:path";
+import { VenvflowError } from "../util/errors.ts";
 import type { Redactor } from "../util/secrets.ts";
 import type { LogLine } from "./types.ts";
 
@@ -17,8 +18,17 @@ export class AttemptLog {
     this.logPath = logPath;
     this.redactor = redactor;
     this.onLog = onLog;
-    mkdirSync(path.dirname(logPath), { recursive: true });
-    this.file = createWriteStream(logPath, { flags: "a", mode: 0o600 });
+    let fd: number;
+    try {
+      mkdirSync(path.dirname(logPath), { recursive: true });
+      // Opened here, synchronously, so an unwritable log path is an input error before anything runs.
+      fd = openSync(logPath, "a", 0o600);
+    } catch (error) {
+      throw new VenvflowError("log_unwritable", `Cannot write the log file ${logPath}: ${(error as Error).message}`, { fix: "point logPath (or VENVFLOW_HOME) at a writable location" });
+    }
+    this.file = createWriteStream("", { fd });
+    // A write failing later (disk full) must not crash the host; the lines still reach onLog.
+    this.file.on("error", () => undefined);
   }
 
   write(stream: LogLine["stream"], msg: string, extra: { level?: string; logger?: string } = {}): void {
@@ -52,7 +62,12 @@ export class AttemptLog {
     this.write("log", raw);
   }
 
+  /** Resolves once everything written is flushed; a stream that already failed is simply done. */
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.file.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.file.once("close", () => resolve());
+      this.file.end();
+    });
   }
 }

@@ -371,6 +371,11 @@ describe("logs", () => {
     expect(records[2]?.msg).toContain("ZeroDivisionError: division by zero");
   });
 
+  it("refuses a log path it cannot write, before running", async () => {
+    const error = await rejection(run("def f():\n    pass\n", { logPath: "/proc/venvflow/attempt.jsonl" }));
+    expect(error.code).toBe("log_unwritable");
+  });
+
   it("shows the return value, unless told not to", async () => {
     const shown = await run("def f():\n    return {'k': 1}\n");
     expect((await readLog(shown.logPath)).map((l) => l.msg)).toContain('Done. Returned value was: {"k":1}');
