@@ -1,14 +1,21 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterAll } from "vitest";
 import type { LogLine, TaskExecutionContext, XComRef } from "../../src/index.ts";
 import { VenvflowError } from "../../src/index.ts";
+
+const scratch: string[] = [];
+afterAll(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A hand-made engine context: upstream results come from `xcoms` ("taskId" or "taskId.key"). */
 export function makeContext(overrides: Partial<TaskExecutionContext> & { xcoms?: Record<string, unknown> } = {}): TaskExecutionContext & { lines: LogLine[] } {
   const { xcoms = {}, ...rest } = overrides;
   const lines: LogLine[] = [];
   const dir = mkdtempSync(path.join(os.tmpdir(), "venvflow-dag-test-"));
+  scratch.push(dir);
   return {
     dagId: "d",
     taskId: "t",
