@@ -1,0 +1,136 @@
+/**
+ * Post-mortem of a task that failed with ModuleNotFoundError / ImportError: which environment it ran in, whether
+ * the module exists on the host or in another venvflow environment, whether a requirement declared it, and the fix.
+ */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { listEnvironments, parseRequirements } from "../env/index.ts";
+import { canonicalizeName } from "../env/pep/index.ts";
+import type { Environment } from "../env/types.ts";
+import { envSitePackages, scanAll, type ModuleProvider } from "./modules.ts";
+import { knownDistribution } from "./names.ts";
+
+const ANALYZE_SCRIPT = fileURLToPath(new URL("../../src/doctor/analyze.py", import.meta.url));
+
+export interface ImportFailureContext {
+  /** The failed call's error, as the runner reported it. */
+  error: { type: string; message: string };
+  /** Where it ran: `CallableResult.env` (key null for an external interpreter). */
+  env: { key: string | null; path: string; python: string };
+  /** The task's declared requirements (list or file path) and options. */
+  requirements?: string[] | string;
+  systemSitePackages?: boolean;
+  baseDir?: string;
+  /** VENVFLOW_HOME override. */
+  home?: string;
+}
+
+export interface ImportFailureExplanation {
+  code: "module_not_installed" | "module_host_only" | "module_in_other_environment" | "requirement_provides_other_modules" | "import_name_missing";
+  /** The top-level module that could not be imported. */
+  module: string;
+  message: string;
+  fix: string;
+}
+
+/** The module an ImportError is about: "No module named 'a.b'" → a.b; "cannot import name 'X' from 'a.b'" → a.b. */
+export function failedModule(error: { type: string; message: string }): { module: string; name?: string } | null {
+  if (error.type !== "ModuleNotFoundError" && error.type !== "ImportError") return null;
+  const missing = /No module named '([^']+)'/.exec(error.message);
+  if (missing) return { module: missing[1] as string };
+  const name = /cannot import name '([^']+)' from '([^']+)'/.exec(error.message);
+  if (name) return { module: name[2] as string, name: name[1] as string };
+  return null;
+}
+
+interface HostFacts {
+  version: string;
+  sitePaths: string[];
+  purelib: string | null;
+  platlib: string | null;
+}
+
+function hostFacts(python: string): Promise<HostFacts | null> {
+  return new Promise((resolve) => {
+    const child = execFile(python, ["-I", "-B", ANALYZE_SCRIPT], { timeout: 30_000, maxBuffer: 8 * 1024 * 1024 }, (error, out) => {
+      if (error) return resolve(null);
+      try {
+        resolve((JSON.parse(out) as { python: HostFacts }).python);
+      } catch {
+        resolve(null);
+      }
+    });
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(JSON.stringify({ callables: [] }));
+  });
+}
+
+function describe(provider: ModuleProvider): string {
+  return provider.distribution ? `${provider.distribution}${provider.version ? ` ${provider.version}` : ""}` : "a loose module";
+}
+
+async function declaredNames(context: ImportFailureContext): Promise<Set<string>> {
+  try {
+    const parsed = await parseRequirements(context.requirements, undefined, context.baseDir ?? process.cwd());
+    return new Set(parsed.requirements.map((line) => line.name).filter((name): name is string => name !== null));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * Explains an import failure, or returns null when the error is not one. Reads only what is on disk (the
+ * environment, the host's site-packages, the other published environments); nothing is installed, and the only
+ * process started asks the base interpreter where its site-packages are.
+ */
+export async function explainImportFailure(context: ImportFailureContext): Promise<ImportFailureExplanation | null> {
+  const failed = failedModule(context.error);
+  if (!failed) return null;
+  const top = failed.module.split(".")[0] as string;
+  const home = context.home === undefined ? {} : { home: context.home };
+  const envs = await listEnvironments(home).catch(() => [] as Environment[]);
+  const current = context.env.key ? envs.find((e) => e.key === context.env.key) : undefined;
+  const where = current
+    ? `environment ${current.key.slice(0, 12)} (Python ${current.interpreter.version}, ${current.path})`
+    : `interpreter ${context.env.python}`;
+  const [own, declared, host] = await Promise.all([
+    current ? scanAll(await envSitePackages(current.path)) : Promise.resolve(new Map<string, ModuleProvider>()),
+    declaredNames(context),
+    hostFacts(current ? current.interpreter.path : context.env.python),
+  ]);
+  const hostModules = host ? await scanAll([...host.sitePaths, host.purelib, host.platlib].filter((p): p is string => typeof p === "string")) : new Map<string, ModuleProvider>();
+
+  const installed = own.get(top) ?? (context.systemSitePackages ? hostModules.get(top) : undefined);
+  if (installed) {
+    const missing = failed.name ? `has no name ${failed.name}` : `has no submodule ${failed.module}`;
+    return {
+      code: "import_name_missing",
+      module: top,
+      message: `${top} is installed in ${where} (${describe(installed)}), but ${failed.name ? failed.module : top} ${missing}: a different version than the code expects, or a typo`,
+      fix: `check the name, or pin the version of ${installed.distribution ?? top} that provides ${failed.name ?? failed.module} in requirements`,
+    };
+  }
+
+  const onHost = hostModules.get(top);
+  const elsewhere: { env: Environment; provider: ModuleProvider }[] = [];
+  for (const env of envs) {
+    if (env.key === context.env.key) continue;
+    const provider = (await scanAll(await envSitePackages(env.path))).get(top);
+    if (provider) elsewhere.push({ env, provider });
+  }
+  const distribution = onHost?.distribution ?? elsewhere.find((e) => e.provider.distribution)?.provider.distribution ?? knownDistribution(top) ?? top;
+  const declaredLine = declared.has(canonicalizeName(top)) && !declared.has(canonicalizeName(distribution));
+  const facts: string[] = [];
+  facts.push(declared.has(canonicalizeName(distribution)) ? `the requirement "${distribution}" is declared` : "no requirement declares it");
+  if (onHost) facts.push(`${describe(onHost)} is installed on the host (${onHost.location})${context.systemSitePackages ? "" : ", but systemSitePackages is false"}`);
+  if (elsewhere.length > 0) facts.push(`other venvflow environments have it: ${elsewhere.slice(0, 3).map((e) => `${e.env.key.slice(0, 12)} (${describe(e.provider)})`).join(", ")}`);
+  const message = `No module named '${failed.module}' in ${where}: ${facts.join("; ")}`;
+  const named = canonicalizeName(distribution) !== canonicalizeName(top) ? ` (the distribution that provides ${top})` : "";
+  const fix = `add "${distribution}" to requirements${named}`;
+  if (declaredLine) {
+    return { code: "requirement_provides_other_modules", module: top, message: `${message}; the requirement "${top}" installed a distribution that does not provide the module ${top}`, fix: `require "${distribution}" instead of "${top}"` };
+  }
+  if (onHost && !context.systemSitePackages) return { code: "module_host_only", module: top, message, fix: `${fix}, or set systemSitePackages: true to use the host's copy` };
+  if (elsewhere.length > 0) return { code: "module_in_other_environment", module: top, message, fix };
+  return { code: "module_not_installed", module: top, message, fix: context.env.key ? fix : `install "${distribution}"${named} into ${context.env.python}` };
+}

@@ -1,0 +1,118 @@
+/**
+ * venvflow doctor over a corpus of broken DAG files (one cause each, plus combinations) and clean ones, with real
+ * interpreters, real environments and real pip over the hermetic index.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { doctor, type DoctorReport } from "../../src/doctor/index.ts";
+import type { Finding } from "../../src/doctor/types.ts";
+import { testPipEnv } from "../support/pypi.ts";
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
+
+interface Expectation {
+  dagId: string;
+  code: Finding["code"];
+  severity?: Finding["severity"];
+  /** Every one of these appears in the fix. */
+  fix: (string | RegExp)[];
+  message?: (string | RegExp)[];
+  line?: number;
+  taskId?: string;
+}
+
+/** One row per broken fixture file: the finding its cause must produce, and what the fix must name. */
+const BROKEN: Record<string, Expectation[]> = {
+  "missing-module": [{ dagId: "missing_module", code: "module_not_installed", fix: ['add "vf-alpha" to requirements'], line: 12 }],
+  "import-name-differs": [{ dagId: "import_name_differs", code: "module_not_installed", fix: ['"vf-yamlish"', "differs from the import name"] }],
+  "known-table-sklearn": [{ dagId: "known_table_sklearn", code: "module_not_installed", fix: ['"scikit-learn"'] }],
+  "known-table-yaml": [{ dagId: "known_table_yaml", code: "module_not_installed", fix: ['"PyYAML"'] }],
+  "requirement-is-import-name": [{ dagId: "requirement_is_import_name", code: "distribution_not_found", fix: ['require "vf-yamlish" instead of "yamlish"'], message: ["import name"] }],
+  "host-only-pip": [{ dagId: "host_only_pip", code: "module_host_only", fix: ['"pip"', "systemSitePackages: true"], message: ["installed on the host", "systemSitePackages is false"] }],
+  "host-only-yaml": [{ dagId: "host_only_yaml", code: "module_host_only", fix: [/"PyYAML"/i, "systemSitePackages: true"] }],
+  "optional-import": [{ dagId: "optional_import", code: "optional_module_missing", severity: "warning", fix: ['"vf-gamma"'] }],
+  "dynamic-import": [{ dagId: "dynamic_import", code: "module_not_installed", fix: ['"vf-gamma"'] }],
+  "module-level-import": [{ dagId: "module_level_import", code: "module_not_installed", fix: ['"vf-beta"'], line: 2 }],
+  "free-name": [{ dagId: "free_name", code: "callable_not_self_contained", fix: ["np"], message: ["np", "line 2"], line: 2 }],
+  "free-name-dag-constant": [{ dagId: "free_name_dag_constant", code: "callable_not_self_contained", fix: ["THRESHOLD"], line: 5 }],
+  "unknown-python": [{ dagId: "unknown_python", code: "python_not_found", fix: ["install Python 3.99", "versions found"], message: ["3.99", "3.12"] }],
+  "invalid-requirement": [{ dagId: "invalid_requirement", code: "invalid_requirement", fix: ["PEP 508"], message: ["vf-alpha=>1"] }],
+  "requirements-file-missing": [{ dagId: "requirements_file_missing", code: "requirements_file_not_found", fix: [/./], message: ["no-such-requirements.txt"] }],
+  "conflicting-pins": [{ dagId: "conflicting_pins", code: "conflicting_requirements", fix: [/vf-alpha|pin/i] }],
+  "conflicting-dependencies": [{ dagId: "conflicting_dependencies", code: "conflicting_requirements", fix: ["vf-conflict-a", "vf-conflict-b"] }],
+  "version-not-found": [{ dagId: "version_not_found", code: "version_not_found", fix: ["1.0.0, 1.1.0, 2.0.0"], message: ["vf-alpha==9.9"] }],
+  "no-wheel-py311only": [{ dagId: "no_wheel_py311only", code: "no_compatible_wheel", fix: ['pythonVersion "3.11"'], message: ["cp311"] }],
+  "no-wheel-native": [{ dagId: "no_wheel_native", code: "no_compatible_wheel", fix: ["only for win_amd64"], message: ["win_amd64"] }],
+  "distribution-not-found": [{ dagId: "distribution_not_found", code: "distribution_not_found", fix: ["distribution name"], message: ["vf-does-not-exist"] }],
+  "serializer-system-site": [{ dagId: "serializer_system_site", code: "serializer_missing", fix: ['"cloudpickle"', "systemSitePackages: false"] }],
+  "serializer-dill-py38": [{ dagId: "serializer_dill_py38", code: "serializer_missing", fix: ['"cloudpickle"', "pythonVersion"] }],
+  "serializer-external": [{ dagId: "serializer_external", code: "serializer_missing", fix: ["-m pip install dill"] }],
+  "external-missing": [{ dagId: "external_missing", code: "external_python_not_found", fix: ["existing interpreter"], message: ["/opt/no-such-venv/bin/python"] }],
+  "external-missing-module": [{ dagId: "external_missing_module", code: "module_not_installed", fix: ['install "vf-alpha" into /root/.pyenv/versions/3.12.1/bin/python3.12'] }],
+  "callable-file-missing": [{ dagId: "callable_file_missing", code: "callable_invalid", fix: ["relative paths resolve against"], message: ["nope.py"] }],
+  "callable-syntax-error": [{ dagId: "callable_syntax_error", code: "callable_invalid", fix: ["syntax error"], line: 1 }],
+  "index-unreachable": [{ dagId: "index_unreachable", code: "index_unreachable", fix: ["index URL"] }],
+  combined: [
+    { dagId: "combined", taskId: "free_and_missing", code: "callable_not_self_contained", fix: ["LIMIT"], line: 3 },
+    { dagId: "combined", taskId: "free_and_missing", code: "module_not_installed", fix: ['"vf-alpha"'], line: 2 },
+    { dagId: "combined", taskId: "bad_requirement", code: "invalid_requirement", fix: ["PEP 508"] },
+    { dagId: "combined", taskId: "uses_yamlish", code: "distribution_not_found", fix: ['require "vf-yamlish"'] },
+  ],
+  "does-not-load": [{ dagId: "", code: "dag_load_failed", fix: ["DAG file"], message: ["config missing"] }],
+};
+
+function options(): { home: string; env: NodeJS.ProcessEnv } {
+  return { home: inject("sharedHome"), env: testPipEnv({ PIP_INDEX_URL: inject("indexUrl") }) };
+}
+
+function matches(text: string, wanted: string | RegExp): boolean {
+  return typeof wanted === "string" ? text.includes(wanted) : wanted.test(text);
+}
+
+describe("doctor on broken DAG files", () => {
+  let report: DoctorReport;
+  beforeAll(async () => {
+    const started = performance.now();
+    report = await doctor(path.join(FIXTURES, "broken"), options());
+    console.log(`doctor: ${report.tasks} Python tasks in ${report.dags} DAGs, ${report.findings.length} findings, ${Math.round(performance.now() - started)} ms (environments built or reused)`);
+  });
+
+  it("has a corpus of at least 25 broken files", () => {
+    expect(Object.keys(BROKEN).length).toBeGreaterThanOrEqual(25);
+  });
+
+  for (const [file, expectations] of Object.entries(BROKEN)) {
+    it(`${file}.ts → ${expectations.map((e) => e.code).join(", ")}`, () => {
+      const fromFile = report.findings.filter((f) => expectations.some((e) => e.dagId === f.dagId) && (f.dagId !== "" || f.file.endsWith(`${file}.ts`)));
+      for (const expected of expectations) {
+        const found = fromFile.find((f) => f.code === expected.code && (expected.taskId === undefined || f.taskId === expected.taskId));
+        expect(found, `${file}: no ${expected.code} among ${JSON.stringify(fromFile, null, 2)}`).toBeDefined();
+        const f = found as Finding;
+        expect(f.severity).toBe(expected.severity ?? "error");
+        for (const wanted of expected.fix) expect(matches(f.fix, wanted), `fix of ${file}: ${f.fix}`).toBe(true);
+        for (const wanted of expected.message ?? []) expect(matches(f.message, wanted), `message of ${file}: ${f.message}`).toBe(true);
+        if (expected.line !== undefined) expect(f.line).toBe(expected.line);
+      }
+      // One cause per file: nothing else is reported for it (the combined file lists all of its causes).
+      expect(fromFile.map((f) => `${f.taskId}:${f.code}`).sort()).toEqual(expectations.map((e) => `${e.taskId ?? (e.dagId ? "t" : "")}:${e.code}`).sort());
+    });
+  }
+
+  it("counts errors and warnings", () => {
+    expect(report.warnings).toBe(report.findings.filter((f) => f.severity === "warning").length);
+    expect(report.errors).toBeGreaterThanOrEqual(Object.keys(BROKEN).length - 1);
+  });
+});
+
+describe("doctor on clean DAG files", () => {
+  it("reports nothing, and a second run reuses every environment", async () => {
+    const first = await doctor(path.join(FIXTURES, "clean"), options());
+    expect(first.findings).toEqual([]);
+    expect(first.tasks).toBe(6);
+    const started = performance.now();
+    const second = await doctor(path.join(FIXTURES, "clean"), options());
+    console.log(`doctor, second run on the clean DAGs (cached environments): ${Math.round(performance.now() - started)} ms`);
+    expect(second.findings).toEqual([]);
+  });
+});
