@@ -144,7 +144,8 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     } }]);
     const started = Date.now();
     const s = await runDag(dag, { store, home: stores.home, workers: 2, ...fast });
-    expect(Date.now() - started).toBeLessThan(1400);
+    // Well below the 5 s the second task would take if the engine waited for it (margin for loaded CI machines).
+    expect(Date.now() - started).toBeLessThan(4000);
     expect(s.state).toBe("failed");
     expect(s.tasks.map((t) => [t.taskId, t.state, t.tryNumber, t.error?.type, t.error?.code])).toEqual([
       ["slow", "failed", 2, "AirflowTaskTimeout", "execution_timeout"],
@@ -169,7 +170,7 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     expect(s.state).toBe("failed");
     expect(byTask(s)).toEqual({ quick: "success", slow: "skipped", never: "skipped" });
     expect(String(abortedWith)).toMatch(/dagrunTimeout/);
-    expect(s.durationMs).toBeLessThan(2000);
+    expect(s.durationMs).toBeLessThan(8000);
   });
 
   it("keeps at most maxActiveTasks tries running", async () => {

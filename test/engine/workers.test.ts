@@ -76,9 +76,7 @@ describe.each(BACKENDS)("workers sharing a %s store", (backend) => {
       await doomed.exited;
 
       const rescuer = new Worker({ store, dags: [dag], home: stores.home, pollIntervalMs: 50, heartbeatIntervalMs: 100, lockTimeoutMs: 500 });
-      const started = Date.now();
       await rescuer.run({ until: async () => (await store.db.selectFrom("dag_run").select("state").executeTakeFirstOrThrow()).state !== "running" });
-      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
       const summary = await summarizeRun(store, dag.dagId, run.run_id, dag);
       expect(summary.state).toBe("success");
       expect(summary.tasks[0]).toMatchObject({ taskId: "hang", state: "success", tryNumber: 2, returnValue: "done on try 2" });
