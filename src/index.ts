@@ -43,3 +43,4 @@ export {
   type RunSummary,
   type TaskSummary,
 } from "./engine/index.ts";
+export { doctor, whyImport, diagnoseTasks, whyModule, explainImportFailure, FINDING_CODES, type DoctorReport, type DoctorOptions, type Finding, type FindingCode, type ModuleOrigin, type PythonTaskInput, type ImportFailureContext, type ImportFailureExplanation } from "./doctor/index.ts";

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { registerCallCommand } from "./call.ts";
 import { registerEnvCommands } from "./env.ts";
 import { registerDagsCommands } from "./dags.ts";
+import { registerDoctorCommand } from "./doctor.ts";
 import { registerLogsCommand } from "./logs.ts";
 import { registerRunCommand, registerWorkerCommand } from "./run.ts";
 import { registerRunsCommands } from "./runs.ts";
@@ -24,5 +25,6 @@ registerTestCommand(program);
 registerDagsCommands(program);
 registerRunsCommands(program);
 registerLogsCommand(program);
+registerDoctorCommand(program);
 
 await program.parseAsync(process.argv);
