@@ -67,9 +67,10 @@ export function registerRunCommand(program: Command): void {
 export function registerWorkerCommand(program: Command): void {
   program
     .command("worker")
-    .description("Work on the runs of the DAGs under PATH until stopped (SIGINT/SIGTERM finish the running tries first)")
+    .description("Work on the runs of the DAGs under PATH, creating their scheduled runs, until stopped (SIGINT/SIGTERM finish the running tries first)")
     .argument("[path]", "DAG file or folder", "dags")
     .option("--slots <n>", "tasks run concurrently by this worker", "4")
+    .option("--no-schedule", "do not create the runs the DAGs' cron schedules make due (leave that to other workers)")
     .action(
       action(async (target, opts) => {
         const slots = parsePositiveInt(opts.slots, "--slots");
@@ -81,6 +82,7 @@ export function registerWorkerCommand(program: Command): void {
           store,
           dags,
           slots,
+          createScheduledRuns: opts.schedule,
           onEvent: (e) => {
             if (e.type === "run") process.stderr.write(`${e.at} ${e.dagId} run ${e.runId}: ${e.state}\n`);
             else if (e.type === "task" && LIVE_STATES.has(e.state)) process.stderr.write(`${e.at} ${e.dagId}.${e.taskId} (${e.runId}): ${e.state}\n`);

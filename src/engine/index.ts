@@ -2,7 +2,7 @@ export { runDag, runTask, triggerRun, type RunDagOptions, type RunTaskOptions, t
 export { Worker, type WorkerOptions } from "./worker.ts";
 export { evaluateTriggerRule, countUpstream, type TriggerDecision, type UpstreamCounts } from "./trigger-rules.ts";
 export { retryDelayMs } from "./retry.ts";
-export { manualRunDates, type RunDates } from "./dates.ts";
+export { manualRunDates, nextScheduledInterval, type Interval, type RunDates } from "./dates.ts";
 export { resolveParams, branchSkips } from "./execute.ts";
 export { taskLogPath } from "./logs.ts";
 export { findRun, getRun, latestRun, listRuns, summarizeRun, taskInstances, taskTries } from "./queries.ts";

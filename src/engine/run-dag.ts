@@ -8,7 +8,7 @@ import { manualRunDates } from "./dates.ts";
 import { invokeTask } from "./execute.ts";
 import { appendSystemLog, taskLogPath } from "./logs.ts";
 import { getRun, latestRun, loadXComs, summarizeRun, taskInstances, xcomKey } from "./queries.ts";
-import { createRun } from "./transitions.ts";
+import { createRun, runTasks } from "./transitions.ts";
 import type { EngineEvent, RunSummary } from "./types.ts";
 import { Worker } from "./worker.ts";
 
@@ -39,14 +39,7 @@ export async function triggerRun(store: Store, dag: DagDefinition, opts: Trigger
   if (await getRun(store.db, dag.dagId, runId)) {
     throw new VenvflowError("run_exists", `DAG "${dag.dagId}" already has a run "${runId}"`, { fix: "pass another logical date or run id" });
   }
-  return createRun(store, {
-    dagId: dag.dagId,
-    runId,
-    runType,
-    ...dates,
-    conf,
-    tasks: [...dag.tasks.values()].map((t) => ({ taskId: t.taskId, retries: t.retries })),
-  });
+  return store.writeTransaction((trx) => createRun(trx, { dagId: dag.dagId, runId, runType, ...dates, conf, tasks: runTasks(dag) }));
 }
 
 export interface RunDagOptions extends TriggerOptions {

@@ -1,15 +1,17 @@
 /**
- * One scheduling pass over a DAG's active runs, in one write transaction: start queued runs within
+ * One scheduling pass over a DAG's active runs, in one write transaction: create due scheduled runs (when
+ * asked), start queued runs within
  * maxActiveRuns, fail runs past dagrunTimeout, settle `none` task instances by their trigger rules, queue
  * scheduled and due retries within maxActiveTasks, and finish runs whose task instances are all done.
  * Any worker may run it; on PostgreSQL a per-DAG advisory lock serializes passes (on SQLite, BEGIN IMMEDIATE
  * already does), so two workers never both hand out the last maxActiveTasks slot.
  */
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { DagDefinition } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
-import { FINISHED_TASK_STATES, type TaskInstanceRow, type TaskState } from "../store/schema.ts";
-import { finishRun, markUpstreamFailed, queueTasks, scheduleTasks, skipTasks, startRun, timeoutRun } from "./transitions.ts";
+import { FINISHED_TASK_STATES, type Database, type RunState, type TaskInstanceRow, type TaskState } from "../store/schema.ts";
+import { nextScheduledInterval } from "./dates.ts";
+import { createRun, finishRun, markUpstreamFailed, queueTasks, runTasks, scheduleTasks, skipTasks, startRun, timeoutRun } from "./transitions.ts";
 import { countUpstream, evaluateTriggerRule } from "./trigger-rules.ts";
 import type { EngineEvent } from "./types.ts";
 
@@ -21,7 +23,11 @@ export interface SchedulePassResult {
   nextDueAt: number | null;
 }
 
-export async function scheduleDag(store: Store, dag: DagDefinition): Promise<SchedulePassResult> {
+// Catching up a long-idle schedule creates at most this many runs per pass, so one pass stays short.
+const MAX_SCHEDULED_RUNS_PER_PASS = 20;
+
+/** With `createScheduledRuns`, the pass first creates the DAG's due scheduled runs (Airflow's scheduler role). */
+export async function scheduleDag(store: Store, dag: DagDefinition, opts: { createScheduledRuns?: boolean } = {}): Promise<SchedulePassResult> {
   const events: EngineEvent[] = [];
   const abortIds: string[] = [];
   let nextDueAt: number | null = null;
@@ -30,6 +36,18 @@ export async function scheduleDag(store: Store, dag: DagDefinition): Promise<Sch
   };
   await store.writeTransaction(async (trx) => {
     if (store.backend === "postgres") await sql`select pg_advisory_xact_lock(hashtext(${`venvflow:${dag.dagId}`}))`.execute(trx);
+    if (opts.createScheduledRuns) {
+      // Under the per-DAG lock, so two workers never create the same scheduled run.
+      let lastEnd = await lastScheduledIntervalEnd(trx, dag.dagId);
+      for (let i = 0; i < MAX_SCHEDULED_RUNS_PER_PASS; i++) {
+        const next = nextScheduledInterval(dag, lastEnd, new Date());
+        if (!next) break;
+        const runId = `scheduled__${next.start.toISOString()}`;
+        await createRun(trx, { dagId: dag.dagId, runId, runType: "scheduled", logicalDate: next.start, dataIntervalStart: next.start, dataIntervalEnd: next.end, conf: {}, tasks: runTasks(dag) });
+        events.push(runEvent(dag.dagId, runId, "queued"));
+        lastEnd = next.end;
+      }
+    }
     const runs = await trx
       .selectFrom("dag_run")
       .selectAll()
@@ -133,7 +151,18 @@ export async function scheduleDag(store: Store, dag: DagDefinition): Promise<Sch
   return { events, abortIds, nextDueAt };
 }
 
-function runEvent(dagId: string, runId: string, state: "running" | "success" | "failed"): EngineEvent {
+/** The end of the DAG's latest scheduled run's data interval (null before its first scheduled run). */
+export async function lastScheduledIntervalEnd(db: Kysely<Database>, dagId: string): Promise<Date | null> {
+  const row = await db
+    .selectFrom("dag_run")
+    .select((eb) => eb.fn.max("data_interval_end").as("end"))
+    .where("dag_id", "=", dagId)
+    .where("run_type", "=", "scheduled")
+    .executeTakeFirst();
+  return row?.end ? new Date(row.end) : null;
+}
+
+function runEvent(dagId: string, runId: string, state: RunState): EngineEvent {
   return { type: "run", dagId, runId, state, at: new Date().toISOString() };
 }
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
-import type { TaskError } from "../dag/model.ts";
+import type { DagDefinition, TaskError } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
 import type { Database, DagRunRow, RunType, TaskInstanceRow, TaskState } from "../store/schema.ts";
 
@@ -26,59 +26,62 @@ export interface NewRun {
   tasks: ReadonlyArray<{ taskId: string; retries: number }>;
 }
 
+export const runTasks = (dag: DagDefinition): NewRun["tasks"] => [...dag.tasks.values()].map((t) => ({ taskId: t.taskId, retries: t.retries }));
+
 // Rows per INSERT: 200 task instances × 9 columns stays far below SQLite's and PostgreSQL's parameter limits.
 const INSERT_CHUNK = 200;
 
-/** (nothing) → run queued, every task instance `none`. Fails with a unique violation if the run id exists. */
-export async function createRun(store: Store, run: NewRun): Promise<DagRunRow> {
+/**
+ * (nothing) → run queued, every task instance `none`. Call it inside a write transaction (the run and its task
+ * instances appear together); a run id that exists fails on the unique constraint.
+ */
+export async function createRun(trx: Db, run: NewRun): Promise<DagRunRow> {
   const at = nowIso();
-  return store.writeTransaction(async (trx) => {
-    const row = await trx
-      .insertInto("dag_run")
-      .values({
-        id: randomUUID(),
-        dag_id: run.dagId,
-        run_id: run.runId,
-        state: "queued",
-        run_type: run.runType,
-        logical_date: run.logicalDate.toISOString(),
-        data_interval_start: run.dataIntervalStart.toISOString(),
-        data_interval_end: run.dataIntervalEnd.toISOString(),
-        conf: JSON.stringify(run.conf),
-        queued_at: at,
-        started_at: null,
-        ended_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    for (let i = 0; i < run.tasks.length; i += INSERT_CHUNK) {
-      await trx
-        .insertInto("task_instance")
-        .values(
-          run.tasks.slice(i, i + INSERT_CHUNK).map((t) => ({
-            id: randomUUID(),
-            dag_id: run.dagId,
-            run_id: run.runId,
-            task_id: t.taskId,
-            state: "none" as const,
-            max_tries: t.retries,
-            queued_at: null,
-            started_at: null,
-            ended_at: null,
-            duration_ms: null,
-            locked_by: null,
-            locked_at: null,
-            hostname: null,
-            next_retry_at: null,
-            error: null,
-            log_path: null,
-            updated_at: at,
-          })),
-        )
-        .execute();
-    }
-    return row;
-  });
+  const row = await trx
+    .insertInto("dag_run")
+    .values({
+      id: randomUUID(),
+      dag_id: run.dagId,
+      run_id: run.runId,
+      state: "queued",
+      run_type: run.runType,
+      logical_date: run.logicalDate.toISOString(),
+      data_interval_start: run.dataIntervalStart.toISOString(),
+      data_interval_end: run.dataIntervalEnd.toISOString(),
+      conf: JSON.stringify(run.conf),
+      queued_at: at,
+      started_at: null,
+      ended_at: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  for (let i = 0; i < run.tasks.length; i += INSERT_CHUNK) {
+    await trx
+      .insertInto("task_instance")
+      .values(
+        run.tasks.slice(i, i + INSERT_CHUNK).map((t) => ({
+          id: randomUUID(),
+          dag_id: run.dagId,
+          run_id: run.runId,
+          task_id: t.taskId,
+          state: "none" as const,
+          max_tries: t.retries,
+          queued_at: null,
+          started_at: null,
+          ended_at: null,
+          duration_ms: null,
+          locked_by: null,
+          locked_at: null,
+          hostname: null,
+          next_retry_at: null,
+          error: null,
+          log_path: null,
+          updated_at: at,
+        })),
+      )
+      .execute();
+  }
+  return row;
 }
 
 /** Run queued → running (a maxActiveRuns slot is free). */

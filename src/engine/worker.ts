@@ -14,7 +14,8 @@ import { invokeTask, toTaskError } from "./execute.ts";
 import { appendSystemLog, taskLogPath } from "./logs.ts";
 import { getRun, loadXComs } from "./queries.ts";
 import { retryDelayMs } from "./retry.ts";
-import { scheduleDag } from "./scheduler.ts";
+import { nextScheduledInterval } from "./dates.ts";
+import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
 import { claimTasks, failTask, heartbeat, requeueLostTasks, retryTask, skipRunningTask, succeedTask } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 
@@ -34,6 +35,8 @@ export interface WorkerOptions {
   /** A lock not refreshed for this long belongs to a dead worker and is swept (default 60 000 ms). */
   lockTimeoutMs?: number;
   onEvent?: (event: EngineEvent) => void;
+  /** Also create the runs the DAGs' cron schedules make due (Airflow's scheduler); default false. */
+  createScheduledRuns?: boolean;
 }
 
 interface Running {
@@ -51,6 +54,7 @@ export class Worker {
   private readonly heartbeatIntervalMs: number;
   private readonly lockTimeoutMs: number;
   private readonly onEvent: (event: EngineEvent) => void;
+  private readonly createScheduledRuns: boolean;
   private readonly hostname = os.hostname();
   private readonly running = new Map<string, Running>();
   private stopping = false;
@@ -76,6 +80,7 @@ export class Worker {
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5000;
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
     this.onEvent = opts.onEvent ?? (() => {});
+    this.createScheduledRuns = opts.createScheduledRuns ?? false;
   }
 
   /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
@@ -84,8 +89,8 @@ export class Worker {
     try {
       while (!this.stopping) {
         let nextDueAt = Date.now() + this.pollIntervalMs;
-        for (const dag of await this.dagsWithActiveRuns()) {
-          const pass = await scheduleDag(this.store, dag);
+        for (const dag of await this.dagsToSchedule()) {
+          const pass = await scheduleDag(this.store, dag, { createScheduledRuns: this.createScheduledRuns });
           pass.events.forEach(this.onEvent);
           for (const id of pass.abortIds) this.abort(id, "the run exceeded its dagrunTimeout");
           if (pass.nextDueAt !== null) nextDueAt = Math.min(nextDueAt, pass.nextDueAt);
@@ -113,16 +118,30 @@ export class Worker {
     if (this.failure) throw this.failure;
   }
 
-  /** A plain read first, so an idle worker takes no write lock (on SQLite, BEGIN IMMEDIATE blocks every writer). */
-  private async dagsWithActiveRuns(): Promise<DagDefinition[]> {
-    const rows = await this.store.db
-      .selectFrom("dag_run")
-      .select("dag_id")
-      .distinct()
-      .where("dag_id", "in", [...this.dags.keys()])
-      .where("state", "in", ["queued", "running"])
-      .execute();
-    return rows.map((r) => this.dags.get(r.dag_id) as DagDefinition);
+  /**
+   * DAGs with active runs, or with a scheduled run due: plain reads first, so an idle worker takes no write
+   * lock (on SQLite, BEGIN IMMEDIATE blocks every other writer).
+   */
+  private async dagsToSchedule(): Promise<DagDefinition[]> {
+    const ids = new Set(
+      (
+        await this.store.db
+          .selectFrom("dag_run")
+          .select("dag_id")
+          .distinct()
+          .where("dag_id", "in", [...this.dags.keys()])
+          .where("state", "in", ["queued", "running"])
+          .execute()
+      ).map((r) => r.dag_id),
+    );
+    if (this.createScheduledRuns) {
+      const now = new Date();
+      for (const dag of this.dags.values()) {
+        if (ids.has(dag.dagId) || dag.schedule === null) continue;
+        if (nextScheduledInterval(dag, await lastScheduledIntervalEnd(this.store.db, dag.dagId), now)) ids.add(dag.dagId);
+      }
+    }
+    return [...ids].map((id) => this.dags.get(id) as DagDefinition);
   }
 
   /** Stops claiming; `run()` returns once the running tries end. */

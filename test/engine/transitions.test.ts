@@ -6,7 +6,7 @@ import { BACKENDS, useStores } from "./backends.ts";
 
 async function oneClaimed(store: Store, retries = 1) {
   const at = new Date();
-  const run = await createRun(store, { dagId: "d", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks: [{ taskId: "t", retries }] });
+  const run = await store.writeTransaction((trx) => createRun(trx, { dagId: "d", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks: [{ taskId: "t", retries }] }));
   await store.db.updateTable("dag_run").set({ state: "running", started_at: at.toISOString() }).execute();
   await store.db.updateTable("task_instance").set({ state: "queued", queued_at: at.toISOString() }).execute();
   const [ti] = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["d"], limit: 1, logPath: () => "/tmp/x.log" });

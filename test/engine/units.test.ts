@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { manualRunDates, resolveParams, retryDelayMs } from "../../src/engine/index.ts";
+import { manualRunDates, nextScheduledInterval, resolveParams, retryDelayMs } from "../../src/engine/index.ts";
 import { makeDag } from "./fixtures/dags.ts";
 
 describe("retryDelayMs", () => {
@@ -62,5 +62,37 @@ describe("resolveParams", () => {
     expect(params).toEqual({ a: 2, nested: { x: 1 } });
     (params.nested as { x: number }).x = 9;
     expect(dag.params).toEqual({ a: 1, nested: { x: 1 } });
+  });
+});
+
+describe("nextScheduledInterval", () => {
+  const hourly = { dagId: "d", schedule: "0 * * * *", timezone: "UTC", startDate: new Date("2026-01-01T00:30:00Z"), endDate: null, catchup: true };
+  const at = (iso: string) => new Date(iso);
+  const iso = (i: { start: Date; end: Date } | null) => i && [i.start.toISOString(), i.end.toISOString()];
+
+  it("starts at the first fire at or after startDate, and is due once that interval has ended", () => {
+    expect(nextScheduledInterval(hourly, null, at("2026-01-01T01:59:59Z"))).toBeNull();
+    expect(iso(nextScheduledInterval(hourly, null, at("2026-01-01T02:00:00Z")))).toEqual(["2026-01-01T01:00:00.000Z", "2026-01-01T02:00:00.000Z"]);
+  });
+
+  it("with catchup, continues from the last scheduled interval; without, jumps to the latest complete one", () => {
+    const now = at("2026-01-01T10:15:00Z");
+    expect(iso(nextScheduledInterval(hourly, at("2026-01-01T03:00:00Z"), now))).toEqual(["2026-01-01T03:00:00.000Z", "2026-01-01T04:00:00.000Z"]);
+    expect(iso(nextScheduledInterval({ ...hourly, catchup: false }, at("2026-01-01T03:00:00Z"), now))).toEqual(["2026-01-01T09:00:00.000Z", "2026-01-01T10:00:00.000Z"]);
+    expect(iso(nextScheduledInterval({ ...hourly, catchup: false, startDate: null }, null, now))).toEqual(["2026-01-01T09:00:00.000Z", "2026-01-01T10:00:00.000Z"]);
+    expect(nextScheduledInterval(hourly, at("2026-01-01T10:00:00Z"), now)).toBeNull();
+  });
+
+  it("creates nothing after endDate, for a future startDate, or without a cron schedule", () => {
+    const now = at("2026-01-01T10:15:00Z");
+    expect(nextScheduledInterval({ ...hourly, endDate: at("2026-01-01T05:00:00Z") }, at("2026-01-01T06:00:00Z"), now)).toBeNull();
+    expect(nextScheduledInterval({ ...hourly, catchup: false, startDate: at("2026-02-01T00:00:00Z") }, null, now)).toBeNull();
+    expect(nextScheduledInterval({ ...hourly, schedule: null }, null, now)).toBeNull();
+    expect(nextScheduledInterval({ ...hourly, schedule: "@once" }, null, now)).toBeNull();
+  });
+
+  it("follows the DAG's time zone", () => {
+    const ny = { ...hourly, schedule: "0 0 * * *", timezone: "America/New_York", startDate: null, catchup: false };
+    expect(iso(nextScheduledInterval(ny, null, at("2026-07-10T12:00:00Z")))).toEqual(["2026-07-09T04:00:00.000Z", "2026-07-10T04:00:00.000Z"]);
   });
 });

@@ -65,7 +65,7 @@ describe.each(BACKENDS)("claiming on %s", (backend) => {
   async function queued(store: Store, n: number): Promise<void> {
     const tasks = Array.from({ length: n }, (_, i) => ({ taskId: `t${i}`, retries: 0 }));
     const at = new Date();
-    await createRun(store, { dagId: "claims", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks });
+    await store.writeTransaction((trx) => createRun(trx, { dagId: "claims", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks }));
     await store.db.updateTable("task_instance").set({ state: "queued", queued_at: at.toISOString() }).execute();
   }
 
