@@ -95,6 +95,21 @@ export function explainInstallFailure(context: InstallFailureContext): VenvflowE
     });
   }
 
+  // Building from source can fail before any wheel is built: while generating the sdist's metadata (setup.py egg_info).
+  const metadataFailed = lines.findIndex((l) => /error: metadata-generation-failed|Preparing metadata \(.*\) did not run successfully|egg_info did not run successfully/.test(l));
+  if (metadataFailed !== -1) {
+    const source = lines.slice(0, metadataFailed).reverse().map((l) => /^(?:Collecting|Processing) (\S+)/.exec(l.trim())?.[1]).find((m) => m !== undefined);
+    const project = source === undefined ? "(unknown)" : (source.split(/[@=<>!~;[ ]/)[0] as string).replace(/\/+$/, "").split("/").pop() as string;
+    const start = lines.findIndex((l, i) => i <= metadataFailed + 8 && /lines of output\]/.test(l));
+    const end = start === -1 ? -1 : lines.findIndex((l, i) => i > start && /\[end of output\]/.test(l));
+    const output = start === -1 || end === -1 ? [] : lines.slice(start + 1, end).map((l) => l.trim()).filter(Boolean);
+    const decisiveLine = output.at(-1) ?? (lines[metadataFailed] as string).trim();
+    return new VenvflowError("sdist_build_failed", `${project} has no wheel for ${where} and building it from source failed while preparing its metadata: ${decisiveLine}\n${log}`, {
+      fix: `pick a version of ${project} that has a wheel for ${where}, or install what its build needs (see the log)`,
+      details: details({ requirement: project, decisiveLine }),
+    });
+  }
+
   const buildFailed = lastMatch(lines, /Failed to build (\S+)|Could not build wheels for (\S+)|Failed building wheel for (\S+)/);
   if (buildFailed) {
     const project = buildFailed[1] ?? buildFailed[2] ?? buildFailed[3] ?? "(unknown)";
