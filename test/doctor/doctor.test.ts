@@ -52,6 +52,7 @@ const BROKEN: Record<string, Expectation[]> = {
   "external-missing-module": [{ dagId: "external_missing_module", code: "module_not_installed", fix: ['install "vf-alpha" into /root/.pyenv/versions/3.12.1/bin/python3.12'] }],
   "callable-file-missing": [{ dagId: "callable_file_missing", code: "callable_invalid", fix: ["relative paths resolve against"], message: ["nope.py"] }],
   "callable-syntax-error": [{ dagId: "callable_syntax_error", code: "callable_invalid", fix: ["syntax error"], line: 1 }],
+  "sdist-build-fails": [{ dagId: "sdist_build_fails", code: "sdist_build_failed", fix: ["vf_broken_build", "install what its build needs"], message: ["needs libfoo.h"] }],
   "index-unreachable": [{ dagId: "index_unreachable", code: "index_unreachable", fix: ["index URL"] }],
   combined: [
     { dagId: "combined", taskId: "free_and_missing", code: "callable_not_self_contained", fix: ["LIMIT"], line: 3 },
