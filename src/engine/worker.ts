@@ -155,22 +155,21 @@ export class Worker {
     this.wakeUp?.();
   }
 
+  /** Sleeps up to `ms`; a `wake()` during the sleep ends it, and one since the last sleep skips it. */
   private sleep(ms: number): Promise<void> {
     if (this.woken) {
       this.woken = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
         this.wakeUp = null;
         this.woken = false;
-        done();
+        resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
     });
   }
 
