@@ -412,7 +412,8 @@ class Doctor {
       if (use.optional) {
         view.findings.push(finding(view, "optional_module_missing", `${origin.explanation}; the import at line ${use.line}${inline} is guarded by except ImportError, so the fallback will run`, `add "${add}" to requirements if the task should use it`, { ...at, severity: "warning" }));
       } else if (requirementNamedAfterImport) {
-        view.findings.push(finding(view, "requirement_provides_other_modules", `the requirement "${top}" is installed but does not provide the module ${top}; ${origin.explanation}`, origin.suggestion ? `require "${origin.suggestion}" instead of "${top}"` : `find the distribution that provides ${top} and require it instead of "${top}"`, at));
+        const provides = [...(view.visible ?? [])].filter(([, p]) => p.distribution !== null && canonicalizeName(p.distribution) === canonicalizeName(top)).map(([name]) => name);
+        view.findings.push(finding(view, "requirement_provides_other_modules", `the requirement "${top}" is installed but does not provide the module ${top}${provides.length ? ` (it provides ${provides.join(", ")})` : ""}; ${origin.explanation}`, origin.suggestion ? `require "${origin.suggestion}" instead of "${top}"` : `find the distribution that provides ${top} and require it instead of "${top}"`, at));
       } else if (origin.source === "host") {
         view.findings.push(finding(view, "module_host_only", origin.explanation, `add "${add}" to requirements (or set systemSitePackages: true to use the host's copy)`, at));
       } else {
