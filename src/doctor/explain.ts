@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { listEnvironments, parseRequirements } from "../env/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { Environment } from "../env/types.ts";
+import { distributionsProviding } from "./index-lookup.ts";
 import { envSitePackages, scanAll, type ModuleProvider } from "./modules.ts";
 import { knownDistribution } from "./names.ts";
 
@@ -21,6 +22,8 @@ export interface ImportFailureContext {
   requirements?: string[] | string;
   systemSitePackages?: boolean;
   baseDir?: string;
+  /** The task's index URLs; unset: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, asked which distribution provides the module. */
+  indexUrls?: string[] | string;
   /** VENVFLOW_HOME override. */
   home?: string;
 }
@@ -78,6 +81,17 @@ async function declaredNames(context: ImportFailureContext): Promise<Set<string>
   }
 }
 
+/** The first distribution the task's index says provides `module`, if it can say. */
+async function fromIndex(context: ImportFailureContext, module: string): Promise<string | null> {
+  const given = context.indexUrls === undefined ? undefined : typeof context.indexUrls === "string" ? [context.indexUrls] : context.indexUrls;
+  const urls = given ?? [process.env.PIP_INDEX_URL, ...(process.env.PIP_EXTRA_INDEX_URL ?? "").split(/\s+/)].filter((u): u is string => Boolean(u));
+  for (const url of urls) {
+    const found = await distributionsProviding(url, module).catch(() => null);
+    if (found?.length) return found[0] as string;
+  }
+  return null;
+}
+
 /**
  * Explains an import failure, or returns null when the error is not one. Reads only what is on disk (the
  * environment, the host's site-packages, the other published environments); nothing is installed, and the only
@@ -118,7 +132,7 @@ export async function explainImportFailure(context: ImportFailureContext): Promi
     const provider = (await scanAll(await envSitePackages(env.path))).get(top);
     if (provider) elsewhere.push({ env, provider });
   }
-  const distribution = onHost?.distribution ?? elsewhere.find((e) => e.provider.distribution)?.provider.distribution ?? knownDistribution(top) ?? top;
+  const distribution = onHost?.distribution ?? elsewhere.find((e) => e.provider.distribution)?.provider.distribution ?? (await fromIndex(context, top)) ?? knownDistribution(top) ?? top;
   const declaredLine = declared.has(canonicalizeName(top)) && !declared.has(canonicalizeName(distribution));
   const facts: string[] = [];
   facts.push(declared.has(canonicalizeName(distribution)) ? `the requirement "${distribution}" is declared` : "no requirement declares it");

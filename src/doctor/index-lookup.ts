@@ -112,6 +112,8 @@ export async function distributionsProviding(indexUrl: string, module: string, o
   const timeoutMs = options.timeoutMs ?? 5000;
   const base = authorized(indexUrl.endsWith("/") ? indexUrl : `${indexUrl}/`);
   if (!base || (base.url.protocol !== "http:" && base.url.protocol !== "https:")) return null;
+  // PyPI's listing is hundreds of megabytes: not worth starting to read.
+  if (/(^|\.)pypi\.org$|pythonhosted\.org$/.test(base.url.hostname)) return null;
   const listing = await fetchCapped(base.url, { ...base.headers, Accept: "text/html" }, MAX_LISTING_BYTES, timeoutMs);
   if (!listing) return null;
   const wanted = canonicalizeName(module);

@@ -267,7 +267,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       return finish("success", { returnValue, exitCode });
     }
     if (result && !result.ok && result.error) {
-      const error = await withImportExplanation(result.error, { env: envInfo, requirements: options.requirements, systemSitePackages, baseDir, home });
+      const error = await withImportExplanation(result.error, { env: envInfo, requirements: options.requirements, indexUrls: options.indexUrls, systemSitePackages, baseDir, home });
       return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback), ...(error.fix ? { fix: redactor.redact(error.fix) } : {}) }, exitCode });
     }
     const how = exitCode === null ? `was killed by ${outcome.signal ?? "a signal"}` : `exited with code ${exitCode}`;

@@ -95,6 +95,17 @@ describe("venvflow env why", () => {
   });
 });
 
+describe("an import failure from the shell", () => {
+  it("venvflow call prints the explanation and the fix", async () => {
+    const callable = path.join(FIXTURES, "py", "tasks.py:uses_yamlish");
+    const { code, stderr } = await runCli(["call", callable, "--python", "3.12"], { env: cliEnv() });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/failed: ModuleNotFoundError \(module_(not_installed|in_other_environment)\): No module named 'yamlish'\nNo module named 'yamlish' in environment [0-9a-f]{12} \(Python 3\.12\.\d+, /);
+    expect(stderr).toContain("no requirement declares it");
+    expect(stderr).toContain('fix: add "vf-yamlish" to requirements (the distribution that provides yamlish)');
+  });
+});
+
 describe("doctor on a folder of 50 Python tasks", () => {
   it("analyzes every callable in one batched process per interpreter", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vf-doctor-50-"));

@@ -6,7 +6,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { diagnoseTasks } from "../../src/doctor/index.ts";
+import { diagnoseTasks, explainImportFailure } from "../../src/doctor/index.ts";
 import { distributionsProviding } from "../../src/doctor/index-lookup.ts";
 import { startPackageIndex, testPipEnv, unreachableIndexUrl, type PackageIndex } from "../support/pypi.ts";
 
@@ -51,6 +51,20 @@ describe("distributionsProviding", () => {
     expect(await distributionsProviding(privateIndex.url, "widgets")).toBeNull();
     expect(await distributionsProviding(await unreachableIndexUrl(), "widgets")).toBeNull();
     expect(await distributionsProviding("file:///opt/pypi/simple", "widgets")).toBeNull();
+    // PyPI's listing is far too large to read: no request is even made.
+    expect(await distributionsProviding("https://pypi.org/simple/", "yaml")).toBeNull();
+  });
+});
+
+describe("post-mortem lookups", () => {
+  it("ask the task's index which distribution provides the missing module", async () => {
+    const explained = await explainImportFailure({
+      error: { type: "ModuleNotFoundError", message: "No module named 'widgets'" },
+      env: { key: null, path: "/nonexistent", python: "/root/.pyenv/versions/3.12.1/bin/python3.12" },
+      indexUrls: [privateIndex.urlWithCredentials("ci", "s3cr3t")],
+      home: inject("sharedHome"),
+    });
+    expect(explained).toMatchObject({ code: "module_not_installed", module: "widgets", fix: 'install "corp-widgets" (the distribution that provides widgets) into /root/.pyenv/versions/3.12.1/bin/python3.12' });
   });
 });
 
