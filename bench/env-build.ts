@@ -9,13 +9,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ensureEnvironment, findPython } from "../src/env/index.ts";
-import { benchEnv, median, now, row } from "./common.ts";
+import { machinePipEnv } from "../test/support/machine-pip.ts";
+import { median, now, row } from "./common.ts";
 
 const REQUIREMENTS = ["flask", "boto3", "requests", "pydantic", "jsonschema"];
 
 export async function benchEnvBuild(rounds = 3): Promise<void> {
   const python = await findPython(process.env.BENCH_PYTHON ?? "3.11");
-  const env = benchEnv(python.path);
+  const env = machinePipEnv(python.path);
   console.log(`environment build: ${REQUIREMENTS.join(", ")} on Python ${python.version}; index ${env.PIP_INDEX_URL ?? "(pip default)"}; ${rounds} rounds, medians`);
   const scratch = await mkdtemp(path.join(tmpdir(), "venvflow-bench-"));
   const requirementsFile = path.join(scratch, "requirements.txt");
