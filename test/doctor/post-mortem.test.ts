@@ -5,10 +5,14 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
+import { loadDags } from "../../src/dag/loader.ts";
 import { explainImportFailure, failedModule } from "../../src/doctor/index.ts";
+import { runDag } from "../../src/engine/index.ts";
 import { ensureEnvironment } from "../../src/env/index.ts";
 import { runCallable } from "../../src/runtime/index.ts";
+import { openStore } from "../../src/store/index.ts";
 import { testPipEnv } from "../support/pypi.ts";
 
 const PY312 = "3.12";
@@ -91,6 +95,28 @@ describe("import failures explained by runCallable", () => {
     const { result } = await run("def f():\n    raise ValueError('plain')\n");
     expect(result.error?.type).toBe("ValueError");
     expect(result.error?.code).toBeUndefined();
+  });
+});
+
+describe("through the engine", () => {
+  it("the stored task error carries the code, the explanation and the fix", async () => {
+    const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "broken", "import-name-differs.ts");
+    const { dags } = await loadDags(file);
+    const store = await openStore("sqlite::memory:");
+    const previous = { ...process.env };
+    Object.assign(process.env, testPipEnv({ PIP_INDEX_URL: inject("indexUrl") }));
+    try {
+      const summary = await runDag(dags[0]!, { store, home: inject("sharedHome"), pollIntervalMs: 20 });
+      const task = summary.tasks.find((t) => t.taskId === "t");
+      expect(task?.state).toBe("failed");
+      expect(task?.error?.code).toMatch(/^module_(not_installed|in_other_environment)$/);
+      expect(task?.error?.message).toContain("no requirement declares it");
+      expect(task?.error?.fix).toBe('add "vf-yamlish" to requirements (the distribution that provides yamlish)');
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in previous)) delete process.env[key];
+      Object.assign(process.env, previous);
+      await store.close();
+    }
   });
 });
 
