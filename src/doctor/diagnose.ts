@@ -155,6 +155,8 @@ function pythonsOf(tags: string[]): string[] {
 
 class Doctor {
   private readonly lookups = new Map<string, Promise<string[] | null>>();
+  /** Tasks that declare the same environment resolve it once. */
+  private readonly specs = new Map<string, ReturnType<typeof resolveSpec>>();
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(private readonly options: DoctorOptions) {
@@ -278,7 +280,14 @@ class Doctor {
       return input.python;
     }
     try {
-      const spec = await resolveSpec(specFor(input), { ...(this.options.home ? { home: this.options.home } : {}), env: this.env });
+      const declared = specFor(input);
+      const key = JSON.stringify(declared);
+      let resolving = this.specs.get(key);
+      if (!resolving) {
+        resolving = resolveSpec(declared, { ...(this.options.home ? { home: this.options.home } : {}), env: this.env });
+        this.specs.set(key, resolving);
+      }
+      const spec = await resolving;
       for (const line of spec.requirements) if (line.name) view.declared.add(line.name);
       return spec.interpreter.path;
     } catch (error) {
