@@ -55,6 +55,24 @@ describe("venvflow env", () => {
     expect(JSON.parse((await cli("env", "list", "--json")).stdout)).toEqual([]);
   });
 
+  it("build FILE builds the environment of each virtualenv task, with the key the task will use", async () => {
+    const built = await runCli(["env", "build", "examples/seed/with-requirements.ts", "--json"], { env: { ...env, PIP_INDEX_URL: inject("indexUrl") } });
+    expect(built.code).toBe(0);
+    const envs = JSON.parse(built.stdout) as { key: string; lock: { name: string }[] }[];
+    expect(envs.map((e) => e.lock.map((p) => p.name))).toEqual([["tabulate"]]);
+    // Running the DAG afterwards is a cache hit on exactly that environment.
+    const run = await runCli(["run", "examples/seed/with-requirements.ts", "--json"], { env: { ...env, PIP_INDEX_URL: inject("indexUrl") } });
+    expect(run.code).toBe(0);
+    const logs = await runCli(["logs", (JSON.parse(run.stdout) as { runId: string }).runId, "render"], { env });
+    expect(logs.stdout).toContain(`environment ${envs[0]!.key.slice(0, 12)} cached`);
+
+    const none = await cli("env", "build", "examples/hello/hello.ts");
+    expect(none.code).toBe(0); // hello's task has no requirements, but it still has an environment
+    const broken = await cli("env", "build", "examples/nope.ts");
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/nope\.ts/);
+  });
+
   it("on a terminal, shows a live progress display", async () => {
     // `script` (util-linux) gives the CLI a real pseudo-terminal.
     const { execFile } = await import("node:child_process");
