@@ -40,7 +40,7 @@ describe("venvflow env", () => {
     const shown = await cli("env", "show", env1.key.slice(0, 8));
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain(`path:         ${env1.path}`);
-    expect(shown.stdout).toMatch(/interpreter:  cpython 3\.11\.\d+/);
+    expect(shown.stdout).toMatch(/interpreter: {2}cpython 3\.11\.\d+/);
     expect(shown.stdout).toContain("vf-alpha==1.0.0  from http://127.0.0.1");
     expect(shown.stdout).toMatch(/last used: .*\(\d+s ago\)/);
     const shownJson = JSON.parse((await cli("env", "show", env1.key, "--json")).stdout) as { installed: unknown[]; sizeBytes: number };
