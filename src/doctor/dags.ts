@@ -2,6 +2,7 @@
 import { loadDags } from "../dag/loader.ts";
 import type { DagDefinition } from "../dag/model.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { redactUrl } from "../util/secrets.ts";
 import { diagnoseTasks, whyModule } from "./diagnose.ts";
 import type { DoctorOptions, Finding, ModuleOrigin, PythonTaskInput } from "./types.ts";
 
@@ -51,5 +52,7 @@ export async function whyImport(file: string, taskId: string, module: string, op
   }
   const task = matches[0] as PythonTaskInput;
   const { origin, findings } = await whyModule(task, module, options);
-  return { task, origin, findings };
+  // The task is shown back (e.g. as JSON): index credentials stay masked.
+  const indexUrls = task.indexUrls === undefined ? {} : { indexUrls: (typeof task.indexUrls === "string" ? [task.indexUrls] : task.indexUrls).map(redactUrl) };
+  return { task: { ...task, ...indexUrls }, origin, findings };
 }

@@ -87,6 +87,13 @@ describe("venvflow env why", () => {
     expect(stdout).toContain("error[version_not_found]");
   });
 
+  it("never shows index credentials", async () => {
+    const { code, stdout } = await runCli(["env", "why", file("clean/private-index.ts"), "t", "json", "--json"], { env: cliEnv() });
+    expect(code).toBe(0);
+    expect(stdout).not.toContain("hunter22");
+    expect(JSON.parse(stdout).task.indexUrls).toEqual(["http://ci:***@127.0.0.1:9/simple/"]);
+  });
+
   it("an unknown task id lists the Python tasks", async () => {
     const { code, stderr } = await runCli(["env", "why", file("broken/combined.ts"), "nope", "x"], { env: cliEnv() });
     expect(code).toBe(1);

@@ -110,7 +110,7 @@ describe("doctor on clean DAG files", () => {
   it("reports nothing, and a second run reuses every environment", async () => {
     const first = await doctor(path.join(FIXTURES, "clean"), options());
     expect(first.findings).toEqual([]);
-    expect(first.tasks).toBe(6);
+    expect(first.tasks).toBe(7);
     const started = performance.now();
     const second = await doctor(path.join(FIXTURES, "clean"), options());
     console.log(`doctor, second run on the clean DAGs (cached environments): ${Math.round(performance.now() - started)} ms`);
