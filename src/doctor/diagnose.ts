@@ -143,7 +143,7 @@ const SPEC_CODES: Record<string, FindingCode> = {
 /** How wheel platform tags start for each Node platform. */
 const PLATFORM_FAMILY: Record<string, string> = { linux: "linux", darwin: "macosx", win32: "win" };
 
-/** "cp311" / "py3" wheel tags → the Python versions they name ("3.11"), for a fix that says which to pick. */
+/** "cp311" / "py3" wheel tags → the Python versions they name ("3.11", "3"), for a fix that says which to pick. */
 function pythonsOf(tags: string[]): string[] {
   const out = new Set<string>();
   for (const tag of tags) {
@@ -189,7 +189,8 @@ class Doctor {
     const requirement = String(error.details.requirement ?? "");
     const project = /^[A-Za-z0-9._-]+/.exec(requirement)?.[0];
     const serializer = view.input.serializer;
-    if (reason === "no_matching_distribution" && project) {
+    // The environment layer sharpens "from versions: none" only for explicit indexUrls; doctor asks the index in effect.
+    if ((reason === "no_matching_distribution" || reason === "no_compatible_wheel") && project) {
       const available = Array.isArray(error.details.availableVersions) ? (error.details.availableVersions as string[]) : [];
       if (serializer && canonicalizeName(project) === serializer && !listOf(view.input.requirements).some((r) => r.trim().toLowerCase().startsWith(serializer))) {
         return [
@@ -203,11 +204,12 @@ class Doctor {
         const tags = probes.flatMap((p) => (p.probe.kind === "files" ? p.probe.wheels.flatMap((w) => w.tags) : []));
         const platforms = [...new Set(tags.map((t) => t.split("-")[2] ?? "any"))];
         const here = PLATFORM_FAMILY[process.platform] ?? process.platform;
-        const otherPlatforms = platforms.every((p) => p !== "any" && !p.includes(here));
-        const pythons = pythonsOf(tags);
+        const otherPlatforms = platforms.length > 0 && platforms.every((p) => p !== "any" && !p.includes(here));
+        // "py3" says nothing about the minor version: then the files' Requires-Python is what excluded them.
+        const pythons = pythonsOf(tags).filter((v) => v.includes("."));
         const fix = otherPlatforms
           ? `${project} publishes wheels only for ${platforms.join(", ")}: run the task on such a machine, or pick a version or an alternative with a wheel for ${process.platform}`
-          : `${pythons.length ? `use pythonVersion "${pythons.join('" or "')}"` : "use a Python one of those files supports"}, or a version of ${project} with a wheel for Python ${view.facts?.version ?? "this Python"}`;
+          : `${pythons.length ? `use pythonVersion "${pythons.join('" or "')}"` : "use a pythonVersion those files support (they may require a newer Python)"}, or a version of ${project} with a wheel for Python ${view.facts?.version ?? "this Python"}`;
         return [finding(view, "no_compatible_wheel", `the index has ${project} only as ${files.join(", ")}; none fits Python ${view.facts?.version ?? "?"} on ${process.platform}`, fix)];
       }
       if (probes.length > 0 && probes.every((p) => p.probe.kind === "unreachable")) {

@@ -21,6 +21,7 @@ beforeAll(async () => {
       { name: "yamlfake", version: "1.0.0", importName: "yamlfake_core" },
       { name: "acme-yamlfake", version: "2.0.0", importName: "yamlfake" },
       { name: "acme-tools", version: "1.0.0", files: { "acme_cli.py": "X = 1\n", "acme_lib/__init__.py": "" } },
+      { name: "vf-newpy", version: "1.0.0", requiresPython: ">=3.13" },
     ],
   });
   privateIndex = await startPackageIndex({ wheels: [{ name: "corp-widgets", version: "1.0.0", importName: "widgets" }], basicAuth: { username: "ci", password: "s3cr3t" } });
@@ -85,6 +86,14 @@ describe("a requirement named after the import", () => {
       { home: inject("sharedHome"), env: testPipEnv(), indexLookup: false },
     );
     expect(findings[0]?.fix).toBe('find the distribution that provides yamlfake and require it instead of "yamlfake"');
+  });
+
+  it("a project whose only files require a newer Python", async () => {
+    const findings = await diagnoseTasks(
+      [{ dagId: "d", taskId: "t", file: path.join(dir, "dag.ts"), pythonCallable: "job.py:run", baseDir: dir, requirements: ["vf-newpy"], pythonVersion: "3.12", indexUrls: [index.url] }],
+      { home: inject("sharedHome"), env: testPipEnv() },
+    );
+    expect(findings).toEqual([expect.objectContaining({ code: "no_compatible_wheel", message: expect.stringContaining("vf_newpy-1.0.0-py3-none-any.whl") as unknown, fix: expect.stringContaining("use a pythonVersion those files support (they may require a newer Python)") as unknown })]);
   });
 
   it("inputs without a DAG file: plain { callable, spec } tasks", async () => {
