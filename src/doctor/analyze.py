@@ -4,7 +4,8 @@ Reads {"callables": [{"id", "kind": "file", "path", "name"} | {"id", "kind": "in
 on stdin. Nothing is imported or executed: sources are parsed with `ast`. Prints one JSON object:
 {"python": {"executable", "version", "stdlib", "sitePaths", "purelib", "platlib"},
  "results": {id: {"ok": true, "name", "imports": [...], "freeNames": [...]} | {"ok": false, "code", "message", "line"?}}}
-where an import is {"module", "line", "optional", "relative", "scope"} and a free name is {"name", "line"}.
+where an import is {"module", "line", "optional", "relative", "scope", "fallbackFor"?} ("fallbackFor": the modules of
+the try body whose ImportError handler holds it) and a free name is {"name", "line"}.
 Runs on Python 3.8 to 3.13.
 """
 import ast
@@ -83,13 +84,39 @@ def dynamic_import(call):
     return None
 
 
+STATIC_NAMES = {"sys": sys, "os": os}
+STATIC_ATTRS = {"version_info", "platform", "name", "major", "minor", "startswith", "implementation"}
+
+
+def static_truth(test):
+    """True/False for a test about this interpreter (sys.version_info, sys.platform, os.name), else None."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Name) and node.id not in STATIC_NAMES:
+            return None
+        if isinstance(node, ast.Attribute) and node.attr not in STATIC_ATTRS:
+            return None
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Attribute) and node.func.attr == "startswith"):
+            return None
+    if not any(isinstance(node, ast.Name) for node in ast.walk(test)):
+        return None
+    try:
+        return bool(eval(compile(ast.Expression(test), "<test>", "eval"), {"__builtins__": {}}, dict(STATIC_NAMES)))
+    except Exception:
+        return None
+
+
 class ImportCollector:
     def __init__(self, scope):
         self.scope = scope
         self.found = []
+        # Modules of the enclosing try bodies: an import in their ImportError handler runs only if one is missing.
+        self.fallback_for = None
 
     def add(self, module, line, optional, relative=False):
-        self.found.append({"module": module, "line": line, "optional": optional, "relative": relative, "scope": self.scope})
+        entry = {"module": module, "line": line, "optional": optional, "relative": relative, "scope": self.scope}
+        if self.fallback_for is not None:
+            entry["fallbackFor"] = self.fallback_for
+        self.found.append(entry)
 
     def statements(self, body, optional, module_level):
         for stmt in body:
@@ -115,15 +142,24 @@ class ImportCollector:
             return
         if isinstance(stmt, ast.If):
             self.expressions(stmt.test, optional)
-            if not is_type_checking(stmt.test):
+            # Version and platform checks are decided by the interpreter this runs in: the task's own.
+            truth = False if is_type_checking(stmt.test) else static_truth(stmt.test)
+            if truth is not False:
                 self.statements(stmt.body, optional, module_level)
-            self.statements(stmt.orelse, optional, module_level)
+            if truth is not True:
+                self.statements(stmt.orelse, optional, module_level)
             return
         if type(stmt).__name__ in ("Try", "TryStar"):
             guarded = any(catches_import_error(h) for h in stmt.handlers)
+            before = len(self.found)
             self.statements(stmt.body, optional or guarded, module_level)
+            tried = [entry["module"] for entry in self.found[before:] if not entry["relative"]]
             for handler in stmt.handlers:
+                outer = self.fallback_for
+                if guarded and catches_import_error(handler) and tried:
+                    self.fallback_for = tried
                 self.statements(handler.body, optional, module_level)
+                self.fallback_for = outer
             self.statements(stmt.orelse, optional, module_level)
             self.statements(stmt.finalbody, optional, module_level)
             return

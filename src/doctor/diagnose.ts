@@ -27,6 +27,8 @@ interface ImportUse {
   optional: boolean;
   relative: boolean;
   scope: "module" | "function";
+  /** In an ImportError handler: runs only when one of these (the try body's imports) is missing. */
+  fallbackFor?: string[];
 }
 
 type Analysis =
@@ -413,6 +415,10 @@ class Doctor {
     for (const use of analysis.imports) {
       const top = use.module.split(".")[0] as string;
       if (use.relative || seen.has(top)) continue;
+      if (use.fallbackFor) {
+        const tried = await Promise.all(use.fallbackFor.map((module) => this.origin(view, module)));
+        if (tried.every((o) => o.visible)) continue;
+      }
       seen.add(top);
       const origin = await this.origin(view, use.module);
       if (origin.visible) continue;

@@ -53,6 +53,11 @@ const BROKEN: Record<string, Expectation[]> = {
   "callable-file-missing": [{ dagId: "callable_file_missing", code: "callable_invalid", fix: ["relative paths resolve against"], message: ["nope.py"] }],
   "callable-syntax-error": [{ dagId: "callable_syntax_error", code: "callable_invalid", fix: ["syntax error"], line: 1 }],
   "sdist-build-fails": [{ dagId: "sdist_build_fails", code: "sdist_build_failed", fix: ["vf_broken_build", "install what its build needs"], message: ["needs libfoo.h"] }],
+  "version-dependent-old-python": [{ dagId: "version_dependent_old_python", code: "module_not_installed", fix: ['add "tomli" to requirements'], line: 69 }],
+  "fallback-needed": [
+    { dagId: "fallback_needed", code: "optional_module_missing", severity: "warning", fix: ['"vf-gamma"'], line: 81 },
+    { dagId: "fallback_needed", code: "module_not_installed", fix: ['add "vf-alpha" to requirements'], line: 83 },
+  ],
   "index-unreachable": [{ dagId: "index_unreachable", code: "index_unreachable", fix: ["index URL"] }],
   combined: [
     { dagId: "combined", taskId: "free_and_missing", code: "callable_not_self_contained", fix: ["LIMIT"], line: 3 },
@@ -110,7 +115,7 @@ describe("doctor on clean DAG files", () => {
   it("reports nothing, and a second run reuses every environment", async () => {
     const first = await doctor(path.join(FIXTURES, "clean"), options());
     expect(first.findings).toEqual([]);
-    expect(first.tasks).toBe(7);
+    expect(first.tasks).toBe(8);
     const started = performance.now();
     const second = await doctor(path.join(FIXTURES, "clean"), options());
     console.log(`doctor, second run on the clean DAGs (cached environments): ${Math.round(performance.now() - started)} ms`);
