@@ -29,6 +29,7 @@ const BROKEN: Record<string, Expectation[]> = {
   "known-table-sklearn": [{ dagId: "known_table_sklearn", code: "module_not_installed", fix: ['"scikit-learn"'] }],
   "known-table-yaml": [{ dagId: "known_table_yaml", code: "module_not_installed", fix: ['"PyYAML"'] }],
   "requirement-is-import-name": [{ dagId: "requirement_is_import_name", code: "distribution_not_found", fix: ['require "vf-yamlish" instead of "yamlish"'], message: ["import name"] }],
+  "requirement-yaml": [{ dagId: "requirement_yaml", code: "distribution_not_found", fix: ['require "PyYAML" instead of "yaml"'], message: ['"yaml" is an import name: PyYAML provides it'] }],
   "host-only-pip": [{ dagId: "host_only_pip", code: "module_host_only", fix: ['"pip"', "systemSitePackages: true"], message: ["installed on the host", "systemSitePackages is false"] }],
   "host-only-yaml": [{ dagId: "host_only_yaml", code: "module_host_only", fix: [/"PyYAML"/i, "systemSitePackages: true"] }],
   "optional-import": [{ dagId: "optional_import", code: "optional_module_missing", severity: "warning", fix: ['"vf-gamma"'] }],
