@@ -50,7 +50,7 @@ interface AnalyzerOutput {
 }
 
 /** Everything learned about one task: the modules it can see, and why it could not be checked further. */
-export interface TaskView {
+interface TaskView {
   input: PythonTaskInput;
   findings: Finding[];
   target?: CallableTarget;
@@ -82,7 +82,8 @@ function finding(view: Pick<TaskView, "input">, code: FindingCode, message: stri
   };
 }
 
-function firstLine(text: string): string {
+/** A VenvflowError message without the "  fix: …" it appends (findings carry the fix separately). */
+function withoutFix(text: string): string {
   return text.replace(/\n {2}fix: [\s\S]*$/, "");
 }
 
@@ -186,7 +187,7 @@ class Doctor {
   /** Turns a failed spec resolution or build into findings that name the requirement and the fix. */
   async buildFailure(view: TaskView, error: VenvflowError): Promise<Finding[]> {
     const reason = error.code === "env_build_failed" ? String(error.details.reason ?? "install_failed") : error.code;
-    const message = firstLine(error.message);
+    const message = withoutFix(error.message);
     const fix = error.fix ?? "see the build log";
     const requirement = String(error.details.requirement ?? "");
     const project = /^[A-Za-z0-9._-]+/.exec(requirement)?.[0];
@@ -252,7 +253,7 @@ class Doctor {
           view.target = await resolveCallable(view.input.pythonCallable, view.input.baseDir);
         } catch (error) {
           if (!(error instanceof VenvflowError)) throw error;
-          view.findings.push(finding(view, "callable_invalid", firstLine(error.message), error.fix ?? "check pythonCallable"));
+          view.findings.push(finding(view, "callable_invalid", withoutFix(error.message), error.fix ?? "check pythonCallable"));
           return;
         }
         byPython.set(python, [...(byPython.get(python) ?? []), view]);
