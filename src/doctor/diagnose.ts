@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureEnvironment, resolveSpec } from "../env/index.ts";
+import { ensureEnvironment, MIN_PYTHON, resolveSpec } from "../env/index.ts";
 import { probeIndex } from "../env/index-probe.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { EnvSpecInput, Environment } from "../env/types.ts";
@@ -261,7 +261,19 @@ class Doctor {
     );
     await Promise.all(
       [...byPython].map(async ([python, group]) => {
-        const output = await runAnalyzer(python, group.map((view, i) => ({ id: String(i), target: view.target as CallableTarget })));
+        let output: AnalyzerOutput;
+        try {
+          output = await runAnalyzer(python, group.map((view, i) => ({ id: String(i), target: view.target as CallableTarget })));
+        } catch (error) {
+          if (!(error instanceof VenvflowError)) throw error;
+          for (const view of group) view.findings.push(finding(view, "python_not_found", withoutFix(error.message), error.fix ?? "use a working CPython 3.8 or newer"));
+          return;
+        }
+        const [major, minor] = output.python.version.split(".").map(Number) as [number, number];
+        if (major < MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor < MIN_PYTHON[1])) {
+          for (const view of group) view.findings.push(finding(view, "python_not_found", `${python} is Python ${output.python.version}; venvflow runs callables on Python ${MIN_PYTHON.join(".")} or newer`, `point python at a Python ${MIN_PYTHON.join(".")}+ interpreter`));
+          return;
+        }
         const host = await scanAll([...output.python.sitePaths, output.python.purelib, output.python.platlib].filter((p): p is string => typeof p === "string"));
         group.forEach((view, i) => {
           view.facts = output.python;

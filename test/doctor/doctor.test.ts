@@ -50,6 +50,7 @@ const BROKEN: Record<string, Expectation[]> = {
   "serializer-dill-py38": [{ dagId: "serializer_dill_py38", code: "serializer_missing", fix: ['"cloudpickle"', "pythonVersion"] }],
   "serializer-external": [{ dagId: "serializer_external", code: "serializer_missing", fix: ["-m pip install dill"] }],
   "external-missing": [{ dagId: "external_missing", code: "external_python_not_found", fix: ["existing interpreter"], message: ["/opt/no-such-venv/bin/python"] }],
+  "external-too-old": [{ dagId: "external_too_old", code: "python_not_found", fix: ["Python 3.8+ interpreter"], message: ["is Python 3.7.16"] }],
   "external-missing-module": [{ dagId: "external_missing_module", code: "module_not_installed", fix: ['install "vf-alpha" into /root/.pyenv/versions/3.12.1/bin/python3.12'] }],
   "callable-file-missing": [{ dagId: "callable_file_missing", code: "callable_invalid", fix: ["relative paths resolve against"], message: ["nope.py"] }],
   "callable-syntax-error": [{ dagId: "callable_syntax_error", code: "callable_invalid", fix: ["syntax error"], line: 1 }],
