@@ -1,5 +1,5 @@
 /** venvflow doctor's public types: what a task declares about its Python, and what doctor finds wrong with it. */
-import type { PythonCallable, Serializer } from "../runtime/types.ts";
+import type { PythonTaskSpec } from "../dag/model.ts";
 
 /** Every finding code doctor reports (stable: programs and docs/why-cant-my-task-import.md rely on them). */
 export const FINDING_CODES = [
@@ -40,23 +40,12 @@ export interface Finding {
   module?: string;
 }
 
-/** One Python task as doctor sees it: the callable, and what builds (or is) its interpreter. */
-export interface PythonTaskInput {
+/** One Python task as doctor sees it: where it is declared, and its callable and interpreter options. */
+export interface PythonTaskInput extends PythonTaskSpec {
   dagId: string;
   taskId: string;
   /** The DAG file that declares the task. */
   file: string;
-  pythonCallable: PythonCallable;
-  /** Directory relative callable and requirements paths resolve against (the DAG file's directory). */
-  baseDir: string;
-  serializer?: Serializer;
-  requirements?: string[] | string;
-  pythonVersion?: string;
-  systemSitePackages?: boolean;
-  pipInstallOptions?: string[];
-  indexUrls?: string[] | string;
-  /** ExternalPythonOperator: an existing interpreter, used as is (no environment is built). */
-  python?: string;
 }
 
 export interface DoctorOptions {

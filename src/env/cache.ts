@@ -18,26 +18,20 @@ import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
 import { isAlive } from "../util/process.ts";
 import { acquireLock, tryAcquireLock, type LockHandle } from "./lock.ts";
-import type { Environment, Interpreter, LockedPackage, Installer } from "./types.ts";
+import type { Environment } from "./types.ts";
 
 export const MARKER = "venvflow-env.json";
 const STATE_DIR = ".venvflow";
 
-/** What `venvflow-env.json` holds. */
-export interface EnvMetadata {
+/**
+ * What `venvflow-env.json` holds: the environment minus what is derived when it is read (its path and
+ * python, from where it lives; its last use, from the last-used file's mtime).
+ */
+export interface EnvMetadata extends Omit<Environment, "path" | "python" | "lastUsedAt"> {
   format: 1;
-  key: string;
   /** Key of the declared spec; differs from `key` for environments made by `--refresh`. */
   declaredKey: string;
-  interpreter: Interpreter;
-  installer: { name: Installer; version: string };
-  systemSitePackages: boolean;
-  canonicalSpec: string;
-  lock: LockedPackage[];
-  createdAt: string;
   buildDurationMs: number;
-  buildLogPath: string;
-  sizeBytes: number;
 }
 
 export class EnvCache {
@@ -179,19 +173,12 @@ export class EnvCache {
 
   async toEnvironment(metadata: EnvMetadata): Promise<Environment> {
     const dir = this.envDir(metadata.key);
+    const { format: _format, declaredKey: _declaredKey, buildDurationMs: _buildDurationMs, ...environment } = metadata;
     return {
-      key: metadata.key,
+      ...environment,
       path: dir,
       python: path.join(dir, "bin", "python"),
-      interpreter: metadata.interpreter,
-      installer: metadata.installer,
-      systemSitePackages: metadata.systemSitePackages,
-      canonicalSpec: metadata.canonicalSpec,
-      lock: metadata.lock,
-      createdAt: metadata.createdAt,
       lastUsedAt: ((await this.lastUsed(metadata.key)) ?? new Date(metadata.createdAt)).toISOString(),
-      sizeBytes: metadata.sizeBytes,
-      buildLogPath: metadata.buildLogPath,
     };
   }
 
