@@ -372,7 +372,10 @@ describe("logs", () => {
   });
 
   it("refuses a log path it cannot write, before running", async () => {
-    const error = await rejection(run("def f():\n    pass\n", { logPath: "/proc/venvflow/attempt.jsonl" }));
+    // A regular file where a directory should be (not /proc: Node's recursive mkdirSync spins forever there).
+    const blocker = join(dir, "not-a-dir");
+    await writeFile(blocker, "");
+    const error = await rejection(run("def f():\n    pass\n", { logPath: join(blocker, "attempt.jsonl") }));
     expect(error.code).toBe("log_unwritable");
   });
 
