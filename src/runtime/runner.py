@@ -105,6 +105,11 @@ def describe_path(path: str) -> str:
     return "the return value" + path
 
 
+def a_type(value: object) -> str:
+    name = type_name(value)
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
 def encode(value: object, serializer: str, lib: types.ModuleType | None, path: str = "") -> object:
     """Python values to JSON for TypeScript; what JSON cannot carry is pickled (or refused with "json")."""
     cls = type(value)
@@ -123,7 +128,7 @@ def encode(value: object, serializer: str, lib: types.ModuleType | None, path: s
             return {TAG: "datetime", "iso": value.isoformat()}  # type: ignore[attr-defined]
         raise RunnerError(
             "not_json_serializable",
-            "%s is a %s, which the 'json' serializer cannot carry" % (describe_path(path), type_name(value)),
+            "%s is %s, which the 'json' serializer cannot carry" % (describe_path(path), a_type(value)),
             "return JSON data (dict with str keys, list, str, int, float, bool, None, tz-aware datetime), "
             "or set serializer to 'pickle', 'cloudpickle' or 'dill'",
         )
@@ -133,7 +138,7 @@ def encode(value: object, serializer: str, lib: types.ModuleType | None, path: s
     except Exception as exc:
         raise RunnerError(
             "not_serializable",
-            "%s is a %s, which %s cannot serialize: %s" % (describe_path(path), type_name(value), serializer, exc),
+            "%s is %s, which %s cannot serialize: %s" % (describe_path(path), a_type(value), serializer, exc),
             "return plain data, or try serializer 'cloudpickle' or 'dill'",
         ) from None
     return {

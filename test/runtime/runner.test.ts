@@ -1,0 +1,48 @@
+/** runner.py on its own: the protocol as documented in docs/runtime.md, driven by hand-written control files. */
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { RUNNER_PROTOCOL } from "../../src/runtime/index.ts";
+import { PYTHONS, scratch } from "./helpers.ts";
+
+const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
+
+async function runRunner(control: Record<string, unknown>, python: string = PYTHONS["3.12"]) {
+  const dir = await scratch("venvflow-runner-test-");
+  await writeFile(join(dir, "control.json"), JSON.stringify({ protocol: RUNNER_PROTOCOL, serializer: "json", args: [], kwargs: {}, stringArgs: [], maxResultBytes: 1 << 20, logFd: null, ...control }));
+  const code = await new Promise<number>((resolve) => execFile(python, [RUNNER, dir], (error) => resolve(error ? Number(error.code) : 0)));
+  const result = JSON.parse(await readFile(join(dir, "result.json"), "utf8")) as { protocol: number; ok: boolean; value?: unknown; error?: Record<string, string> };
+  return { code, result };
+}
+
+describe("runner.py protocol", () => {
+  it.each(Object.entries(PYTHONS))("decodes tagged datetimes (with Z) and answers with its protocol version on Python %s", async (_version, python) => {
+    const { code, result } = await runRunner(
+      {
+        callable: { kind: "inline", name: "f", source: "def f(when):\n    return [when.isoformat(), when.utcoffset().total_seconds()]\n" },
+        args: [{ __venvflow__: "datetime", iso: "2024-02-03T04:05:06.789Z" }],
+      },
+      python,
+    );
+    expect(code).toBe(0);
+    expect(result).toEqual({ protocol: RUNNER_PROTOCOL, ok: true, value: ["2024-02-03T04:05:06.789000+00:00", 0] });
+  });
+
+  it("refuses a control file of another protocol version", async () => {
+    const { code, result } = await runRunner({ protocol: 99, callable: { kind: "inline", name: "f", source: "def f():\n    pass\n" } });
+    expect(code).toBe(1);
+    expect(result.error).toMatchObject({ type: "VenvflowError", code: "protocol_mismatch" });
+  });
+
+  it("refuses an unknown tagged value", async () => {
+    const { result } = await runRunner({ callable: { kind: "inline", name: "f", source: "def f(x):\n    pass\n" }, args: [{ __venvflow__: "mystery" }] });
+    expect(result.error).toMatchObject({ code: "invalid_argument", message: "unknown tagged value kind 'mystery'" });
+  });
+
+  it("refuses integers JavaScript cannot represent exactly under the json serializer", async () => {
+    const { result } = await runRunner({ callable: { kind: "inline", name: "f", source: "def f():\n    return 2 ** 60\n" } });
+    expect(result.error).toMatchObject({ code: "not_json_serializable", message: "the return value is an int, which the 'json' serializer cannot carry" });
+  });
+});
