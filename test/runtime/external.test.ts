@@ -426,6 +426,12 @@ describe("stopping", () => {
     for (const pid of pids) expect(await alive(pid)).toBe(false);
   });
 
+  it("ends what a successful callable left running, so a task never leaks processes", async () => {
+    const result = await run("import subprocess, sys\ndef f():\n    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']).pid\n");
+    expect(result.state).toBe("success");
+    expect(await alive(result.returnValue as number)).toBe(false);
+  });
+
   it("does not start the process when the signal is already aborted", async () => {
     const marker = join(dir, "started");
     const result = await run(`def f():\n    open(${JSON.stringify(marker)}, 'w').close()\n`, { signal: AbortSignal.abort() });
