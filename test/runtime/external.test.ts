@@ -12,7 +12,7 @@ import { inject } from "vitest";
 import { isOpaquePythonValue, runCallable } from "../../src/runtime/index.ts";
 import type { CallableOptions, LogLine } from "../../src/runtime/types.ts";
 import { VenvflowError } from "../../src/util/errors.ts";
-import { alive, PYTHONS, readLog, scratch } from "./helpers.ts";
+import { gone, PYTHONS, readLog, scratch } from "./helpers.ts";
 
 let dir: string;
 const home = inject("sharedHome");
@@ -423,13 +423,13 @@ describe("stopping", () => {
     expect(result.durationMs).toBeLessThan(10_000);
     const pids = await waitForPids(pidFile);
     expect(pids).toHaveLength(2);
-    for (const pid of pids) expect(await alive(pid)).toBe(false);
+    for (const pid of pids) expect(await gone(pid)).toBe(true);
   });
 
   it("ends what a successful callable left running, so a task never leaks processes", async () => {
     const result = await run("import subprocess, sys\ndef f():\n    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']).pid\n");
     expect(result.state).toBe("success");
-    expect(await alive(result.returnValue as number)).toBe(false);
+    expect(await gone(result.returnValue as number)).toBe(true);
   });
 
   it("does not start the process when the signal is already aborted", async () => {
@@ -447,6 +447,6 @@ describe("stopping", () => {
     controller.abort();
     const result = await running;
     expect(result.error).toMatchObject({ code: "aborted" });
-    for (const pid of pids) expect(await alive(pid)).toBe(false);
+    for (const pid of pids) expect(await gone(pid)).toBe(true);
   });
 });

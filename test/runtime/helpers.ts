@@ -25,6 +25,16 @@ export async function alive(pid: number): Promise<boolean> {
   }
 }
 
+/** SIGKILL is delivered asynchronously: give the kernel a moment before calling a process a survivor. */
+export async function gone(pid: number, withinMs = 2000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (await alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
 export async function readLog(logPath: string): Promise<LogLine[]> {
   return (await readFile(logPath, "utf8"))
     .split("\n")
