@@ -3,10 +3,12 @@ import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CallableResult } from "../../src/runtime/types.ts";
 import { testPipEnv } from "../support/pypi.ts";
-import { PYTHONS, scratch } from "./helpers.ts";
+import { PYTHONS, scratch, removeScratch } from "./helpers.ts";
+
+afterAll(removeScratch);
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 let dir: string;

@@ -7,12 +7,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { isOpaquePythonValue, runCallable } from "../../src/runtime/index.ts";
 import type { CallableOptions, LogLine } from "../../src/runtime/types.ts";
 import { VenvflowError } from "../../src/util/errors.ts";
-import { gone, PYTHONS, readLog, scratch } from "./helpers.ts";
+import { gone, PYTHONS, readLog, scratch, removeScratch } from "./helpers.ts";
+
+afterAll(removeScratch);
 
 let dir: string;
 const home = inject("sharedHome");

@@ -1,5 +1,5 @@
 /** Shared pieces of the runtime tests: real interpreters, a scratch directory, and process liveness. */
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogLine } from "../../src/runtime/types.ts";
@@ -11,8 +11,17 @@ export const PYTHONS = {
   "3.13": "/root/.pyenv/versions/3.13.0/bin/python",
 } as const;
 
-export function scratch(prefix = "venvflow-rt-test-"): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+const scratchDirs: string[] = [];
+
+export async function scratch(prefix = "venvflow-rt-test-"): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+
+/** For afterAll: removes every scratch directory this test file made. */
+export async function removeScratch(): Promise<void> {
+  await Promise.all(scratchDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
 /** A process that exited but was never reaped (PID 1 in a container may not reap orphans) counts as gone. */

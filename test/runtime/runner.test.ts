@@ -3,9 +3,11 @@ import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { RUNNER_PROTOCOL } from "../../src/runtime/index.ts";
-import { PYTHONS, scratch } from "./helpers.ts";
+import { PYTHONS, scratch, removeScratch } from "./helpers.ts";
+
+afterAll(removeScratch);
 
 const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
 

@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runCallable } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
 import { testPipEnv } from "../support/pypi.ts";
-import { readLog, scratch } from "./helpers.ts";
+import { readLog, scratch, removeScratch } from "./helpers.ts";
+
+afterAll(removeScratch);
 
 const home = inject("sharedHome");
 const indexUrl = inject("indexUrl");
