@@ -46,6 +46,15 @@ describe("venvflow call", () => {
     expect(result.env.key).toMatch(/^[0-9a-f]+$/);
   });
 
+  it("builds from an interpreter path when --python PATH comes with requirements", async () => {
+    const out = await venvflow(["tasks.py:version", "--python", "/root/.pyenv/versions/3.11.7/bin/python", "-r", "vf-alpha==1.1.0", "--index-url", inject("indexUrl"), "--json"]);
+    expect(out.code).toBe(0);
+    const result = JSON.parse(out.stdout) as CallableResult;
+    expect(result.returnValue).toBe("1.1.0");
+    expect(result.env.key).not.toBeNull();
+    expect(result.env.python).not.toBe("/root/.pyenv/versions/3.11.7/bin/python");
+  });
+
   it("exits 1 with the Python error when the callable fails", async () => {
     const out = await venvflow(["tasks.py:boom", "--python", PYTHONS["3.12"]]);
     expect(out.code).toBe(1);
