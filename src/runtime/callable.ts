@@ -70,7 +70,37 @@ interface CheckFailure {
  * Parses the callable's module with `ast` in `python` (nothing is imported or run) and returns its signature.
  * A syntax error, a missing or ambiguous function, or a generator is a VenvflowError.
  */
+/**
+ * Signatures already checked in this process, keyed by interpreter and callable content (a file's path,
+ * size and mtime). The check is an interpreter start (~25 ms); an engine dispatching the same task again
+ * skips it. Only successes are kept, so a fixed syntax error is seen at once.
+ */
+const checked = new Map<string, CallableSignature>();
+const CHECKED_LIMIT = 512;
+
+async function checkKey(target: CallableTarget, python: string): Promise<string | null> {
+  try {
+    const [interpreter, file] = await Promise.all([fs.stat(python), target.kind === "file" ? fs.stat(target.path) : null]);
+    const what = target.kind === "file" ? `file\u0000${target.path}\u0000${file!.size}\u0000${file!.mtimeMs}` : `inline\u0000${target.source}`;
+    return `${python}\u0000${interpreter.mtimeMs}\u0000${target.name ?? ""}\u0000${what}`;
+  } catch {
+    return null; // let the check itself report what is missing
+  }
+}
+
 export async function inspectCallable(target: CallableTarget, python: string): Promise<CallableSignature> {
+  const key = await checkKey(target, python);
+  const known = key === null ? undefined : checked.get(key);
+  if (known) return known;
+  const signature = await checkWithInterpreter(target, python);
+  if (key !== null) {
+    if (checked.size >= CHECKED_LIMIT) checked.delete(checked.keys().next().value as string);
+    checked.set(key, signature);
+  }
+  return signature;
+}
+
+async function checkWithInterpreter(target: CallableTarget, python: string): Promise<CallableSignature> {
   const request = target.kind === "file" ? { kind: "file", path: target.path, name: target.name } : { kind: "inline", source: target.source, name: target.name ?? null };
   const stdout = await new Promise<string>((resolve, reject) => {
     // -I: the check must not see PYTHONPATH or user site; -B: it writes no bytecode anywhere.
