@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { EnvSpecInput } from "../env/types.ts";
-import { requirementsWith, runCallable } from "../runtime/index.ts";
+import { environmentSpecFor, runCallable } from "../runtime/index.ts";
 import type { CallableOptions, CallableResult } from "../runtime/types.ts";
 import type { PythonTaskSpec, TaskExecutionContext, TaskKind, TaskOutcome, XComRef } from "./model.ts";
 import { BaseOperator, type TaskOptions } from "./operator.ts";
@@ -42,15 +42,7 @@ abstract class PythonCallableOperator<R> extends BaseOperator<R> {
   override get environmentSpec(): EnvSpecInput | undefined {
     if (this.kind !== "python_virtualenv" && this.kind !== "branch_python_virtualenv") return undefined;
     const c = this.config as Omit<CallableOptions, RunTimeFields>;
-    const systemSitePackages = c.systemSitePackages ?? false;
-    return {
-      requirements: requirementsWith(c.requirements, c.serializer ?? "json", systemSitePackages),
-      systemSitePackages,
-      baseDir: path.resolve(path.dirname(this.dag.fileloc), c.baseDir ?? "."),
-      ...(c.pythonVersion === undefined ? {} : { pythonVersion: c.pythonVersion }),
-      ...(c.indexUrls === undefined ? {} : { indexUrls: c.indexUrls }),
-      ...(c.pipInstallOptions === undefined ? {} : { pipInstallOptions: c.pipInstallOptions }),
-    };
+    return environmentSpecFor(c, path.resolve(path.dirname(this.dag.fileloc), c.baseDir ?? "."));
   }
 
   protected call(ctx: TaskExecutionContext): Promise<CallableResult> {

@@ -10,7 +10,7 @@ import { ensureEnvironment, MIN_PYTHON, resolveSpec } from "../env/index.ts";
 import { probeIndex } from "../env/index-probe.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { EnvSpecInput, Environment } from "../env/types.ts";
-import { resolveCallable, requirementsWith, type CallableTarget } from "../runtime/index.ts";
+import { environmentSpecFor, resolveCallable, type CallableTarget } from "../runtime/index.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { redactUrl } from "../util/secrets.ts";
 import { distributionsProviding } from "./index-lookup.ts";
@@ -116,17 +116,8 @@ function effectiveIndexUrls(input: PythonTaskInput, env: NodeJS.ProcessEnv): str
 }
 
 function specFor(input: PythonTaskInput): EnvSpecInput {
-  const serializer = input.serializer ?? "json";
-  const systemSitePackages = input.systemSitePackages ?? false;
   // The runtime's own spec for this task, so doctor and the run share one cached environment.
-  return {
-    requirements: requirementsWith(input.requirements, serializer, systemSitePackages),
-    systemSitePackages,
-    baseDir: input.baseDir,
-    ...(input.pythonVersion !== undefined ? { pythonVersion: input.pythonVersion } : {}),
-    ...(input.indexUrls !== undefined ? { indexUrls: input.indexUrls } : {}),
-    ...(input.pipInstallOptions !== undefined ? { pipInstallOptions: input.pipInstallOptions } : {}),
-  };
+  return environmentSpecFor(input, input.baseDir);
 }
 
 const SPEC_CODES: Record<string, FindingCode> = {

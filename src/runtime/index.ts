@@ -71,10 +71,29 @@ async function checkExternalPython(python: string): Promise<void> {
 }
 
 /** Adds what a pickle-family serializer needs to the requirements when the host's packages are not visible. */
-export function requirementsWith(requirements: CallableOptions["requirements"], serializer: Serializer, systemSitePackages: boolean): string[] | string | undefined {
-  if (systemSitePackages || (serializer !== "cloudpickle" && serializer !== "dill")) return requirements;
-  const lines = typeof requirements === "string" ? [`-r ${requirements}`] : [...(requirements ?? [])];
-  return [...lines, serializer];
+/** What a callable's options declare about its environment (the fields `environmentSpecFor` reads). */
+export type EnvironmentOptions = Pick<CallableOptions, "requirements" | "serializer" | "systemSitePackages" | "pythonVersion" | "indexUrls" | "pipInstallOptions">;
+
+/**
+ * The environment spec a callable runs in. The runtime, `venvflow env build FILE` and doctor all derive it
+ * here, so they share one cached environment. cloudpickle/dill join the requirements when the environment
+ * cannot see the host's (Airflow does the same).
+ */
+export function environmentSpecFor(options: EnvironmentOptions, baseDir: string): EnvSpecInput {
+  const serializer = options.serializer ?? "json";
+  const systemSitePackages = options.systemSitePackages ?? false;
+  let requirements = options.requirements;
+  if (!systemSitePackages && (serializer === "cloudpickle" || serializer === "dill")) {
+    requirements = [...(typeof requirements === "string" ? [`-r ${requirements}`] : (requirements ?? [])), serializer];
+  }
+  return {
+    requirements,
+    systemSitePackages,
+    baseDir,
+    ...(options.pythonVersion !== undefined ? { pythonVersion: options.pythonVersion } : {}),
+    ...(options.indexUrls !== undefined ? { indexUrls: options.indexUrls } : {}),
+    ...(options.pipInstallOptions !== undefined ? { pipInstallOptions: options.pipInstallOptions } : {}),
+  };
 }
 
 function childEnv(options: CallableOptions): NodeJS.ProcessEnv {
@@ -210,14 +229,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   try {
     log.system(`Running ${describeTarget(target, signature.name)} (serializer ${serializer})`);
     if (envLayer) {
-      const spec: EnvSpecInput = {
-        requirements: requirementsWith(options.requirements, serializer, systemSitePackages),
-        systemSitePackages,
-        baseDir,
-        ...(options.pythonVersion !== undefined ? { pythonVersion: options.pythonVersion } : {}),
-        ...(options.indexUrls !== undefined ? { indexUrls: options.indexUrls } : {}),
-        ...(options.pipInstallOptions !== undefined ? { pipInstallOptions: options.pipInstallOptions } : {}),
-      };
+      const spec = environmentSpecFor({ ...options, serializer }, baseDir);
       try {
         lease = await envLayer.acquireEnvironment(spec, {
           home,
