@@ -15,6 +15,12 @@ import os
 import sys
 import sysconfig
 
+# The runtime's own callable lookup, so doctor and the runtime name a callable the same way
+# (imported without leaving a __pycache__ next to it).
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "runtime"))
+from check_callable import locate  # noqa: E402
+
 # sys.stdlib_module_names exists from 3.10; for 3.8/3.9 this is 3.10's list plus what 3.10 removed.
 STDLIB_3_9 = """
 __future__ _abc _aix_support _ast _asyncio _bisect _blake2 _bootsubprocess _bz2 _codecs _codecs_cn _codecs_hk
@@ -255,37 +261,17 @@ def free_names(tree, fn):
 
 
 def analyze(request):
-    if request["kind"] == "file":
-        where = request["path"]
-        with open(where, "rb") as handle:
-            source = handle.read()
-    else:
-        where = "inline source"
-        source = request["source"]
-    try:
-        tree = ast.parse(source, filename=where)
-    except SyntaxError as exc:
-        return {"ok": False, "code": "callable_syntax_error", "line": exc.lineno,
-                "message": "%s in %s, line %s: %s" % (exc.msg, where, exc.lineno, (exc.text or "").strip())}
-    defs = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    name = request.get("name")
-    if not name:
-        if len(defs) != 1:
-            return {"ok": False, "code": "callable_not_found",
-                    "message": "%s defines %d top-level functions; name the one to run" % (where, len(defs))}
-        name = defs[0].name
-    matching = [node for node in defs if node.name == name]
-    if not matching:
-        return {"ok": False, "code": "callable_not_found",
-                "message": "%s has no top-level function named %s" % (where, name)}
-    fn = matching[-1]
+    located = locate(request)
+    if isinstance(located, dict):
+        return located
+    tree, fn, _names, _where = located
     module_imports = ImportCollector("module")
     module_imports.statements(tree.body, False, True)
     function_imports = ImportCollector("function")
     function_imports.statements(fn.body, False, False)
     for default in fn.args.defaults + [d for d in fn.args.kw_defaults if d is not None]:
         function_imports.expressions(default, False)
-    return {"ok": True, "name": name, "line": fn.lineno, "imports": module_imports.found + function_imports.found,
+    return {"ok": True, "name": fn.name, "line": fn.lineno, "imports": module_imports.found + function_imports.found,
             "freeNames": free_names(tree, fn)}
 
 

@@ -22,7 +22,12 @@ def own_nodes(fn: ast.AST):
             stack.extend(ast.iter_child_nodes(node))
 
 
-def check(request: dict) -> dict:
+def locate(request: dict):
+    """Parses the callable's source (never importing it) and finds its function.
+
+    Returns (tree, fn, names, where), or a failure dict {"ok": False, "code", "message", ...}. Shared with
+    venvflow doctor's analyze.py, so both name a callable the same way.
+    """
     if request["kind"] == "file":
         where = request["path"]
         with open(where, "rb") as handle:
@@ -47,7 +52,15 @@ def check(request: dict) -> dict:
     if not matching:
         return {"ok": False, "code": "callable_not_found", "functions": names,
                 "message": "%s has no top-level function named %s" % (where, name)}
-    fn = matching[-1]  # the last definition is the one the module ends up with
+    return tree, matching[-1], names, where  # the last definition is the one the module ends up with
+
+
+def check(request: dict) -> dict:
+    located = locate(request)
+    if isinstance(located, dict):
+        return located
+    _tree, fn, names, where = located
+    name = fn.name
     if any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in own_nodes(fn)):
         return {"ok": False, "code": "callable_is_generator", "functions": names, "line": fn.lineno,
                 "message": "%s in %s uses 'yield': a task callable must return its result" % (name, where)}
