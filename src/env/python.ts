@@ -95,6 +95,12 @@ async function isExecutableFile(file: string): Promise<boolean> {
   }
 }
 
+/** pyenv's selected versions: PYENV_VERSION, else the global version file (per-directory files are not read). */
+async function pyenvSelected(env: NodeJS.ProcessEnv, pyenvRoot: string): Promise<string[]> {
+  const text = env.PYENV_VERSION ?? (await fs.readFile(path.join(pyenvRoot, "version"), "utf8").catch(() => ""));
+  return text.split(/[\s:]+/).filter((v) => v && v !== "system");
+}
+
 const PYTHON_NAME = /^python(\d(\.\d+)?)?$/;
 
 /** Candidate interpreter paths in search order: PATH, pyenv's versions, then the usual prefixes. */
@@ -109,8 +115,12 @@ async function candidatePaths(env: NodeJS.ProcessEnv): Promise<{ file: string; s
     }
   };
   for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    // pyenv shims only re-dispatch to the versions listed below, and fail for versions not selected.
-    if (path.resolve(dir) === path.join(pyenvRoot, "shims")) continue;
+    // pyenv's shims re-dispatch to the selected version (and fail for others): stand the selected version's
+    // interpreter in the shims' place, so "the python3 on PATH" means what it means in the user's shell.
+    if (path.resolve(dir) === path.join(pyenvRoot, "shims")) {
+      for (const version of await pyenvSelected(env, pyenvRoot)) out.push({ file: path.join(pyenvRoot, "versions", version, "bin", "python"), source: "path" });
+      continue;
+    }
     for (const name of (await listDir(dir)).filter((n) => PYTHON_NAME.test(n)).sort()) out.push({ file: path.join(dir, name), source: "path" });
   }
   for (const version of await listDir(path.join(pyenvRoot, "versions"))) {
@@ -195,7 +205,7 @@ const discoveryMemo = new Map<string, { fingerprint: string; result: ProbedInter
 
 async function searchFingerprint(env: NodeJS.ProcessEnv): Promise<string> {
   const pyenvRoot = env.PYENV_ROOT ?? path.join(os.homedir(), ".pyenv");
-  const dirs = [...(env.PATH ?? "").split(path.delimiter), path.join(pyenvRoot, "versions"), "/usr/local/bin", "/usr/bin", "/opt/homebrew/bin", "/opt/local/bin", "/opt/python"];
+  const dirs = [...(env.PATH ?? "").split(path.delimiter), path.join(pyenvRoot, "versions"), path.join(pyenvRoot, "version"), "/usr/local/bin", "/usr/bin", "/opt/homebrew/bin", "/opt/local/bin", "/opt/python"];
   const stamps = await Promise.all(dirs.map(async (dir) => `${dir}:${(await fs.stat(dir).catch(() => null))?.mtimeMs ?? "-"}`));
   return stamps.join("|");
 }
@@ -204,7 +214,7 @@ async function searchFingerprint(env: NodeJS.ProcessEnv): Promise<string> {
 export async function listPythons(options: DiscoveryOptions = {}): Promise<ProbedInterpreter[]> {
   const env = options.env ?? process.env;
   const home = options.home ?? venvflowHome(env);
-  const memoKey = `${home}\u0000${env.PATH ?? ""}\u0000${env.PYENV_ROOT ?? ""}`;
+  const memoKey = `${home}\u0000${env.PATH ?? ""}\u0000${env.PYENV_ROOT ?? ""}\u0000${env.PYENV_VERSION ?? ""}`;
   const fingerprint = await searchFingerprint(env);
   const memo = discoveryMemo.get(memoKey);
   if (memo && memo.fingerprint === fingerprint) return memo.result;

@@ -51,6 +51,20 @@ describe("Python discovery", () => {
     expect(byPath.source).toBe("explicit");
   });
 
+  it("with pyenv's shims on PATH, the default is pyenv's selected version", async () => {
+    const root = path.join(process.env.HOME ?? "/root", ".pyenv");
+    const selected = (await listPythons({ home })).find((p) => p.source === "pyenv" && p.path.startsWith(path.join(root, "versions", "3.12")));
+    if (!selected) {
+      console.warn("no pyenv Python 3.12 on this machine: the shim case is not exercised");
+      return;
+    }
+    const version = path.relative(path.join(root, "versions"), selected.path).split(path.sep)[0]!;
+    const env = { ...process.env, PYENV_ROOT: root, PYENV_VERSION: version, PATH: `${path.join(root, "shims")}${path.delimiter}/usr/bin` };
+    const python = await findPython(undefined, { home, env });
+    expect(python.version).toBe(version);
+    expect(python.source).toBe("path");
+  });
+
   it('"3" picks the newest Python 3', async () => {
     const newest = (await listPythons({ home })).filter((p) => p.major === 3).map((p) => p.version);
     const python = await findPython("3", { home });

@@ -51,7 +51,8 @@ describe("examples", () => {
     const render = task(json, "render");
     expect(render.state).toBe("failed");
     expect(render.error?.type).toBe("ModuleNotFoundError");
-    expect(render.error?.message).toContain("tabulate");
+    expect(render.error?.message).toMatch(/No module named 'tabulate' in environment [0-9a-f]{12} .*: no requirement declares it/);
+    expect(render.error?.fix).toBe('add "tabulate" to requirements');
   });
 
   it("seed 2: the same callable with the package in requirements succeeds", async () => {
