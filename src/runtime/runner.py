@@ -21,12 +21,10 @@ import base64  # noqa: E402
 import datetime  # noqa: E402
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
-import inspect  # noqa: E402
 import json  # noqa: E402
 import linecache  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-import traceback  # noqa: E402
 import types  # noqa: E402
 
 PROTOCOL = 1
@@ -229,6 +227,8 @@ def write_result(call_dir: str, payload: dict) -> None:
 
 
 def user_traceback(exc: BaseException) -> str:
+    import traceback  # only on failure (logging usually brings it in anyway)
+
     tb = exc.__traceback__
     while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == _THIS_FILE:
         tb = tb.tb_next
@@ -271,7 +271,7 @@ def run(call_dir: str) -> int:
     kwargs = decode(control.get("kwargs", {}))
     fn = load_callable(spec, string_args)
     value = fn(*args, **kwargs)  # type: ignore[operator]
-    if inspect.iscoroutine(value):
+    if isinstance(value, types.CoroutineType):
         import asyncio
 
         value = asyncio.run(value)
