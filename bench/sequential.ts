@@ -2,14 +2,14 @@
  * 40 sequential light tasks end to end (the workload of Windmill's orchestrator benchmark, where Airflow took
  * 97–116 s): a run of 40 chained TypeScript tasks, and of 40 chained Python tasks in one cached environment,
  * on a fresh SQLite store. Baseline, in the same run: 40 bare interpreter starts one after another, the floor for
- * any design that starts a process per Python task.
+ * any design that starts a process per Python task (the environment's own python, as the tasks use).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chain, dag, ExternalPythonOperator, PythonOperator, PythonVirtualenvOperator } from "../src/dag/index.ts";
-import { findPython } from "../src/env/index.ts";
+import { ensureEnvironment, findPython } from "../src/env/index.ts";
 import { runDag } from "../src/engine/index.ts";
 import { openStore } from "../src/store/index.ts";
 import { fmt, now } from "./common.ts";
@@ -34,8 +34,10 @@ export async function benchSequential(): Promise<void> {
     // Warm: build the environment and check the callable once, as any cached deployment would have.
     await runDag(venv, { store, home });
 
+    // The baseline starts the interpreter the virtualenv tasks run: the environment's own python.
+    const envPython = (await ensureEnvironment({ pythonVersion: python.path }, { home })).python;
     let t = now();
-    for (let i = 0; i < TASKS; i++) execFileSync(python.path, ["-c", "pass"]);
+    for (let i = 0; i < TASKS; i++) execFileSync(envPython, ["-c", "pass"]);
     const baseline = now() - t;
     const timed = async (d: typeof ts) => {
       t = now();
