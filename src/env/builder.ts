@@ -74,7 +74,7 @@ function requirementsText(lines: RequirementLine[]): string {
   return lines.map((l) => l.text).join("\n") + "\n";
 }
 
-export interface RunResult {
+interface RunResult {
   exitCode: number | null;
   lines: string[];
 }

@@ -162,12 +162,3 @@ export async function tryAcquireLock(lockPath: string, options: Omit<LockOptions
     throw error;
   }
 }
-
-export async function withLock<T>(lockPath: string, options: LockOptions, fn: (lock: LockHandle) => Promise<T>): Promise<T> {
-  const lock = await acquireLock(lockPath, options);
-  try {
-    return await fn(lock);
-  } finally {
-    await lock.release();
-  }
-}
