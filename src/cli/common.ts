@@ -1,5 +1,5 @@
 /** Shared CLI plumbing: error reporting with the fix, exit codes, JSON output, small formatters. */
-import { VenvflowError } from "../util/errors.ts";
+import { VenvflowError, formatError } from "../util/errors.ts";
 
 /** Runs a command action: a VenvflowError prints its message and fix (or JSON with --json) and exits 1. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
@@ -10,7 +10,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       const json = args.some((a) => typeof a === "object" && a !== null && (a as { json?: unknown }).json === true);
       if (error instanceof VenvflowError) {
         if (json) process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
-        else process.stderr.write(`error: ${error.message}\n`);
+        else process.stderr.write(`error: ${formatError(error)}\n`);
       } else {
         process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       }

@@ -145,7 +145,7 @@ export class DagBuilder implements DagContext {
       try {
         dagrunTimeoutMs = durationToMs(opts.dagrunTimeout, "dagrunTimeout");
       } catch (error) {
-        if (error instanceof VenvflowError) throw new VenvflowError(error.code, `${where}: ${error.message.split("\n")[0]}`, { fix: error.fix });
+        if (error instanceof VenvflowError) throw new VenvflowError(error.code, `${where}: ${error.message}`, { fix: error.fix });
         throw error;
       }
     }

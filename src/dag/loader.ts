@@ -3,16 +3,16 @@ import * as nodeModule from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { tsImport } from "tsx/esm/api";
-import { VenvflowError } from "../util/errors.ts";
+import { VenvflowError, type ErrorCode } from "../util/errors.ts";
 import type { DagDefinition } from "./model.ts";
-import { isVenvflowError } from "./operator.ts";
 import { authoring, type LoadCollector } from "./state.ts";
 
 /** A DAG file that could not be loaded: it does not parse, throws while loading, or defines an invalid DAG. */
 export interface DagLoadError {
   file: string;
   message: string;
-  code: string;
+  code: ErrorCode;
+  fix?: string;
 }
 
 export interface LoadDagsResult {
@@ -88,7 +88,7 @@ async function loadsAsCommonJs(file: string): Promise<boolean> {
 
 async function loadError(file: string, error: unknown): Promise<DagLoadError> {
   const clean = (text: string): string => text.replace(/\?venvflow-load=\d+(?:&tsx-namespace=[\w-]+)?/g, "");
-  if (isVenvflowError(error)) return { file, code: error.code, message: clean(error.message) };
+  if (error instanceof VenvflowError) return { file, code: error.code, message: clean(error.message), ...(error.fix ? { fix: error.fix } : {}) };
   const err = error instanceof Error ? error : new Error(String(error));
   // Point at the line of the DAG file that threw, when the stack shows it.
   const frame = clean(err.stack ?? "")
@@ -163,8 +163,7 @@ export async function loadDag(file: string, dagId?: string): Promise<DagDefiniti
   const { dags, errors } = await loadDags(target);
   const [error] = errors;
   if (error) {
-    const [message, fix] = error.message.split("\n  fix: ");
-    throw new VenvflowError(error.code, message!, { fix: fix ?? "fix the DAG file, then load it again" });
+    throw new VenvflowError(error.code, error.message, { fix: error.fix ?? "fix the DAG file, then load it again" });
   }
   const ids = dags.map((d) => `"${d.dagId}"`).join(", ");
   if (dagId === undefined) {

@@ -43,14 +43,9 @@ function operatorOf(node: DependencyNode): BaseOperator {
   return node instanceof XComArg ? node.operator : node;
 }
 
-/** By name, not instanceof: a DAG file's "venvflow" may be another module instance than the engine's. */
-export function isVenvflowError(error: unknown): error is VenvflowError {
-  return error instanceof Error && error.name === "VenvflowError" && typeof (error as { code?: unknown }).code === "string";
-}
-
 /** A failed outcome carrying a thrown error (a VenvflowError keeps its code and fix). */
 export function failedOutcome(error: unknown): TaskOutcome {
-  if (isVenvflowError(error)) {
+  if (error instanceof VenvflowError) {
     return { state: "failed", error: { type: error.name, message: error.message, code: error.code, ...(error.fix ? { fix: error.fix } : {}) } };
   }
   const err = error instanceof Error ? error : new Error(String(error));
@@ -98,7 +93,7 @@ export abstract class BaseOperator<R = unknown> {
       try {
         return durationToMs(value, name);
       } catch (error) {
-        if (error instanceof VenvflowError) throw new VenvflowError(error.code, `${where}: ${error.message.split("\n")[0]}`, { fix: error.fix });
+        if (error instanceof VenvflowError) throw new VenvflowError(error.code, `${where}: ${error.message}`, { fix: error.fix });
         throw error;
       }
     };

@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
-import { VenvflowError } from "../util/errors.ts";
+import { VenvflowError, type ErrorCode } from "../util/errors.ts";
 import { TRIGGER_RULES, type TaskKind, type XComRef } from "./model.ts";
 import { isXComRef } from "./xcom.ts";
 
@@ -98,7 +98,7 @@ export const dagOptionsSchema = z.strictObject({
 });
 
 /** Parses `input` with a strict object schema, turning every issue into one VenvflowError. */
-export function parseOptions<S extends z.ZodObject>(schema: S, input: unknown, where: string, code: string): z.output<S> {
+export function parseOptions<S extends z.ZodObject>(schema: S, input: unknown, where: string, code: ErrorCode): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const allowed = Object.keys(schema.shape);

@@ -82,11 +82,6 @@ function finding(view: Pick<TaskView, "input">, code: FindingCode, message: stri
   };
 }
 
-/** A VenvflowError message without the "  fix: …" it appends (findings carry the fix separately). */
-function withoutFix(text: string): string {
-  return text.replace(/\n {2}fix: [\s\S]*$/, "");
-}
-
 /** Runs analyze.py once in `python` for every callable that interpreter checks. */
 function runAnalyzer(python: string, callables: { id: string; target: CallableTarget }[]): Promise<AnalyzerOutput> {
   const request = {
@@ -178,7 +173,7 @@ class Doctor {
   /** Turns a failed spec resolution or build into findings that name the requirement and the fix. */
   async buildFailure(view: TaskView, error: VenvflowError): Promise<Finding[]> {
     const reason = error.code === "env_build_failed" ? String(error.details.reason ?? "install_failed") : error.code;
-    const message = withoutFix(error.message);
+    const message = error.message;
     const fix = error.fix ?? "see the build log";
     const requirement = String(error.details.requirement ?? "");
     const project = /^[A-Za-z0-9._-]+/.exec(requirement)?.[0];
@@ -244,7 +239,7 @@ class Doctor {
           view.target = await resolveCallable(view.input.pythonCallable, view.input.baseDir);
         } catch (error) {
           if (!(error instanceof VenvflowError)) throw error;
-          view.findings.push(finding(view, "callable_invalid", withoutFix(error.message), error.fix ?? "check pythonCallable"));
+          view.findings.push(finding(view, "callable_invalid", error.message, error.fix ?? "check pythonCallable"));
           return;
         }
         byPython.set(python, [...(byPython.get(python) ?? []), view]);
@@ -257,7 +252,7 @@ class Doctor {
           output = await runAnalyzer(python, group.map((view, i) => ({ id: String(i), target: view.target as CallableTarget })));
         } catch (error) {
           if (!(error instanceof VenvflowError)) throw error;
-          for (const view of group) view.findings.push(finding(view, "python_not_found", withoutFix(error.message), error.fix ?? "use a working CPython 3.8 or newer"));
+          for (const view of group) view.findings.push(finding(view, "python_not_found", error.message, error.fix ?? "use a working CPython 3.8 or newer"));
           return;
         }
         const [major, minor] = output.python.version.split(".").map(Number) as [number, number];

@@ -24,7 +24,7 @@ export class EnvBuildError extends VenvflowError {
   readonly reason: string;
 
   constructor(explained: VenvflowError) {
-    super("env_build_failed", explained.message.replace(/\n {2}fix: [\s\S]*$/, ""), { fix: explained.fix, details: { ...explained.details, reason: explained.code }, cause: explained });
+    super("env_build_failed", explained.message, { fix: explained.fix, details: { ...explained.details, reason: explained.code }, cause: explained });
     this.name = "EnvBuildError";
     this.reason = explained.code;
   }

@@ -100,11 +100,11 @@ export function parseRequirementLine(text: string, origin: string): RequirementL
   } catch (error) {
     // Re-parse the redacted text so the caret lines up with what we show, and no credential is shown.
     const shown = new Redactor().addUrlsIn(text).redact(text);
-    let reason = error instanceof VenvflowError ? error.message.replace(/\n\s*fix: [\s\S]*$/, "") : String(error);
+    let reason = error instanceof VenvflowError ? error.message : String(error);
     try {
       new Requirement(shown);
     } catch (redactedError) {
-      if (redactedError instanceof VenvflowError) reason = redactedError.message.replace(/\n\s*fix: [\s\S]*$/, "");
+      if (redactedError instanceof VenvflowError) reason = redactedError.message;
     }
     throw new VenvflowError("invalid_requirement", `Invalid requirement at ${origin}: "${shown}"\n${reason}`, {
       fix: 'write it as PEP 508: name[extra] (>=1.0,<2) ; marker  — e.g. "requests>=2.31" or "numpy==1.26.4"',

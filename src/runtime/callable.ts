@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { VenvflowError } from "../util/errors.ts";
+import { VenvflowError, type ErrorCode } from "../util/errors.ts";
 import type { PythonCallable, RunContext } from "./types.ts";
 
 /** Where the callable lives, resolved: an absolute file or inline source. */
@@ -61,7 +61,7 @@ export async function resolveCallable(callable: PythonCallable, baseDir: string)
 
 interface CheckFailure {
   ok: false;
-  code: string;
+  code: ErrorCode;
   message: string;
   functions?: string[];
 }

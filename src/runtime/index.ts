@@ -150,7 +150,7 @@ async function readResult(callDir: string, limit: number): Promise<RunnerResult 
 
 function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
   const err = error instanceof VenvflowError ? error : new VenvflowError("internal_error", error instanceof Error ? error.message : String(error));
-  const message = redactor.redact(err.message.replace(/\n {2}fix: [\s\S]*$/, ""));
+  const message = redactor.redact(err.message);
   return { type: "VenvflowError", code: err.code, message, traceback: "", ...(err.fix ? { fix: redactor.redact(err.fix) } : {}) };
 }
 

@@ -190,7 +190,7 @@ describe("operators", () => {
 
   it("refuses to create a task outside a DAG", () => {
     const error = caught(() => new EmptyOperator({ taskId: "lost" }));
-    expect([error.code, error.message]).toEqual(["outside_dag", "new EmptyOperator() was called outside a DAG\n  fix: create tasks inside the callback of dag(\"my_dag\", { … }, () => { … })"]);
+    expect([error.code, error.message, error.fix]).toEqual(["outside_dag", "new EmptyOperator() was called outside a DAG", 'create tasks inside the callback of dag("my_dag", { … }, () => { … })']);
     const factory = task.virtualenv({}, "etl.py:extract");
     expect(caught(() => factory()).message).toMatch(/^task\.virtualenv\(\) was called outside a DAG/);
   });
