@@ -5,9 +5,16 @@
  */
 export const MASK = "***";
 
-/** `https://user:pass@host/simple` → `https://user:***@host/simple`; a token-only userinfo becomes `***@`. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]+)@/i, (_whole, scheme: string, userinfo: string) => {
+// scheme://userinfo@ anywhere in a string (`-e git+https://u:p@host/…`, `--index https://u:p@…`, a URL inside a
+// sentence); userinfo stops at the characters that end an authority, so `https://host/?mail=a@b` is left alone.
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#@\s"']+)@/gi;
+
+/**
+ * Masks the credentials of every URL in `text`: `https://user:pass@host/simple` → `https://user:***@host/simple`;
+ * a token-only userinfo becomes `***@`.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(USERINFO, (_whole, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(":");
     return colon === -1 ? `${scheme}${MASK}@` : `${scheme}${userinfo.slice(0, colon)}:${MASK}@`;
   });
@@ -61,7 +68,7 @@ export class Redactor {
   }
 
   redact(text: string): string {
-    let out = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+):([^/@\s]+)@/gi, (_w, scheme: string, user: string) => `${scheme}${user}:${MASK}@`);
+    let out = redactUrl(text);
     // Longest first, so a secret that contains another is masked whole.
     for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
       if (out.includes(secret)) out = out.split(secret).join(MASK);

@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { Redactor, redactUrl } from "../../src/util/secrets.ts";
+
+describe("redactUrl", () => {
+  it("masks credentials of every URL anywhere in the text, not only at its start", () => {
+    expect(redactUrl("-e git+https://user:PW123@git.example.com/repo.git#egg=x")).toBe("-e git+https://user:***@git.example.com/repo.git#egg=x");
+    expect(redactUrl('Unknown option "--index https://u:PW123@a.example/simple" and https://TOKEN999@b.example/simple')).toBe(
+      'Unknown option "--index https://u:***@a.example/simple" and https://***@b.example/simple',
+    );
+  });
+
+  it("leaves URLs without credentials, and @ after the authority, alone", () => {
+    const plain = "see https://host.example/simple/?mail=a@b.example and file:///opt/pypi/simple";
+    expect(redactUrl(plain)).toBe(plain);
+  });
+});
+
+describe("Redactor", () => {
+  it("masks token-only userinfo and registered secrets, raw and percent-encoded", () => {
+    const redactor = new Redactor(["hunter2/x"]);
+    expect(redactor.redact("pip said: https://TOKEN123@idx.example/simple failed; value hunter2/x or hunter2%2Fx")).toBe(
+      "pip said: https://***@idx.example/simple failed; value *** or ***",
+    );
+  });
+});
