@@ -53,6 +53,7 @@ function summary(env: Environment): Record<string, unknown> {
     sizeBytes: env.sizeBytes,
     createdAt: env.createdAt,
     lastUsedAt: env.lastUsedAt,
+    ...(env.problem ? { problem: env.problem } : {}),
   };
 }
 
@@ -117,6 +118,9 @@ export function registerEnvCommands(program: Command): void {
             envs.map((e) => [e.key.slice(0, 12), e.interpreter.version, String(e.lock.length), formatBytes(e.sizeBytes), ago(e.lastUsedAt)]),
           )}\n`,
         );
+        for (const e of envs.filter((e) => e.problem)) {
+          process.stdout.write(`broken: ${e.key.slice(0, 12)} ${e.problem}\n  fix: the next task that uses it rebuilds it; or run \`venvflow env rm ${e.key.slice(0, 12)}\`\n`);
+        }
       }),
     );
 

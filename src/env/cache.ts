@@ -174,12 +174,26 @@ export class EnvCache {
   async toEnvironment(metadata: EnvMetadata): Promise<Environment> {
     const dir = this.envDir(metadata.key);
     const { format: _format, declaredKey: _declaredKey, buildDurationMs: _buildDurationMs, ...environment } = metadata;
+    const problem = await this.problem(metadata);
     return {
       ...environment,
       path: dir,
       python: path.join(dir, "bin", "python"),
       lastUsedAt: ((await this.lastUsed(metadata.key)) ?? new Date(metadata.createdAt)).toISOString(),
+      ...(problem ? { problem } : {}),
     };
+  }
+
+  /**
+   * Why a published environment cannot run anything, or null: its `bin/python` deleted, or the base interpreter it
+   * links to uninstalled (a dangling symlink). Two stats, cheap enough to run on every lease.
+   */
+  async problem(metadata: EnvMetadata): Promise<string | null> {
+    const python = path.join(this.envDir(metadata.key), "bin", "python");
+    const linked = await fs.lstat(python).catch(() => null);
+    if (!linked) return `its interpreter ${python} is missing`;
+    if (!(await fs.stat(python).catch(() => null))) return `its interpreter ${python} points at ${metadata.interpreter.path}, which no longer exists (the base Python was uninstalled)`;
+    return null;
   }
 
   /**

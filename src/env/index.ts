@@ -48,6 +48,13 @@ async function obtain(input: EnvSpecInput, options: EnsureOptions, leaseIt: bool
   });
   try {
     let metadata = await cache.readMetadata(key);
+    const problem = metadata && (await cache.problem(metadata));
+    if (problem) {
+      // A broken environment fails every task with `spawn … ENOENT`: rebuild it under the lock we hold.
+      options.onProgress?.({ key, phase: "create", message: `rebuilding: ${problem}` });
+      await cache.discard(key);
+      metadata = null;
+    }
     if (metadata) {
       options.onProgress?.({ key, phase: "cached", message: "using the cached environment" });
     } else {

@@ -66,6 +66,8 @@ export interface Environment {
   lastUsedAt: string;
   sizeBytes: number;
   buildLogPath: string;
+  /** Why this environment cannot run tasks (its interpreter or base Python is gone); absent when healthy. */
+  problem?: string;
 }
 
 /** An environment held by a running task: never deleted until released. */
