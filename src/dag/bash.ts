@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { VenvflowError } from "../util/errors.ts";
+import { runProcessGroup } from "../util/process.ts";
 import { TaskLog } from "./context.ts";
 import { callInProcess } from "./function.ts";
 import type { TaskExecutionContext, TaskOutcome, XComRef } from "./model.ts";
@@ -26,9 +25,6 @@ export interface BashOperatorOptions extends TaskOptions {
   /** Exit codes that mark the task skipped. Default 99, as Airflow; null for none. */
   skipOnExitCode?: number | number[] | null;
 }
-
-/** Grace period between SIGTERM and SIGKILL when a command is aborted. */
-const KILL_GRACE_MS = 5000;
 
 /** Airflow's BashOperator: runs `bash -c command`; the last line of stdout is the return value. */
 export class BashOperator extends BaseOperator<string> {
@@ -89,50 +85,28 @@ export class BashOperator extends BaseOperator<string> {
     };
   }
 
-  #spawn(command: string, cwd: string, ctx: TaskExecutionContext, log: TaskLog): Promise<TaskOutcome> {
+  async #spawn(command: string, cwd: string, ctx: TaskExecutionContext, log: TaskLog): Promise<TaskOutcome> {
     const skipCodes = this.config.skipOnExitCode === undefined ? [99] : this.config.skipOnExitCode === null ? [] : [this.config.skipOnExitCode].flat() as number[];
     log.write("system", `Running command: ['bash', '-c', ${JSON.stringify(command)}]`, "INFO");
-    // Its own process group, so an abort also stops what the command started.
-    const child = spawn("bash", ["-c", command], { cwd, env: this.#env(ctx), detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let lastLine = "";
-    const stdoutDone = new Promise<void>((resolve) => {
-      const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
-      lines.on("line", (line) => {
-        lastLine = line.trimEnd();
-        log.write("stdout", line);
-      });
-      lines.on("close", resolve);
+    // The shared primitive: its own process group, so an abort (the engine folds executionTimeout into it) stops
+    // what the command started too, and nothing it left behind outlives it.
+    const outcome = await runProcessGroup({
+      command: "bash",
+      args: ["-c", command],
+      cwd,
+      env: this.#env(ctx),
+      signal: ctx.signal,
+      lines: {
+        1: (line) => {
+          lastLine = line.trimEnd();
+          log.write("stdout", line);
+        },
+        2: (line) => log.write("stderr", line),
+      },
     });
-    const stderrDone = new Promise<void>((resolve) => {
-      const lines = createInterface({ input: child.stderr, crlfDelay: Infinity });
-      lines.on("line", (line) => log.write("stderr", line));
-      lines.on("close", resolve);
-    });
-    let killTimer: NodeJS.Timeout | undefined;
-    const kill = (sig: NodeJS.Signals): void => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        // already gone
-      }
-    };
-    const onAbort = (): void => {
-      kill("SIGTERM");
-      killTimer = setTimeout(() => kill("SIGKILL"), KILL_GRACE_MS);
-    };
-    if (ctx.signal.aborted) onAbort();
-    else ctx.signal.addEventListener("abort", onAbort, { once: true });
-    return new Promise<TaskOutcome>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (code, signal) => {
-        ctx.signal.removeEventListener("abort", onAbort);
-        clearTimeout(killTimer);
-        void Promise.all([stdoutDone, stderrDone]).then(() => {
-          log.write("system", `Command exited with return code ${code ?? signal}`, "INFO");
-          resolve(this.#outcome(code, signal, lastLine, skipCodes, ctx));
-        });
-      });
-    });
+    log.write("system", `Command exited with return code ${outcome.exitCode ?? outcome.signal ?? "none (it was not started)"}`, "INFO");
+    return this.#outcome(outcome.exitCode, outcome.signal, lastLine, skipCodes, ctx);
   }
 
   #outcome(code: number | null, signal: NodeJS.Signals | null, lastLine: string, skipCodes: readonly number[], ctx: TaskExecutionContext): TaskOutcome {

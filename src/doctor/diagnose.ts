@@ -2,11 +2,10 @@
  * Static diagnosis of Python tasks: parse each callable with its own interpreter (one batched process per
  * interpreter), build or reuse its environment, and check every import against what that environment provides.
  */
-import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureEnvironment, MIN_PYTHON, resolveSpec } from "../env/index.ts";
+import { ensureEnvironment, MIN_PYTHON, resolveSpec, runPythonJson } from "../env/index.ts";
 import { probeIndex } from "../env/index-probe.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { EnvSpecInput, Environment } from "../env/types.ts";
@@ -87,15 +86,8 @@ function runAnalyzer(python: string, callables: { id: string; target: CallableTa
   const request = {
     callables: callables.map(({ id, target }) => (target.kind === "file" ? { id, kind: "file", path: target.path, name: target.name } : { id, kind: "inline", source: target.source, name: target.name ?? null })),
   };
-  return new Promise((resolve, reject) => {
-    // -I: no PYTHONPATH or user site; -B: no bytecode written anywhere.
-    const child = execFile(python, ["-I", "-B", ANALYZE_SCRIPT], { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, out, err) => {
-      if (error) reject(new VenvflowError("python_failed", `${python} could not analyze the callables: ${String(err).trim().slice(-1000) || error.message}`, { fix: "use a working CPython 3.8 or newer" }));
-      else resolve(JSON.parse(out) as AnalyzerOutput);
-    });
-    child.stdin?.on("error", () => undefined);
-    child.stdin?.end(JSON.stringify(request));
-  });
+  // -I: no PYTHONPATH or user site; -B: no bytecode written anywhere.
+  return runPythonJson<AnalyzerOutput>(python, ["-I", "-B", ANALYZE_SCRIPT], { what: "analyze the callables", input: request, timeoutMs: 120_000 });
 }
 
 function listOf(value: string[] | string | undefined): string[] {

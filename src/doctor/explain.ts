@@ -2,9 +2,8 @@
  * Post-mortem of a task that failed with ModuleNotFoundError / ImportError: which environment it ran in, whether
  * the module exists on the host or in another venvflow environment, whether a requirement declared it, and the fix.
  */
-import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { listEnvironments, parseRequirements } from "../env/index.ts";
+import { listEnvironments, parseRequirements, runPythonJson } from "../env/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { Environment } from "../env/types.ts";
 import { distributionsProviding } from "./index-lookup.ts";
@@ -53,19 +52,9 @@ interface HostFacts {
   platlib: string | null;
 }
 
-function hostFacts(python: string): Promise<HostFacts | null> {
-  return new Promise((resolve) => {
-    const child = execFile(python, ["-I", "-B", ANALYZE_SCRIPT], { timeout: 30_000, maxBuffer: 8 * 1024 * 1024 }, (error, out) => {
-      if (error) return resolve(null);
-      try {
-        resolve((JSON.parse(out) as { python: HostFacts }).python);
-      } catch {
-        resolve(null);
-      }
-    });
-    child.stdin?.on("error", () => undefined);
-    child.stdin?.end(JSON.stringify({ callables: [] }));
-  });
+async function hostFacts(python: string): Promise<HostFacts | null> {
+  const answer = await runPythonJson<{ python: HostFacts }>(python, ["-I", "-B", ANALYZE_SCRIPT], { what: "list its site-packages", input: { callables: [] }, timeoutMs: 30_000 }).catch(() => null);
+  return answer?.python ?? null;
 }
 
 function describe(provider: ModuleProvider): string {

@@ -12,7 +12,7 @@ import { tryAcquireLock } from "./lock.ts";
 import { resolveSpec, sha256, type ResolvedSpec } from "./spec.ts";
 import type { EnsureOptions, EnvSpecInput, Environment, EnvironmentLease } from "./types.ts";
 
-export { findPython, listPythons, MIN_PYTHON, type ProbedInterpreter } from "./python.ts";
+export { findPython, listPythons, MIN_PYTHON, runPythonJson, type ProbedInterpreter } from "./python.ts";
 export { resolveSpec, type ResolvedSpec } from "./spec.ts";
 export { EnvBuildError } from "./builder.ts";
 export { parseRequirements, type ParsedRequirements, type RequirementLine } from "./requirements.ts";

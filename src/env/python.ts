@@ -3,16 +3,13 @@
  * (the probe is cached on disk, keyed by the binary's real path, size and mtime, so a cached task
  * dispatch does not pay ~20 ms per interpreter), and pick the one a `pythonVersion` asks for.
  */
-import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
+import { runProcessGroup } from "../util/process.ts";
 import type { Interpreter } from "./types.ts";
-
-const execFileAsync = promisify(execFile);
 
 /** Oldest Python venvflow builds environments for (pip ≥ 22.3's `--python` and the runner need it). */
 export const MIN_PYTHON: readonly [number, number] = [3, 8];
@@ -136,9 +133,40 @@ async function candidatePaths(env: NodeJS.ProcessEnv): Promise<{ file: string; s
   return out;
 }
 
+/**
+ * Runs a helper script in `python` and parses the one JSON document it prints: the interpreter probe, the
+ * runtime's callable check and doctor's analyzer all talk to Python this way. `input` is sent as JSON on stdin.
+ * A crash, a timeout or output that is not JSON is a `python_failed` VenvflowError saying what `python` could not do.
+ */
+export async function runPythonJson<T>(python: string, args: readonly string[], options: { what: string; input?: unknown; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<T> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const fail = (detail: string): VenvflowError =>
+    new VenvflowError("python_failed", `${python} could not ${options.what}: ${detail.trim().slice(-1000)}`, { fix: "use a working CPython 3.8 or newer" });
+  let outcome;
+  try {
+    outcome = await runProcessGroup({
+      command: python,
+      args,
+      env: options.env ?? process.env,
+      timeoutMs: options.timeoutMs,
+      ...(options.input === undefined ? {} : { input: JSON.stringify(options.input) }),
+      lines: { 1: (line) => stdout.push(line), 2: (line) => stderr.push(line) },
+    });
+  } catch (error) {
+    throw fail((error as Error).message);
+  }
+  if (outcome.timedOut) throw fail(`no answer within ${options.timeoutMs} ms`);
+  if (outcome.exitCode !== 0) throw fail(stderr.join("\n") || `it exited with ${outcome.exitCode ?? outcome.signal}`);
+  try {
+    return JSON.parse(stdout.join("\n")) as T;
+  } catch {
+    throw fail(`it printed something other than JSON: ${stdout.join("\n").slice(0, 200)}`);
+  }
+}
+
 async function runProbe(file: string): Promise<Omit<ProbedInterpreter, "source">> {
-  const { stdout } = await execFileAsync(file, ["-c", PROBE_SCRIPT], { timeout: 15_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  const raw = JSON.parse(stdout) as {
+  const raw = await runPythonJson<{
     executable: string;
     version: string;
     major: number;
@@ -148,7 +176,7 @@ async function runProbe(file: string): Promise<Omit<ProbedInterpreter, "source">
     purelib: string;
     pipVersion: string | null;
     inVirtualenv: boolean;
-  };
+  }>(file, ["-c", PROBE_SCRIPT], { what: "describe itself", timeoutMs: 15_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
   return {
     path: raw.executable,
     version: raw.version,

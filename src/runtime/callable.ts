@@ -2,10 +2,10 @@
  * Finding and statically checking a task callable, and binding its arguments the way Airflow does
  * (`KeywordParameters.determine`). All of it happens before an environment is built or the task starts.
  */
-import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { runPythonJson } from "../env/python.ts";
 import { VenvflowError, type ErrorCode } from "../util/errors.ts";
 import type { PythonCallable, RunContext } from "./types.ts";
 
@@ -102,19 +102,8 @@ export async function inspectCallable(target: CallableTarget, python: string): P
 
 async function checkWithInterpreter(target: CallableTarget, python: string): Promise<CallableSignature> {
   const request = target.kind === "file" ? { kind: "file", path: target.path, name: target.name } : { kind: "inline", source: target.source, name: target.name ?? null };
-  const stdout = await new Promise<string>((resolve, reject) => {
-    // -I: the check must not see PYTHONPATH or user site; -B: it writes no bytecode anywhere.
-    const child = execFile(python, ["-I", "-B", CHECK_SCRIPT], { maxBuffer: 16 * 1024 * 1024, timeout: 60_000 }, (error, out, err) => {
-      if (error) {
-        const detail = String(err).trim().slice(-1000) || error.message;
-        reject(new VenvflowError("python_failed", `${python} could not check the callable: ${detail}`, { fix: "use a working CPython 3.8 or newer" }));
-      } else resolve(out);
-    });
-    // An interpreter that dies at once closes stdin early; its exit status already tells the story.
-    child.stdin?.on("error", () => undefined);
-    child.stdin?.end(JSON.stringify(request));
-  });
-  const result = JSON.parse(stdout) as ({ ok: true } & CallableSignature) | CheckFailure;
+  // -I: the check must not see PYTHONPATH or user site; -B: it writes no bytecode anywhere.
+  const result = await runPythonJson<({ ok: true } & CallableSignature) | CheckFailure>(python, ["-I", "-B", CHECK_SCRIPT], { what: "check the callable", input: request, timeoutMs: 60_000 });
   if (!result.ok) {
     const fix =
       result.code === "callable_syntax_error"
