@@ -3,6 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { Listr } from "listr2";
 import path from "node:path";
 import { ensureEnvironment, gcEnvironments, listEnvironments, removeEnvironment, showEnvironment } from "../env/index.ts";
+import { canonicalizeName } from "../env/pep/index.ts";
 import type { BuildProgress, EnvSpecInput, Environment, Installer } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
@@ -146,7 +147,7 @@ export function registerEnvCommands(program: Command): void {
           `build log:    ${details.buildLogPath}`,
           `packages (${details.installed.length}):`,
           ...details.installed.map((p) => {
-            const locked = details.lock.find((l) => l.name.toLowerCase() === p.name.toLowerCase());
+            const locked = details.lock.find((l) => canonicalizeName(l.name) === canonicalizeName(p.name));
             return `  ${p.name}==${p.version}${locked ? `  from ${locked.source}` : ""}`;
           }),
         ];

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { EnvSpecInput } from "../env/types.ts";
+import { ENV_BUILD_OPTIONS, type EnvSpecInput } from "../env/types.ts";
 import { environmentSpecFor, runCallable } from "../runtime/index.ts";
 import type { CallableOptions, CallableResult } from "../runtime/types.ts";
 import type { PythonTaskSpec, TaskExecutionContext, TaskKind, TaskOutcome, XComRef } from "./model.ts";
@@ -11,7 +11,7 @@ import { resolveRefs } from "./xcom.ts";
 /** Supplied per try by the engine, or (executionTimeout) a task option. */
 type RunTimeFields = "context" | "onLog" | "logPath" | "signal" | "home" | "executionTimeout";
 /** Options that build an environment: meaningless for an existing interpreter, as in Airflow. */
-type EnvBuildFields = "requirements" | "pythonVersion" | "systemSitePackages" | "pipInstallOptions" | "indexUrls";
+type EnvBuildFields = (typeof ENV_BUILD_OPTIONS)[number];
 
 export type PythonVirtualenvOperatorOptions = TaskOptions & Omit<CallableOptions, RunTimeFields | "python">;
 export type ExternalPythonOperatorOptions = TaskOptions & Omit<CallableOptions, RunTimeFields | EnvBuildFields | "python"> & {
@@ -30,7 +30,7 @@ abstract class PythonCallableOperator<R> extends BaseOperator<R> {
 
   override get pythonSpec(): PythonTaskSpec {
     const c = this.config as Omit<CallableOptions, RunTimeFields>;
-    const fields = ["serializer", "requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls", "python"] as const;
+    const fields = ["serializer", ...ENV_BUILD_OPTIONS, "python"] as const;
     return {
       pythonCallable: c.pythonCallable,
       baseDir: path.resolve(path.dirname(this.dag.fileloc), c.baseDir ?? "."),

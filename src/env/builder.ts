@@ -15,6 +15,7 @@ import type { LockHandle } from "./lock.ts";
 import type { ResolvedSpec } from "./spec.ts";
 import type { BuildProgress, LockedPackage } from "./types.ts";
 import type { RequirementLine } from "./requirements.ts";
+import type { CommandResult, InstallSources } from "./installers/index.ts";
 
 /**
  * A failed build. `code` is always "env_build_failed" (what a task's result reports); `reason` is the
@@ -44,43 +45,24 @@ export interface BuildRequest {
   signal?: AbortSignal;
 }
 
-interface PipReport {
-  install?: {
-    requested?: boolean;
-    metadata?: { name?: string; version?: string };
-    download_info?: { url?: string; archive_info?: { hashes?: Record<string, string>; hash?: string } };
-  }[];
-}
-
 /** The installer's environment: index URLs travel in variables, never on the command line or on disk. */
 function installerEnv(spec: ResolvedSpec, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, PYTHONDONTWRITEBYTECODE: "1", PIP_NO_INPUT: "1", PIP_PROGRESS_BAR: "off" };
+  const env: NodeJS.ProcessEnv = { ...base, PYTHONDONTWRITEBYTECODE: "1" };
   delete env.VIRTUAL_ENV;
   delete env.PYTHONHOME;
-  if (spec.indexUrls && spec.indexUrls.length > 0) {
-    const [primary, ...extra] = spec.indexUrls;
-    if (spec.installer.name === "pip") {
-      env.PIP_INDEX_URL = primary;
-      env.PIP_EXTRA_INDEX_URL = extra.join(" ");
-    } else {
-      env.UV_INDEX_URL = primary;
-      env.UV_EXTRA_INDEX_URL = extra.join(" ");
-    }
-  }
-  return env;
+  return spec.installer.environment(spec.indexUrls, env);
+}
+
+function sources(spec: ResolvedSpec): InstallSources {
+  return { indexUrls: spec.indexUrls, findLinks: spec.findLinks, installOptions: spec.installOptions };
 }
 
 function requirementsText(lines: RequirementLine[]): string {
   return lines.map((l) => l.text).join("\n") + "\n";
 }
 
-interface RunResult {
-  exitCode: number | null;
-  lines: string[];
-}
-
 /** Runs an installer command in its own process group, streaming redacted lines to the log and caller. */
-async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.ProcessEnv, log: fs.FileHandle): Promise<RunResult> {
+async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.ProcessEnv, log: fs.FileHandle): Promise<CommandResult> {
   const redact = (text: string) => request.spec.redactor.redact(text);
   await log.write(`$ ${argv.map((a) => redact(a)).join(" ")}\n`);
   const child = execa(argv[0] as string, argv.slice(1), {
@@ -106,53 +88,6 @@ async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.Proc
   await request.lock.setChild(undefined);
   if (result.isCanceled) throw new VenvflowError("build_cancelled", "Environment build was cancelled", { fix: "run it again" });
   return { exitCode: result.exitCode ?? null, lines };
-}
-
-function lockFromReport(report: PipReport, redact: (s: string) => string): LockedPackage[] {
-  return (report.install ?? [])
-    .map((item) => {
-      const sha256 = item.download_info?.archive_info?.hashes?.sha256 ?? item.download_info?.archive_info?.hash?.replace(/^sha256=/, "");
-      return {
-        name: item.metadata?.name ?? "?",
-        version: item.metadata?.version ?? "?",
-        source: redact(redactUrl(item.download_info?.url ?? "unknown")),
-        ...(sha256 ? { sha256 } : {}),
-        requested: item.requested ?? false,
-      };
-    })
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** Reads name/version of every distribution installed in the environment (used where no report exists). */
-export async function installedDistributions(envDir: string): Promise<{ name: string; version: string }[]> {
-  const libDir = path.join(envDir, "lib");
-  const out: { name: string; version: string }[] = [];
-  let pythons: string[];
-  try {
-    pythons = await fs.readdir(libDir);
-  } catch {
-    return out;
-  }
-  for (const py of pythons) {
-    const site = path.join(libDir, py, "site-packages");
-    let entries: string[];
-    try {
-      entries = await fs.readdir(site);
-    } catch {
-      continue;
-    }
-    for (const entry of entries.filter((e) => e.endsWith(".dist-info"))) {
-      try {
-        const metadata = await fs.readFile(path.join(site, entry, "METADATA"), "utf8");
-        const name = /^Name:\s*(.+)$/m.exec(metadata)?.[1]?.trim();
-        const version = /^Version:\s*(.+)$/m.exec(metadata)?.[1]?.trim();
-        if (name && version) out.push({ name, version });
-      } catch {
-        // a dist-info without METADATA is not an installed distribution
-      }
-    }
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /**
@@ -200,38 +135,26 @@ async function sharpenWithIndexProbe(explained: VenvflowError, spec: ResolvedSpe
   return explained;
 }
 
-/** Index/find-links/option arguments shared by installs and dry-run resolutions. */
-function sourceArgs(spec: ResolvedSpec): string[] {
-  const args: string[] = [];
-  if (spec.indexUrls && spec.indexUrls.length === 0) args.push("--no-index");
-  for (const link of spec.findLinks) args.push("--find-links", link);
-  args.push(...spec.installOptions);
-  return args;
-}
-
 /**
  * Resolves the spec's requirements now, without installing (pip's `--dry-run --report`): what a
  * refresh would install. Runs against an existing environment's interpreter, ignoring what it has.
  */
 export async function resolveNow(spec: ResolvedSpec, python: string, cache: EnvCache, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<{ name: string; version: string }[]> {
-  if (spec.installer.name !== "pip") {
-    throw new VenvflowError("refresh_unsupported", "--refresh needs pip's resolution report; it is not available with uv yet", { fix: 'build with installer: "pip" to refresh' });
-  }
   const scratch = await cache.scratchDir();
   try {
-    const reqFile = path.join(scratch, "requirements.txt");
-    const consFile = path.join(scratch, "constraints.txt");
-    const reportFile = path.join(scratch, "report.json");
-    await fs.writeFile(reqFile, requirementsText(spec.requirements), { mode: 0o600 });
-    await fs.writeFile(consFile, requirementsText(spec.constraints), { mode: 0o600 });
-    const argv = [...spec.installer.command, "--python", python, "install", "--dry-run", "--ignore-installed", "--report", reportFile, ...sourceArgs(spec), "-r", reqFile, "-c", consFile];
-    const result = await execa(argv[0] as string, argv.slice(1), { env: installerEnv(spec, env), extendEnv: false, reject: false, all: true, cancelSignal: signal });
-    if (result.exitCode !== 0) {
-      const lines = String(result.all ?? "").split("\n").map((l) => spec.redactor.redact(l));
-      throw new EnvBuildError(explainInstallFailure({ lines, pythonVersion: spec.interpreter.version, platform: spec.interpreter.platform, indexUrls: spec.indexUrls?.map(redactUrl) ?? null, buildLogPath: "(resolution only: no build log)", exitCode: result.exitCode ?? null }));
+    const requirementsFile = path.join(scratch, "requirements.txt");
+    const constraintsFile = path.join(scratch, "constraints.txt");
+    await fs.writeFile(requirementsFile, requirementsText(spec.requirements), { mode: 0o600 });
+    await fs.writeFile(constraintsFile, requirementsText(spec.constraints), { mode: 0o600 });
+    const run = async (argv: string[], runEnv: NodeJS.ProcessEnv): Promise<CommandResult> => {
+      const result = await execa(argv[0] as string, argv.slice(1), { env: runEnv, extendEnv: false, reject: false, all: true, cancelSignal: signal });
+      return { exitCode: result.exitCode ?? null, lines: String(result.all ?? "").split("\n").map((l) => spec.redactor.redact(l)) };
+    };
+    const { result, pins } = await spec.installer.resolve({ python, requirementsFile, constraintsFile, scratch, sources: sources(spec), env: installerEnv(spec, env), run });
+    if (pins === null) {
+      throw new EnvBuildError(explainInstallFailure({ lines: result.lines, pythonVersion: spec.interpreter.version, platform: spec.interpreter.platform, indexUrls: spec.indexUrls?.map(redactUrl) ?? null, buildLogPath: "(resolution only: no build log)", exitCode: result.exitCode }));
     }
-    const report = JSON.parse(await fs.readFile(reportFile, "utf8")) as PipReport;
-    return lockFromReport(report, (s) => s).map(({ name, version }) => ({ name, version }));
+    return pins;
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
@@ -256,11 +179,8 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
     await fs.mkdir(path.dirname(dir), { recursive: true });
 
     progress("create", `creating a Python ${spec.interpreter.version} environment`);
-    const createArgv =
-      spec.installer.name === "uv"
-        ? [...spec.installer.command, "venv", "--python", spec.interpreter.path, ...(spec.systemSitePackages ? ["--system-site-packages"] : []), dir]
-        : [spec.interpreter.path, "-m", "venv", "--without-pip", ...(spec.systemSitePackages ? ["--system-site-packages"] : []), dir];
-    const created = await runLogged(createArgv, request, env, log);
+    const run = (argv: string[], runEnv: NodeJS.ProcessEnv) => runLogged(argv, request, runEnv, log);
+    const created = await spec.installer.createEnvironment({ dir, interpreter: spec.interpreter.path, systemSitePackages: spec.systemSitePackages }, env, run);
     if (created.exitCode !== 0) {
       throw new VenvflowError("env_build_failed", `Creating the virtual environment failed: ${created.lines.slice(-1)[0] ?? `exit code ${created.exitCode}`}\nfull output: ${buildLogPath}`, {
         fix: `check that ${spec.interpreter.path} has a working venv module (Debian: apt-get install python3-venv)`,
@@ -272,34 +192,35 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
     const pins = request.pins ?? [];
     if (spec.requirements.length > 0) {
       progress("install", `installing ${spec.requirements.length} requirement${spec.requirements.length === 1 ? "" : "s"} with ${spec.installer.name} ${spec.installer.version}`);
-      const reqFile = path.join(scratch, "requirements.txt");
-      const consFile = path.join(scratch, "constraints.txt");
-      const reportFile = path.join(scratch, "report.json");
-      await fs.writeFile(reqFile, requirementsText(spec.requirements), { mode: 0o600 });
-      await fs.writeFile(consFile, requirementsText(spec.constraints) + pins.join("\n") + "\n", { mode: 0o600 });
-      const argv =
-        spec.installer.name === "uv"
-          ? [...spec.installer.command, "pip", "install", "--python", python, ...sourceArgs(spec), "-r", reqFile, "-c", consFile]
-          : [...spec.installer.command, "--python", python, "install", "--report", reportFile, ...sourceArgs(spec), "-r", reqFile, "-c", consFile];
-      const installed = await runLogged(argv, request, env, log);
-      if (installed.exitCode !== 0) {
+      const requirementsFile = path.join(scratch, "requirements.txt");
+      const constraintsFile = path.join(scratch, "constraints.txt");
+      await fs.writeFile(requirementsFile, requirementsText(spec.requirements), { mode: 0o600 });
+      await fs.writeFile(constraintsFile, requirementsText(spec.constraints) + pins.join("\n") + "\n", { mode: 0o600 });
+      const installed = await spec.installer.install({
+        python,
+        envDir: dir,
+        requirementsFile,
+        constraintsFile,
+        scratch,
+        sources: sources(spec),
+        env,
+        run,
+        requested: new Set(spec.requirements.flatMap((r) => (r.name ? [r.name] : []))),
+        redact: (text) => spec.redactor.redact(text),
+      });
+      if (installed.lock === null) {
         const explained = explainInstallFailure({
-          lines: installed.lines,
+          lines: installed.result.lines,
           pythonVersion: spec.interpreter.version,
           platform: spec.interpreter.platform,
           indexUrls: spec.indexUrls?.map(redactUrl) ?? null,
           buildLogPath,
-          exitCode: installed.exitCode,
+          exitCode: installed.result.exitCode,
         });
         throw new EnvBuildError(await sharpenWithIndexProbe(explained, spec));
       }
       progress("lock", "recording the resolved packages");
-      if (spec.installer.name === "pip") {
-        lock = lockFromReport(JSON.parse(await fs.readFile(reportFile, "utf8")) as PipReport, (s) => spec.redactor.redact(s));
-      } else {
-        const requested = new Set(spec.requirements.map((r) => r.name));
-        lock = (await installedDistributions(dir)).map((d) => ({ ...d, source: "uv", requested: requested.has(d.name.toLowerCase().replace(/[-_.]+/g, "-")) }));
-      }
+      lock = installed.lock;
     }
 
     progress("publish", "publishing");

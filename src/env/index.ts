@@ -6,7 +6,8 @@
 import { rm } from "node:fs/promises";
 import { venvflowHome } from "../util/home.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { buildEnvironment, installedDistributions, resolveNow } from "./builder.ts";
+import { buildEnvironment, resolveNow } from "./builder.ts";
+import { installedDistributions } from "./installers/index.ts";
 import { EnvCache, type EnvMetadata } from "./cache.ts";
 import { tryAcquireLock } from "./lock.ts";
 import { resolveSpec, sha256, type ResolvedSpec } from "./spec.ts";

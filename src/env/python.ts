@@ -9,6 +9,7 @@ import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
 import { runProcessGroup } from "../util/process.ts";
+import { tryParseVersion } from "./pep/index.ts";
 import type { Interpreter } from "./types.ts";
 
 /** Oldest Python venvflow builds environments for (pip ≥ 22.3's `--python` and the runner need it). */
@@ -274,14 +275,11 @@ export async function listPythons(options: DiscoveryOptions = {}): Promise<Probe
   return result;
 }
 
+/** PEP 440 order; a version PEP 440 cannot read (a "3.13.0+" dev build) sorts below every readable one. */
 function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.+a-z]/i).map(Number);
-  const pb = b.split(/[.+a-z]/i).map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
+  const [va, vb] = [tryParseVersion(a), tryParseVersion(b)];
+  if (va && vb) return va.compare(vb);
+  return va ? 1 : vb ? -1 : 0;
 }
 
 function describe(found: ProbedInterpreter[]): string {

@@ -6,36 +6,21 @@
  * the installer and its version, and the index configuration pip will actually see.
  */
 import { createHash } from "node:crypto";
-import { execFile } from "node:child_process";
-import { promises as fs } from "node:fs";
-import path from "node:path";
-import { promisify } from "node:util";
 import { VenvflowError } from "../util/errors.ts";
 import { Redactor, redactUrl } from "../util/secrets.ts";
-import { findPython, listPythons, type DiscoveryOptions, type ProbedInterpreter } from "./python.ts";
+import { chooseInstaller, type EnvironmentInstaller } from "./installers/index.ts";
+import { findPython, type DiscoveryOptions, type ProbedInterpreter } from "./python.ts";
 import { parseRequirements, type RequirementLine } from "./requirements.ts";
-import type { EnvSpecInput, Installer } from "./types.ts";
-
-const execFileAsync = promisify(execFile);
+import { ENV_OPTIONS, type EnvSpecInput } from "./types.ts";
 
 export const SPEC_FORMAT = "venvflow-env/1";
-
-/** pip gained `--python` (install into another interpreter's environment) in 22.3. */
-const PIP_MIN_FOR_PYTHON_OPTION: readonly number[] = [22, 3];
 
 /** PIP_* variables that change what gets installed; they are part of the key (redacted). */
 const PIP_ENV_IN_KEY = ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_CONSTRAINT", "PIP_PRE", "PIP_ONLY_BINARY", "PIP_NO_BINARY"];
 
-export interface InstallerCommand {
-  name: Installer;
-  version: string;
-  /** argv prefix: `[python, "-m", "pip"]` or `[uv]`. */
-  command: string[];
-}
-
 export interface ResolvedSpec {
   interpreter: ProbedInterpreter;
-  installer: InstallerCommand;
+  installer: EnvironmentInstaller;
   requirements: RequirementLine[];
   constraints: RequirementLine[];
   /** Index URLs in clear text (memory only): null leaves the installer's own configuration in charge; [] means no index. */
@@ -48,74 +33,6 @@ export interface ResolvedSpec {
   key: string;
   /** Masks every credential this spec carries. */
   redactor: Redactor;
-}
-
-function versionAtLeast(version: string, minimum: readonly number[]): boolean {
-  const parts = version.split(".").map((p) => Number.parseInt(p, 10));
-  for (let i = 0; i < minimum.length; i++) {
-    const have = parts[i] ?? 0;
-    const want = minimum[i] ?? 0;
-    if (have !== want) return have > want;
-  }
-  return true;
-}
-
-async function which(command: string, env: NodeJS.ProcessEnv): Promise<string | null> {
-  for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, command);
-    try {
-      await fs.access(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  return null;
-}
-
-const uvVersions = new Map<string, string>();
-
-async function uvInstaller(binary: string): Promise<InstallerCommand> {
-  let version = uvVersions.get(binary);
-  if (!version) {
-    const { stdout } = await execFileAsync(binary, ["--version"], { timeout: 10_000 });
-    version = stdout.trim().split(/\s+/)[1] ?? stdout.trim();
-    uvVersions.set(binary, version);
-  }
-  return { name: "uv", version, command: [binary] };
-}
-
-/**
- * Picks the installer. "auto" follows Airflow's `venv_install_method=auto`: uv when it is on PATH
- * (or `VENVFLOW_INSTALLER=uv`), else pip. pip runs from outside the environment (`pip --python`), so
- * environments carry no pip of their own: the interpreter's own pip, else any discovered Python's.
- */
-export async function chooseInstaller(requested: Installer | "auto" | undefined, interpreter: ProbedInterpreter, options: DiscoveryOptions & { env: NodeJS.ProcessEnv }): Promise<InstallerCommand> {
-  const env = options.env;
-  const wanted = requested ?? (env.VENVFLOW_INSTALLER as Installer | "auto" | undefined) ?? "auto";
-  if (wanted !== "auto" && wanted !== "pip" && wanted !== "uv") {
-    throw new VenvflowError("invalid_installer", `installer "${String(wanted)}" is not one of "auto", "pip", "uv"`, { fix: 'use installer: "pip", "uv" or "auto"' });
-  }
-  if (wanted !== "pip") {
-    const uv = env.VENVFLOW_UV ?? (await which("uv", env));
-    if (uv) return uvInstaller(uv);
-    if (wanted === "uv") {
-      throw new VenvflowError("installer_not_found", "installer uv was asked for but no uv binary is on PATH", {
-        fix: "install uv, set VENVFLOW_UV to its path, or use installer: \"pip\"",
-      });
-    }
-  }
-  if (interpreter.pipVersion && versionAtLeast(interpreter.pipVersion, PIP_MIN_FOR_PYTHON_OPTION)) {
-    return { name: "pip", version: interpreter.pipVersion, command: [interpreter.path, "-m", "pip"] };
-  }
-  const hosts = (await listPythons(options)).filter((p) => p.pipVersion && versionAtLeast(p.pipVersion, PIP_MIN_FOR_PYTHON_OPTION));
-  const host = hosts.sort((a, b) => (versionAtLeast(a.pipVersion as string, (b.pipVersion as string).split(".").map(Number)) ? -1 : 1))[0];
-  if (!host) {
-    throw new VenvflowError("installer_not_found", `No pip 22.3 or newer was found to install into Python ${interpreter.version} (${interpreter.path})`, {
-      fix: `run \`${interpreter.path} -m ensurepip --upgrade\` (or install uv)`,
-    });
-  }
-  return { name: "pip", version: host.pipVersion as string, command: [host.path, "-m", "pip"] };
 }
 
 function normalizeIndexUrls(indexUrls: string[] | string | undefined): string[] | null {
@@ -187,7 +104,7 @@ export async function resolveSpec(input: EnvSpecInput, options: DiscoveryOptions
   };
 }
 
-const KNOWN_SPEC_KEYS = new Set<string>(["pythonVersion", "requirements", "constraints", "indexUrls", "pipInstallOptions", "systemSitePackages", "installer", "baseDir"]);
+const KNOWN_SPEC_KEYS: ReadonlySet<string> = new Set(ENV_OPTIONS);
 
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");

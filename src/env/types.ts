@@ -17,7 +17,19 @@ export interface Interpreter {
   source: string;
 }
 
-export type Installer = "pip" | "uv";
+/** Installers an environment can be built with (see src/env/installers). */
+export const INSTALLERS = ["pip", "uv"] as const;
+export type Installer = (typeof INSTALLERS)[number];
+
+/**
+ * The environment options a task declares, declared once: `EnvSpecInput`'s keys, the spec's validation and
+ * the runtime's and DAG layer's lists of environment-only options all derive from these.
+ * `ENV_BUILD_OPTIONS` are those that only make sense when venvflow builds the environment (not for an
+ * existing interpreter).
+ */
+export const ENV_BUILD_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
+export const ENV_OPTIONS = [...ENV_BUILD_OPTIONS, "constraints", "installer", "baseDir"] as const;
+export type EnvOptionName = (typeof ENV_OPTIONS)[number];
 
 /** What a task declares about its environment (Airflow's option names, camelCased). */
 export interface EnvSpecInput {
@@ -38,6 +50,10 @@ export interface EnvSpecInput {
   /** Directory that relative requirement-file paths are resolved against. Default: the current directory. */
   baseDir?: string;
 }
+
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Does not compile when ENV_OPTIONS and EnvSpecInput's fields disagree.
+export const ENV_OPTIONS_MATCH_SPEC: SameKeys<keyof EnvSpecInput, EnvOptionName> = true;
 
 /** One installed distribution as the installer resolved it. */
 export interface LockedPackage {

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ImportFailureContext } from "../doctor/explain.ts";
-import type { EnvironmentLease, EnvSpecInput } from "../env/types.ts";
+import { ENV_BUILD_OPTIONS, type EnvironmentLease, type EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
@@ -32,7 +32,6 @@ export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
 // Python files are not compiled: from src/runtime/ and dist/runtime/ alike, this points at the shipped source.
 const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
-const ENV_ONLY_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
 
 function maxResultBytes(): number {
   const raw = process.env.VENVFLOW_MAX_RESULT_BYTES;
@@ -181,7 +180,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     throw new VenvflowError("invalid_option", `cwd ${cwd} is not an existing directory`, { fix: "create it, or point cwd at an existing directory" });
   }
   if (options.python !== undefined) {
-    const given = ENV_ONLY_OPTIONS.filter((name) => options[name] !== undefined);
+    const given = ENV_BUILD_OPTIONS.filter((name) => options[name] !== undefined);
     if (given.length > 0) {
       throw new VenvflowError("invalid_option", `python (an existing interpreter, used as is) cannot be combined with ${given.join(", ")}`, {
         fix: "drop python to let venvflow build the environment, or install what you need into that interpreter",

@@ -1,0 +1,53 @@
+/** uv as an installer: `uv venv` creates the environment without starting Python; `uv pip` installs and resolves. */
+import { promises as fs } from "node:fs";
+import { parseRequirementLine } from "../requirements.ts";
+import { installedDistributions, lockFromInstalled, sourceArgs } from "./common.ts";
+import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, ResolveOutcome, RunCommand } from "./types.ts";
+
+export class UvInstaller implements EnvironmentInstaller {
+  readonly name = "uv" as const;
+
+  constructor(
+    readonly version: string,
+    readonly binary: string,
+  ) {}
+
+  environment(indexUrls: string[] | null, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...base };
+    if (indexUrls && indexUrls.length > 0) {
+      const [primary, ...extra] = indexUrls;
+      env.UV_INDEX_URL = primary;
+      env.UV_EXTRA_INDEX_URL = extra.join(" ");
+    }
+    return env;
+  }
+
+  createEnvironment(request: CreateRequest, env: NodeJS.ProcessEnv, run: RunCommand): Promise<CommandResult> {
+    return run([this.binary, "venv", "--python", request.interpreter, ...(request.systemSitePackages ? ["--system-site-packages"] : []), request.dir], env);
+  }
+
+  async install(request: InstallRequest & { requested: ReadonlySet<string>; envDir: string }): Promise<InstallOutcome> {
+    const argv = [this.binary, "pip", "install", "--python", request.python, ...sourceArgs(request.sources), "-r", request.requirementsFile, "-c", request.constraintsFile];
+    const result = await request.run(argv, request.env);
+    // uv writes no installation report: the lock is what the environment holds afterwards.
+    return { result, lock: result.exitCode === 0 ? await lockFromInstalled(request.envDir, "uv", request.requested) : null };
+  }
+
+  async resolve(request: InstallRequest): Promise<ResolveOutcome> {
+    const output = `${request.scratch}/resolved.txt`;
+    const argv = [this.binary, "pip", "compile", "--python", request.python, "--no-header", "--no-annotate", "-o", output, ...sourceArgs(request.sources), "-r", request.requirementsFile, "-c", request.constraintsFile];
+    const result = await request.run(argv, request.env);
+    if (result.exitCode !== 0) return { result, pins: null };
+    const pins = (await fs.readFile(output, "utf8"))
+      .split("\n")
+      .map((line) => line.replace(/#.*$/, "").trim())
+      .filter(Boolean)
+      .map((line) => parseRequirementLine(line, output))
+      .flatMap((line) => (line.name && line.pins[0] ? [{ name: line.name, version: line.pins[0] }] : []));
+    return { result, pins };
+  }
+
+  inspect(envDir: string): Promise<{ name: string; version: string }[]> {
+    return installedDistributions(envDir);
+  }
+}
