@@ -6,15 +6,18 @@ import type { CallableOptions, LogLine, Serializer } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { action, collect, printJson } from "./common.ts";
 
-function parseJson(text: string, what: string): unknown {
+/** `flag` is the option as typed (`--arg`), `which` names the occurrence (`the 2nd --arg`) in the message. */
+function parseJson(text: string, flag: string, which = flag): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new VenvflowError("invalid_arguments", `${what} is not valid JSON: ${(error as Error).message}`, {
-      fix: `quote it for the shell, e.g. ${what} '{"n": 3}' or ${what} '"text"'`,
+    throw new VenvflowError("invalid_arguments", `${which} (${text}) is not valid JSON: ${(error as Error).message}`, {
+      fix: `give JSON and quote it for the shell, e.g. ${flag} '{"n": 3}', ${flag} 3 or ${flag} '"text"'`,
     });
   }
 }
+
+const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th")}`;
 
 /** Live log lines go to stderr, so stdout carries only the result. */
 function printLine(line: LogLine): void {
@@ -26,7 +29,7 @@ export function registerCallCommand(program: Command): void {
   program
     .command("call")
     .description("Run one Python callable in its cached environment and print its return value")
-    .argument("<callable>", "FILE.py:function (relative to the current directory, or absolute)")
+    .argument("<callable>", "FILE.py:function (FILE relative to the current directory, or absolute)")
     .option("-r, --requirement <requirement>", "a requirement line (repeatable)", collect, [] as string[])
     .option("--python <versionOrPath>", 'Python version ("3.12"), or an interpreter path: used as is unless requirements, --index-url or --system-site-packages ask for an environment built from it')
     .option("--arg <json>", "a positional argument as JSON (repeatable)", collect, [] as string[])
@@ -47,7 +50,7 @@ export function registerCallCommand(program: Command): void {
         const options: CallableOptions = {
           pythonCallable: callable,
           baseDir: process.cwd(),
-          opArgs: opts.arg.map((text, i) => parseJson(text, `--arg #${i + 1}`)),
+          opArgs: opts.arg.map((text, i) => parseJson(text, "--arg", opts.arg.length > 1 ? `the ${ordinal(i + 1)} --arg` : "--arg")),
           opKwargs: kwargs as Record<string, unknown>,
           ...(opts.serializer !== undefined ? { serializer: opts.serializer as Serializer } : {}),
           onLog: printLine,

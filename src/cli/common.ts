@@ -1,5 +1,28 @@
-/** Shared CLI plumbing: error reporting with the fix, exit codes, JSON output, small formatters. */
+/** Shared CLI plumbing: error reporting with the fix, exit codes, JSON output, colours, small formatters. */
+import { styleText } from "node:util";
+import type { TaskError } from "../dag/model.ts";
 import { VenvflowError, formatError } from "../util/errors.ts";
+
+type Style = "red" | "green" | "yellow" | "cyan" | "gray" | "bold" | "dim";
+
+/** Colours only for a person at a terminal: never when piped, with NO_COLOR set (no-color.org) or TERM=dumb. */
+export function colorsFor(stream: NodeJS.WriteStream): boolean {
+  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+}
+
+/** `paint(stream)("red", text)`: styled when `stream` is a colour terminal, else the text as is. */
+export function paint(stream: NodeJS.WriteStream): (style: Style, text: string) => string {
+  const on = colorsFor(stream);
+  return (style, text) => (on ? styleText(style, text, { validateStream: false }) : text);
+}
+
+const STATE_STYLES: Record<string, Style> = { success: "green", failed: "red", upstream_failed: "red", up_for_retry: "yellow", running: "cyan", skipped: "gray", queued: "dim", scheduled: "dim" };
+
+/** A task or run state (or `text` standing for it, e.g. padded), coloured by what it means. */
+export function stateText(state: string, stream: NodeJS.WriteStream, text = state): string {
+  const style = STATE_STYLES[state];
+  return style ? paint(stream)(style, text) : text;
+}
 
 /** Runs a command action: a VenvflowError prints its message and fix (or JSON with --json) and exits 1. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
@@ -10,7 +33,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       const json = args.some((a) => typeof a === "object" && a !== null && (a as { json?: unknown }).json === true);
       if (error instanceof VenvflowError) {
         if (json) process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
-        else process.stderr.write(`error: ${formatError(error)}\n`);
+        else process.stderr.write(`${paint(process.stderr)("red", "error:")} ${formatError(error)}\n`);
       } else {
         process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       }
@@ -26,6 +49,28 @@ export function printJson(value: unknown): void {
 /** Repeatable option collector for commander. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/**
+ * The lines under a failed task in human output: the error's first line, then the explanation venvflow added
+ * (doctor's post-mortem, a build failure's cause) and the fix. The traceback stays in the log.
+ */
+export function taskErrorLines(error: TaskError, stream: NodeJS.WriteStream): string[] {
+  const color = paint(stream);
+  const [first = "", ...rest] = error.message.split("\n");
+  const explanation = rest.map((line) => line.trim()).filter((line) => line && !line.startsWith("fix: "));
+  return [
+    color("red", `${error.type}${error.code && error.code !== error.type ? ` (${error.code})` : ""}: ${first}`),
+    ...explanation,
+    ...(error.fix ? [color("bold", `fix: ${error.fix}`)] : []),
+  ];
+}
+
+/** A value in one short line: JSON, cut at `max` characters. */
+export function shortValue(value: unknown, max = 40): string {
+  if (value === undefined) return "";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 export function formatBytes(bytes: number): string {

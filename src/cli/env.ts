@@ -7,7 +7,9 @@ import { canonicalizeName } from "../env/pep/index.ts";
 import type { BuildProgress, EnvSpecInput, Environment, Installer } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { existsSync } from "node:fs";
 import { action, ago, collect, formatBytes, parseSize, printJson, table } from "./common.ts";
+import { environmentRequirements, environmentUsers } from "./usage.ts";
 
 interface BuildTarget {
   label: string;
@@ -43,9 +45,11 @@ async function buildAll(targets: BuildTarget[], options: { refresh: boolean; jso
   return built;
 }
 
-function summary(env: Environment): Record<string, unknown> {
+function summary(env: Environment, usedBy?: string[]): Record<string, unknown> {
   return {
     key: env.key,
+    requirements: environmentRequirements(env),
+    ...(usedBy ? { usedBy } : {}),
     path: env.path,
     python: env.python,
     interpreter: `${env.interpreter.implementation} ${env.interpreter.version} (${env.interpreter.path})`,
@@ -106,17 +110,33 @@ export function registerEnvCommands(program: Command): void {
 
   env
     .command("list")
-    .description("List cached environments, most recently used first")
+    .description("List cached environments, most recently used first, with their Python, requirements and the DAG tasks that use them")
+    .option("--dags <path>", 'DAG file or folder whose tasks to match to environments (default: "dags" when that folder exists)')
     .option("--json", "print as JSON", false)
     .action(
       action(async (opts) => {
         const envs = await listEnvironments();
-        if (opts.json) return printJson(envs.map(summary));
+        const dagsPath = opts.dags ?? (existsSync("dags") ? "dags" : undefined);
+        let users: Map<string, string[]> | undefined;
+        if (dagsPath !== undefined && envs.length > 0) {
+          const { loadDags } = await import("../dag/loader.ts");
+          users = await environmentUsers((await loadDags(dagsPath)).dags);
+        }
+        if (opts.json) return printJson(envs.map((e) => summary(e, users ? (users.get(e.key) ?? []) : undefined)));
         if (envs.length === 0) return void process.stdout.write("no environments\n");
+        const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
         process.stdout.write(
           `${table(
-            ["KEY", "PYTHON", "PACKAGES", "SIZE", "LAST USED"],
-            envs.map((e) => [e.key.slice(0, 12), e.interpreter.version, String(e.lock.length), formatBytes(e.sizeBytes), ago(e.lastUsedAt)]),
+            ["KEY", "PYTHON", "REQUIREMENTS", "PACKAGES", "SIZE", "LAST USED", ...(users ? ["USED BY"] : [])],
+            envs.map((e) => [
+              e.key.slice(0, 12),
+              e.interpreter.version,
+              cut(environmentRequirements(e).join(", ") || "-", 40),
+              String(e.lock.length),
+              formatBytes(e.sizeBytes),
+              ago(e.lastUsedAt),
+              ...(users ? [users.get(e.key)?.join(", ") ?? "-"] : []),
+            ]),
           )}\n`,
         );
         for (const e of envs.filter((e) => e.problem)) {
@@ -183,7 +203,8 @@ export function registerEnvCommands(program: Command): void {
           ...(opts.maxSize ? { maxTotalBytes: parseSize(opts.maxSize) } : {}),
           dryRun: opts.dryRun,
         });
-        if (opts.json) return printJson(result);
+        // A dry run removed nothing: say so in the JSON too.
+        if (opts.json) return printJson(opts.dryRun ? { ...Object.fromEntries(Object.entries(result).filter(([k]) => k !== "removed")), dryRun: true, wouldRemove: result.removed } : result);
         const verb = opts.dryRun ? "would remove" : "removed";
         for (const r of result.removed) process.stdout.write(`${verb} ${r.key.slice(0, 12)}  ${formatBytes(r.sizeBytes)}  (${r.reason})\n`);
         for (const k of result.kept) process.stdout.write(`kept ${k.key.slice(0, 12)}  (${k.reason})\n`);

@@ -7,10 +7,19 @@ import { loadDag, loadDags } from "../dag/loader.ts";
 import { runDag } from "../engine/run-dag.ts";
 import { Worker } from "../engine/worker.ts";
 import type { EngineEvent } from "../engine/types.ts";
+import type { LogLine } from "../runtime/types.ts";
 import { openStore } from "../store/index.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { action, printJson } from "./common.ts";
-import { errorLine, formatMs, parseConf, parseDate, parsePositiveInt, runJson, runTable } from "./runs.ts";
+import { action, paint, printJson, stateText, taskErrorLines } from "./common.ts";
+import { formatMs, parseConf, parseDate, parsePositiveInt, runJson, runTable } from "./runs.ts";
+
+/**
+ * The runtime's lines about an environment being built ("environment KEY create: …"); the resolve and cached
+ * lines of an environment that is already there are left out, they come with every task.
+ */
+function isBuildProgress(line: LogLine): boolean {
+  return line.stream === "system" && /^environment [0-9a-f]+ (?:waiting|create|install|lock|publish|done):/.test(line.msg);
+}
 
 // Only states a person follows; none → scheduled → queued happen in milliseconds and would drown the rest.
 const LIVE_STATES = new Set(["running", "success", "failed", "up_for_retry", "skipped", "upstream_failed"]);
@@ -34,13 +43,18 @@ export function registerRunCommand(program: Command): void {
         const dag = await loadDag(file, opts.dag);
         const store = await openStore();
         try {
+          const color = paint(process.stderr);
           const onEvent = (e: EngineEvent): void => {
             if (opts.json) return;
-            const time = new Date().toISOString().slice(11, 19);
-            if (e.type === "run") process.stderr.write(`${time} run ${e.runId}: ${e.state}\n`);
+            const time = color("dim", new Date().toISOString().slice(11, 19));
+            if (e.type === "run") process.stderr.write(`${time} run ${e.runId}: ${stateText(e.state, process.stderr)}\n`);
             else if (e.type === "task" && LIVE_STATES.has(e.state)) {
               const tryText = e.state === "running" ? ` (try ${e.tryNumber})` : "";
-              process.stderr.write(`${time} ${e.taskId}: ${e.state}${tryText}${e.error ? ` — ${errorLine(e.error)}` : ""}\n`);
+              process.stderr.write(`${time} ${e.taskId}: ${stateText(e.state, process.stderr)}${tryText}\n`);
+              if (e.error) for (const line of taskErrorLines(e.error, process.stderr)) process.stderr.write(`    ${line}\n`);
+            } else if (e.type === "log" && isBuildProgress(e.line)) {
+              // A cold environment takes seconds: say what it is doing instead of going quiet.
+              process.stderr.write(`${time} ${e.taskId}: ${color("dim", e.line.msg)}\n`);
             }
           };
           const summary = await runDag(dag, {
@@ -53,7 +67,7 @@ export function registerRunCommand(program: Command): void {
           });
           if (opts.json) printJson(runJson(summary));
           else {
-            process.stdout.write(`${runTable(summary)}\n\nRun ${summary.runId} of ${summary.dagId}: ${summary.state} in ${formatMs(summary.durationMs)}\n`);
+            process.stdout.write(`${runTable(summary, process.stdout, { ordered: true })}\n\nRun ${summary.runId} of ${summary.dagId}: ${stateText(summary.state, process.stdout)} in ${formatMs(summary.durationMs)}\n`);
             for (const t of summary.tasks.filter((t) => t.state === "failed" && t.logPath)) process.stdout.write(`  log of ${t.taskId}: venvflow logs ${summary.runId} ${t.taskId} (${t.logPath})\n`);
           }
           if (summary.state !== "success") process.exitCode = 1;
@@ -71,11 +85,15 @@ export function registerWorkerCommand(program: Command): void {
     .argument("[path]", "DAG file or folder", "dags")
     .option("--slots <n>", "tasks run concurrently by this worker", "4")
     .option("--no-schedule", "do not create the runs the DAGs' cron schedules make due (leave that to other workers)")
+    .option("--json", "print every event (run and task states, log lines) as one JSON object per line on stdout", false)
     .action(
       action(async (target, opts) => {
         const slots = parsePositiveInt(opts.slots, "--slots");
         const { dags, errors } = await loadDags(target);
-        for (const e of errors) process.stderr.write(`error: ${e.message} [${e.code}]\n`);
+        for (const e of errors) {
+          if (opts.json) process.stdout.write(`${JSON.stringify({ type: "load_error", ...e })}\n`);
+          else process.stderr.write(`error: ${e.message} [${e.code}]\n`);
+        }
         if (dags.length === 0) throw new VenvflowError("no_dags", `no DAG loaded from ${target}`, { fix: "pass the DAG folder (or fix the errors above)" });
         const store = await openStore();
         const worker = new Worker({
@@ -84,7 +102,8 @@ export function registerWorkerCommand(program: Command): void {
           slots,
           createScheduledRuns: opts.schedule,
           onEvent: (e) => {
-            if (e.type === "run") process.stderr.write(`${e.at} ${e.dagId} run ${e.runId}: ${e.state}\n`);
+            if (opts.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+            else if (e.type === "run") process.stderr.write(`${e.at} ${e.dagId} run ${e.runId}: ${e.state}\n`);
             else if (e.type === "task" && LIVE_STATES.has(e.state)) process.stderr.write(`${e.at} ${e.dagId}.${e.taskId} (${e.runId}): ${e.state}\n`);
           },
         });

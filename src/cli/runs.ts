@@ -1,12 +1,12 @@
 /** `venvflow runs list|show`, and the run formatting and option parsing the other engine commands share. */
 import type { Command } from "@commander-js/extra-typings";
 import type { TaskError } from "../dag/model.ts";
-import { findRun, listRuns, summarizeRun, taskTries } from "../engine/queries.ts";
+import { listRuns, resolveRunRef, summarizeRun, taskTries } from "../engine/queries.ts";
 import type { RunSummary, TaskSummary } from "../engine/types.ts";
 import { openStore } from "../store/index.ts";
 import { RUN_STATES, type RunState } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { action, ago, printJson, table } from "./common.ts";
+import { action, ago, paint, printJson, shortValue, stateText, table, taskErrorLines } from "./common.ts";
 
 export function parseConf(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
@@ -63,9 +63,41 @@ function taskJson(t: TaskSummary): Record<string, unknown> {
   return { taskId: t.taskId, state: t.state, tryNumber: t.tryNumber, durationMs: t.durationMs, returnValue: t.returnValue ?? null, error: t.error, logPath: t.logPath };
 }
 
-export function runTable(s: RunSummary): string {
-  const rows = s.tasks.map((t) => [t.taskId, t.state, String(t.tryNumber), formatMs(t.durationMs), t.error ? errorLine(t.error) : ""]);
-  return table(["TASK", "STATE", "TRY", "DURATION", "ERROR"], rows);
+/**
+ * Tasks in the order they ran: an upstream task always starts before its downstream ones, so this is a
+ * topological order even without the DAG (runs show); tasks that never started come last.
+ */
+export function inRunOrder(tasks: readonly TaskSummary[]): TaskSummary[] {
+  const at = (t: TaskSummary): number => (t.startedAt ?? t.endedAt)?.getTime() ?? Number.POSITIVE_INFINITY;
+  return tasks.map((t, i) => ({ t, i })).sort((a, b) => at(a.t) - at(b.t) || a.i - b.i).map(({ t }) => t);
+}
+
+/**
+ * The run's tasks as a table for a person: each task's short return value, and under each failed task its error,
+ * the explanation venvflow found and the fix. Widths are measured on plain text; colour is added after padding.
+ */
+export function runTable(s: RunSummary, stream: NodeJS.WriteStream, options: { ordered?: boolean } = {}): string {
+  const tasks = options.ordered ? s.tasks : inRunOrder(s.tasks);
+  const color = paint(stream);
+  const headers = ["TASK", "STATE", "TRY", "DURATION", "RESULT"];
+  const rows = tasks.map((t) => [t.taskId, t.state, String(t.tryNumber), formatMs(t.durationMs), t.state === "success" ? shortValue(t.returnValue) : t.error ? errorLine(t.error) : ""]);
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[], styled: (cell: string, i: number) => string): string =>
+    cells.map((c, i) => styled(c.padEnd(widths[i] ?? 0), i)).join("  ").trimEnd();
+  const out = [line(headers, (c) => color("bold", c))];
+  tasks.forEach((t, index) => {
+    out.push(line(rows[index]!, (c, i) => (i === 1 ? stateText(t.state, stream, c) : c)));
+    if (t.state === "failed" && t.error) for (const text of taskErrorLines(t.error, stream).slice(1)) out.push(`    ${text}`);
+  });
+  return out.join("\n");
+}
+
+/** `RUN_ID` or `--latest` (the newest run, of `--dag` if given); a unique part of a run id is enough. */
+export function runRef(runId: string | undefined, latest: boolean): string {
+  if (latest && runId !== undefined) throw new VenvflowError("invalid_arguments", `give a run id or --latest, not both (got "${runId}" and --latest)`, { fix: "drop one of them" });
+  if (latest) return "latest";
+  if (runId === undefined) throw new VenvflowError("invalid_arguments", "which run? no run id given", { fix: "pass a run id (a unique part of it is enough), or --latest; list runs with `venvflow runs list`" });
+  return runId;
 }
 
 export function registerRunsCommands(program: Command): void {
@@ -103,14 +135,16 @@ export function registerRunsCommands(program: Command): void {
   runs
     .command("show")
     .description("Show a run: its dates, conf and every task instance with its tries")
-    .argument("<runId>", "run id")
+    .argument("[runId]", "run id, or a unique part of it")
+    .option("--latest", "the newest run (of --dag, if given)", false)
     .option("--dag <id>", "the DAG, when several share the run id")
     .option("--json", "print JSON", false)
     .action(
       action(async (runId, opts) => {
+        const ref = runRef(runId, opts.latest);
         const store = await openStore();
         try {
-          const run = await findRun(store, runId, opts.dag);
+          const run = await resolveRunRef(store, ref, opts.dag);
           const summary = await summarizeRun(store, run.dag_id, run.run_id);
           if (opts.json) {
             const tries = await Promise.all(summary.tasks.map((t) => taskTries(store.db, run.dag_id, run.run_id, t.taskId)));
@@ -124,13 +158,13 @@ export function registerRunsCommands(program: Command): void {
             return;
           }
           const lines = [
-            `Run ${summary.runId} of ${summary.dagId}: ${summary.state} (${summary.runType})`,
+            `Run ${summary.runId} of ${summary.dagId}: ${stateText(summary.state, process.stdout)} (${summary.runType})`,
             `  logical date   ${summary.logicalDate.toISOString()}`,
             `  data interval  ${summary.dataIntervalStart.toISOString()} → ${summary.dataIntervalEnd.toISOString()}`,
             `  duration       ${formatMs(summary.durationMs)}`,
             `  conf           ${JSON.stringify(summary.conf)}`,
             "",
-            runTable(summary),
+            runTable(summary, process.stdout),
           ];
           process.stdout.write(`${lines.join("\n")}\n`);
         } finally {

@@ -97,21 +97,80 @@ export const dagOptionsSchema = z.strictObject({
   dagrunTimeout: duration.nullable().optional(),
 });
 
+const INSTALLER_CHOICE = 'the installer is chosen for every environment, not per task: uv when it is on PATH, else pip; set VENVFLOW_INSTALLER=pip or =uv to force one';
+
+/**
+ * Airflow options venvflow has no use for, each with why (keys are as Airflow spells them and camelCased).
+ * Anything else spelt the Airflow way (`python_version`) is answered by camelCasing it.
+ */
+const NOT_NEEDED: Readonly<Record<string, string>> = {
+  venvCachePath: "environments are always cached, keyed by what they contain (VENVFLOW_HOME/envs): remove it",
+  useDill: 'use serializer: "dill"',
+  expectAirflow: "the environment never needs Airflow (the context reaches the callable as plain values): remove it",
+  provideContext: "context values reach the callable's parameters of the same name without it: remove it",
+  doXcomPush: "a task's return value is always stored as its return_value: remove it",
+  templatesDict: "venvflow has no Jinja templates: pass values with opArgs / opKwargs (the context reaches parameters named after its keys)",
+  templatesExts: "venvflow has no Jinja templates: remove it",
+  indexUrlsFromConnectionIds: "give the URLs in indexUrls (credentials in them are masked everywhere)",
+  constraints: 'constraints are not a task option: list them in a requirements file as "-c constraints.txt" and pass that file as requirements',
+  installer: INSTALLER_CHOICE,
+  venvInstallMethod: INSTALLER_CHOICE,
+  scheduleInterval: 'use schedule (a cron expression, "@daily", or null)',
+  timetable: 'use schedule (a cron expression, "@daily", or null)',
+  dagId: 'the DAG id is the first argument of dag("id", { … }, () => { … })',
+  dag: "a task belongs to the DAG whose callback creates it: remove it",
+  owner: "venvflow has no owners: put it in doc or tags",
+  email: "venvflow sends no e-mail: remove it",
+  emailOnFailure: "venvflow sends no e-mail: remove it",
+  emailOnRetry: "venvflow sends no e-mail: remove it",
+};
+
+const camelCase = (key: string): string => key.replace(/_+([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+/** The hint for one unknown option: its venvflow spelling, or why venvflow does without it. */
+function unknownOptionHint(key: string, allowed: readonly string[]): string | null {
+  const camel = camelCase(key);
+  if (camel !== key && allowed.includes(camel)) return `did you mean "${camel}"? (Airflow's option names, camelCased)`;
+  const reason = NOT_NEEDED[camel];
+  if (reason) return reason;
+  if (camel === "defaultArgs") return 'defaultArgs is a DAG option: dag("id", { defaultArgs: { … } }, () => { … })';
+  if (camel === "python" && allowed.includes("pythonVersion")) return 'python is ExternalPythonOperator\'s option (an existing interpreter): here, use pythonVersion ("3.12" or an absolute path)';
+  const lower = camel.toLowerCase();
+  const close = allowed.find((name) => name.toLowerCase() === lower || editDistance(name.toLowerCase(), lower) <= Math.min(2, Math.floor(lower.length / 4)));
+  return close ? `did you mean "${close}"?` : null;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_v, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /** Parses `input` with a strict object schema, turning every issue into one VenvflowError. */
 export function parseOptions<S extends z.ZodObject>(schema: S, input: unknown, where: string, code: ErrorCode): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const allowed = Object.keys(schema.shape);
   let unknownKeys = false;
+  const hints: string[] = [];
   const problems = result.error.issues.map((issue) => {
     if (issue.code === "unrecognized_keys") {
       unknownKeys = true;
+      for (const key of issue.keys) {
+        const hint = unknownOptionHint(key, allowed);
+        if (hint) hints.push(`${key}: ${hint}`);
+      }
       return `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     }
     return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
   });
+  const allowedText = `allowed options are: ${allowed.join(", ")}`;
   throw new VenvflowError(code, `${where}: ${problems.join("; ")}`, {
-    fix: unknownKeys ? `allowed options are: ${allowed.join(", ")}` : "correct the options named above",
+    fix: unknownKeys ? (hints.length > 0 ? `${hints.join("; ")} (${allowedText})` : allowedText) : "correct the options named above",
     details: { issues: result.error.issues.map(({ code: issueCode, path, message }) => ({ code: issueCode, path, message })) },
   });
 }

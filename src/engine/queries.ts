@@ -1,5 +1,5 @@
 /** Read-only views of the store for the engine, the CLI and tests. */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskError, XComRef } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
 import type { Database, DagRunRow, RunState, TaskInstanceRow, TaskTryRow } from "../store/schema.ts";
@@ -125,4 +125,37 @@ export async function summarizeRun(store: Store, dagId: string, runId: string, d
     durationMs: run.started_at && run.ended_at ? Date.parse(run.ended_at) - Date.parse(run.started_at) : null,
     tasks,
   };
+}
+
+/**
+ * The run a person means: "latest" (the newest queued, of `dagId` if given), an exact run id, or a unique part of
+ * one (e.g. `10:48:26` of `manual__2026-11-27T10:48:26.128Z`).
+ */
+export async function resolveRunRef(store: Store, ref: string, dagId?: string): Promise<DagRunRow> {
+  if (ref === "latest") {
+    const [newest] = await listRuns(store, { limit: 1, ...(dagId === undefined ? {} : { dagId }) });
+    if (!newest) throw new VenvflowError("run_not_found", `no runs${dagId ? ` of DAG "${dagId}"` : ""} in ${store.url}`, { fix: "start one with `venvflow run FILE`" });
+    return newest;
+  }
+  const exact = await store.db
+    .selectFrom("dag_run")
+    .select("id")
+    .where("run_id", "=", ref)
+    .$if(dagId !== undefined, (q) => q.where("dag_id", "=", dagId as string))
+    .executeTakeFirst();
+  if (exact) return findRun(store, ref, dagId);
+  const like = `%${ref.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const partial = await store.db
+    .selectFrom("dag_run")
+    .selectAll()
+    .where(sql<boolean>`run_id like ${like} escape '\\'`)
+    .$if(dagId !== undefined, (q) => q.where("dag_id", "=", dagId as string))
+    .orderBy("queued_at", "desc")
+    .limit(6)
+    .execute();
+  if (partial.length === 1) return partial[0] as DagRunRow;
+  if (partial.length === 0) return findRun(store, ref, dagId);
+  throw new VenvflowError("run_ambiguous", `"${ref}" is part of several run ids: ${partial.slice(0, 5).map((r) => `${r.dag_id}/${r.run_id}`).join(", ")}${partial.length > 5 ? ", …" : ""}`, {
+    fix: "give more of the run id, add --dag DAG_ID, or use --latest",
+  });
 }
