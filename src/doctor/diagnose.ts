@@ -139,8 +139,10 @@ class Doctor {
   /** Tasks that declare the same environment resolve it once. */
   private readonly specs = new Map<string, ReturnType<typeof resolveSpec>>();
   private readonly env: NodeJS.ProcessEnv;
+  private readonly options: DoctorOptions;
 
-  constructor(private readonly options: DoctorOptions) {
+  constructor(options: DoctorOptions) {
+    this.options = options;
     this.env = options.env ?? process.env;
   }
 

@@ -34,11 +34,14 @@ function lockFromReport(report: PipReport, redact: (s: string) => string): Locke
 export class PipInstaller implements EnvironmentInstaller {
   readonly name = "pip" as const;
 
-  /** @param command argv prefix running a pip ≥ 22.3: `[python, "-m", "pip"]`. */
-  constructor(
-    readonly version: string,
-    readonly command: readonly string[],
-  ) {}
+  readonly version: string;
+  /** argv prefix running a pip ≥ 22.3: `[python, "-m", "pip"]`. */
+  readonly command: readonly string[];
+
+  constructor(version: string, command: readonly string[]) {
+    this.version = version;
+    this.command = command;
+  }
 
   environment(indexUrls: string[] | null, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base, PIP_NO_INPUT: "1", PIP_PROGRESS_BAR: "off" };

@@ -7,10 +7,13 @@ import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome
 export class UvInstaller implements EnvironmentInstaller {
   readonly name = "uv" as const;
 
-  constructor(
-    readonly version: string,
-    readonly binary: string,
-  ) {}
+  readonly version: string;
+  readonly binary: string;
+
+  constructor(version: string, binary: string) {
+    this.version = version;
+    this.binary = binary;
+  }
 
   environment(indexUrls: string[] | null, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base };
