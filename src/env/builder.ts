@@ -5,8 +5,8 @@
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { execa } from "execa";
 import { VenvflowError } from "../util/errors.ts";
+import { runProcessGroup } from "../util/process.ts";
 import { redactUrl } from "../util/secrets.ts";
 import { directorySize, type EnvCache, type EnvMetadata } from "./cache.ts";
 import { probeIndex } from "./index-probe.ts";
@@ -43,6 +43,22 @@ export interface BuildRequest {
   onProgress?: (event: BuildProgress) => void;
   onOutput?: (line: string) => void;
   signal?: AbortSignal;
+  /** The whole build's deadline (epoch ms); see `buildTimeoutMs`. */
+  deadline?: number;
+}
+
+/**
+ * How long one environment build may take, all phases together: `VENVFLOW_BUILD_TIMEOUT` (seconds), default 30 minutes.
+ * Without a deadline, an index that accepts connections and never answers kept a build "installing" forever.
+ */
+export function buildTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const text = env.VENVFLOW_BUILD_TIMEOUT;
+  if (text === undefined || text === "") return 30 * 60_000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new VenvflowError("invalid_env_spec", `VENVFLOW_BUILD_TIMEOUT="${text}" is not a number of seconds`, { fix: "set it to a positive number of seconds, e.g. VENVFLOW_BUILD_TIMEOUT=1800, or unset it" });
+  }
+  return seconds * 1000;
 }
 
 /** The installer's environment: index URLs travel in variables, never on the command line or on disk. */
@@ -50,7 +66,7 @@ function installerEnv(spec: ResolvedSpec, base: NodeJS.ProcessEnv): NodeJS.Proce
   const env: NodeJS.ProcessEnv = { ...base, PYTHONDONTWRITEBYTECODE: "1" };
   delete env.VIRTUAL_ENV;
   delete env.PYTHONHOME;
-  return spec.installer.environment(spec.indexUrls, env);
+  return spec.installer.environment(sources(spec), env);
 }
 
 function sources(spec: ResolvedSpec): InstallSources {
@@ -61,33 +77,42 @@ function requirementsText(lines: RequirementLine[]): string {
   return lines.map((l) => l.text).join("\n") + "\n";
 }
 
-/** Runs an installer command in its own process group, streaming redacted lines to the log and caller. */
-async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.ProcessEnv, log: fs.FileHandle): Promise<CommandResult> {
+/**
+ * Runs an installer command with the one process primitive (its own process group, killed whole on abort or at the
+ * build's deadline), streaming redacted lines to the log and the caller.
+ */
+async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.ProcessEnv, log: fs.FileHandle, phase: () => string): Promise<CommandResult> {
   const redact = (text: string) => request.spec.redactor.redact(text);
   await log.write(`$ ${argv.map((a) => redact(a)).join(" ")}\n`);
-  const child = execa(argv[0] as string, argv.slice(1), {
-    env,
-    extendEnv: false,
-    detached: true,
-    reject: false,
-    all: true,
-    buffer: false,
-    stdin: "ignore",
-    cancelSignal: request.signal,
-    forceKillAfterDelay: 2000,
-  });
-  await request.lock.setChild(child.pid);
   const lines: string[] = [];
-  for await (const raw of child.iterable({ from: "all" })) {
-    const line = redact(String(raw));
+  let written = Promise.resolve();
+  const onLine = (raw: string): void => {
+    const line = redact(raw);
     lines.push(line);
-    await log.write(`${line}\n`);
+    written = written.then(() => log.write(`${line}\n`)).then(() => undefined);
     request.onOutput?.(line);
-  }
-  const result = await child;
+  };
+  let lockUpdate = Promise.resolve();
+  const outcome = await runProcessGroup({
+    command: argv[0] as string,
+    args: argv.slice(1),
+    env,
+    lines: { 1: onLine, 2: onLine },
+    ...(request.signal ? { signal: request.signal } : {}),
+    ...(request.deadline === undefined ? {} : { timeoutMs: Math.max(0, request.deadline - Date.now()) }),
+    onSpawn: (pid) => void (lockUpdate = request.lock.setChild(pid)),
+  });
+  await lockUpdate;
+  await written;
   await request.lock.setChild(undefined);
-  if (result.isCanceled) throw new VenvflowError("build_cancelled", "Environment build was cancelled", { fix: "run it again" });
-  return { exitCode: result.exitCode ?? null, lines };
+  if (outcome.timedOut) {
+    const where = request.spec.indexUrls?.length ? request.spec.indexUrls.map(redactUrl).join(", ") : "the installer's configured index";
+    throw new VenvflowError("build_timeout", `Building the environment timed out after ${Math.round(buildTimeoutMs(request.env) / 1000)} s while ${phase()} (index: ${where})`, {
+      fix: "check that the index answers (an index that accepts connections but never replies hangs every install), or raise VENVFLOW_BUILD_TIMEOUT (seconds)",
+    });
+  }
+  if (outcome.stopped) throw new VenvflowError("build_cancelled", "Environment build was cancelled", { fix: "run it again" });
+  return { exitCode: outcome.exitCode, lines };
 }
 
 /**
@@ -147,8 +172,11 @@ export async function resolveNow(spec: ResolvedSpec, python: string, cache: EnvC
     await fs.writeFile(requirementsFile, requirementsText(spec.requirements), { mode: 0o600 });
     await fs.writeFile(constraintsFile, requirementsText(spec.constraints), { mode: 0o600 });
     const run = async (argv: string[], runEnv: NodeJS.ProcessEnv): Promise<CommandResult> => {
-      const result = await execa(argv[0] as string, argv.slice(1), { env: runEnv, extendEnv: false, reject: false, all: true, cancelSignal: signal });
-      return { exitCode: result.exitCode ?? null, lines: String(result.all ?? "").split("\n").map((l) => spec.redactor.redact(l)) };
+      const lines: string[] = [];
+      const onLine = (line: string): void => void lines.push(spec.redactor.redact(line));
+      const outcome = await runProcessGroup({ command: argv[0] as string, args: argv.slice(1), env: runEnv, lines: { 1: onLine, 2: onLine }, ...(signal ? { signal } : {}), timeoutMs: buildTimeoutMs(env) });
+      if (outcome.timedOut) throw new VenvflowError("build_timeout", `Resolving the requirements timed out after ${Math.round(buildTimeoutMs(env) / 1000)} s`, { fix: "check that the index answers, or raise VENVFLOW_BUILD_TIMEOUT (seconds)" });
+      return { exitCode: outcome.exitCode, lines };
     };
     const { result, pins } = await spec.installer.resolve({ python, requirementsFile, constraintsFile, scratch, sources: sources(spec), env: installerEnv(spec, env), run });
     if (pins === null) {
@@ -172,6 +200,8 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
   const log = await fs.open(buildLogPath, "w");
   const scratch = await cache.scratchDir();
   const env = installerEnv(spec, request.env);
+  let phase = "creating the environment";
+  const deadline = request.deadline ?? started + buildTimeoutMs(request.env);
   try {
     await log.write(`${spec.canonical}\n`);
     // A directory without a marker is what a crashed build left behind: it is never used, only replaced.
@@ -179,7 +209,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
     await fs.mkdir(path.dirname(dir), { recursive: true });
 
     progress("create", `creating a Python ${spec.interpreter.version} environment`);
-    const run = (argv: string[], runEnv: NodeJS.ProcessEnv) => runLogged(argv, request, runEnv, log);
+    const run = (argv: string[], runEnv: NodeJS.ProcessEnv) => runLogged(argv, { ...request, deadline }, runEnv, log, () => phase);
     const created = await spec.installer.createEnvironment({ dir, interpreter: spec.interpreter.path, systemSitePackages: spec.systemSitePackages }, env, run);
     if (created.exitCode !== 0) {
       throw new VenvflowError("env_build_failed", `Creating the virtual environment failed: ${created.lines.slice(-1)[0] ?? `exit code ${created.exitCode}`}\nfull output: ${buildLogPath}`, {
@@ -192,6 +222,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
     const pins = request.pins ?? [];
     if (spec.requirements.length > 0) {
       progress("install", `installing ${spec.requirements.length} requirement${spec.requirements.length === 1 ? "" : "s"} with ${spec.installer.name} ${spec.installer.version}`);
+      phase = "resolving and installing the requirements";
       const requirementsFile = path.join(scratch, "requirements.txt");
       const constraintsFile = path.join(scratch, "constraints.txt");
       await fs.writeFile(requirementsFile, requirementsText(spec.requirements), { mode: 0o600 });

@@ -57,11 +57,26 @@ export class EnvCache {
     return path.join(this.home, "logs", "builds", `${key}-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
   }
 
-  /** A private scratch directory (0700) for files that may hold credentials; removed by the caller. */
+  /**
+   * A private scratch directory (0700) for files that may hold credentials; removed by the caller. Its name carries
+   * the owner's pid, so that `gc` can remove what a killed build left (a requirements file with a password in it).
+   */
   async scratchDir(): Promise<string> {
     const dir = path.join(this.home, "tmp");
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    return fs.mkdtemp(path.join(dir, "build-"));
+    return fs.mkdtemp(path.join(dir, `build-${process.pid}-`));
+  }
+
+  /** Removes the scratch directories of builds whose process is gone; returns their names. */
+  async clearOrphanedScratch(dryRun: boolean): Promise<string[]> {
+    const dir = path.join(this.home, "tmp");
+    const entries = await fs.readdir(dir).catch(() => [] as string[]);
+    const orphaned = entries.filter((name) => {
+      const pid = Number(/^build-(\d+)-/.exec(name)?.[1]);
+      return !pid || !isAlive(pid);
+    });
+    if (!dryRun) await Promise.all(orphaned.map((name) => fs.rm(path.join(dir, name), { recursive: true, force: true })));
+    return orphaned;
   }
 
   lock(key: string, options: Parameters<typeof acquireLock>[1] = {}): Promise<LockHandle> {

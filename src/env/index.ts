@@ -195,6 +195,7 @@ export async function gcEnvironments(options: GcOptions = {}): Promise<GcResult>
       await lock.release();
     }
   }
+  result.cleared.push(...(await cache.clearOrphanedScratch(options.dryRun === true)).map((name) => `tmp/${name}`));
   const entries = await Promise.all(published.map(async (m) => ({ metadata: m, lastUsed: (await cache.lastUsed(m.key)) ?? new Date(m.createdAt) })));
   entries.sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime()); // least recently used first
   result.totalBytesBefore = entries.reduce((sum, e) => sum + e.metadata.sizeBytes, 0);

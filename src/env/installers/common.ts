@@ -41,11 +41,47 @@ export async function lockFromInstalled(envDir: string, source: string, requeste
   return (await installedDistributions(envDir)).map((d) => ({ ...d, source, requested: requested.has(canonicalizeName(d.name)) }));
 }
 
-/** Index/find-links/option arguments pip and uv share (index URLs themselves go through the environment). */
+/** Options whose value is a URL, which may carry credentials. */
+const URL_OPTIONS: Record<string, "index" | "extra" | "links"> = { "--index-url": "index", "-i": "index", "--extra-index-url": "extra", "--find-links": "links", "-f": "links" };
+
+/** Where an installer looks, every URL in one place: the spec's own plus those given in `pipInstallOptions`. */
+export interface UrlSources {
+  /** null: the installer's own configuration decides the index. */
+  indexUrl: string | null;
+  extraIndexUrls: string[];
+  findLinks: string[];
+  /** The install options left once the URL options are taken out. */
+  options: string[];
+}
+
+/**
+ * Takes every URL out of the sources, so that it reaches the installer through its environment and never its argv
+ * (any local user reads argv with `ps`). An option in `pipInstallOptions` overrides the spec's index, as it did on pip's
+ * command line.
+ */
+export function urlSources(sources: InstallSources): UrlSources {
+  const [primary, ...extra] = sources.indexUrls ?? [];
+  const out: UrlSources = { indexUrl: primary ?? null, extraIndexUrls: extra, findLinks: [...sources.findLinks], options: [] };
+  const tokens = sources.installOptions;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as string;
+    const eq = token.startsWith("--") ? token.indexOf("=") : -1;
+    const name = eq > 0 ? token.slice(0, eq) : token;
+    const kind = URL_OPTIONS[name];
+    if (!kind) {
+      out.options.push(token);
+      continue;
+    }
+    const value = eq > 0 ? token.slice(eq + 1) : tokens[++i];
+    if (value === undefined) continue;
+    if (kind === "index") out.indexUrl = value;
+    else if (kind === "extra") out.extraIndexUrls.push(value);
+    else out.findLinks.push(value);
+  }
+  return out;
+}
+
+/** The non-URL source arguments pip and uv share (`--no-index`, the remaining install options). */
 export function sourceArgs(sources: InstallSources): string[] {
-  const args: string[] = [];
-  if (sources.indexUrls && sources.indexUrls.length === 0) args.push("--no-index");
-  for (const link of sources.findLinks) args.push("--find-links", link);
-  args.push(...sources.installOptions);
-  return args;
+  return [...(sources.indexUrls && sources.indexUrls.length === 0 ? ["--no-index"] : []), ...urlSources(sources).options];
 }

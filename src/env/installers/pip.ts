@@ -5,8 +5,8 @@
 import { promises as fs } from "node:fs";
 import { redactUrl } from "../../util/secrets.ts";
 import type { LockedPackage } from "../types.ts";
-import { installedDistributions, sourceArgs } from "./common.ts";
-import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, ResolveOutcome, RunCommand } from "./types.ts";
+import { installedDistributions, sourceArgs, urlSources } from "./common.ts";
+import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome, RunCommand } from "./types.ts";
 
 interface PipReport {
   install?: {
@@ -43,13 +43,12 @@ export class PipInstaller implements EnvironmentInstaller {
     this.command = command;
   }
 
-  environment(indexUrls: string[] | null, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  environment(sources: InstallSources, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base, PIP_NO_INPUT: "1", PIP_PROGRESS_BAR: "off" };
-    if (indexUrls && indexUrls.length > 0) {
-      const [primary, ...extra] = indexUrls;
-      env.PIP_INDEX_URL = primary;
-      env.PIP_EXTRA_INDEX_URL = extra.join(" ");
-    }
+    const urls = urlSources(sources);
+    if (urls.indexUrl !== null) env.PIP_INDEX_URL = urls.indexUrl;
+    if (urls.indexUrl !== null || urls.extraIndexUrls.length) env.PIP_EXTRA_INDEX_URL = urls.extraIndexUrls.join(" ");
+    if (urls.findLinks.length) env.PIP_FIND_LINKS = urls.findLinks.join(" ");
     return env;
   }
 

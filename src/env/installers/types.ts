@@ -57,7 +57,7 @@ export interface EnvironmentInstaller {
   readonly name: Installer;
   readonly version: string;
   /** The installer's process environment: index URLs travel in variables, never on argv or on disk. */
-  environment(indexUrls: string[] | null, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  environment(sources: InstallSources, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   createEnvironment(request: CreateRequest, env: NodeJS.ProcessEnv, run: RunCommand): Promise<CommandResult>;
   /** Installs the requirements; `requested` holds canonical names asked for directly, `redact` masks credentials. */
   install(request: InstallRequest & { requested: ReadonlySet<string>; redact: (text: string) => string; envDir: string }): Promise<InstallOutcome>;

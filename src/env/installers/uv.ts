@@ -1,8 +1,8 @@
 /** uv as an installer: `uv venv` creates the environment without starting Python; `uv pip` installs and resolves. */
 import { promises as fs } from "node:fs";
 import { parseRequirementLine } from "../requirements.ts";
-import { installedDistributions, lockFromInstalled, sourceArgs } from "./common.ts";
-import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, ResolveOutcome, RunCommand } from "./types.ts";
+import { installedDistributions, lockFromInstalled, sourceArgs, urlSources } from "./common.ts";
+import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome, RunCommand } from "./types.ts";
 
 export class UvInstaller implements EnvironmentInstaller {
   readonly name = "uv" as const;
@@ -15,13 +15,12 @@ export class UvInstaller implements EnvironmentInstaller {
     this.binary = binary;
   }
 
-  environment(indexUrls: string[] | null, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  environment(sources: InstallSources, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base };
-    if (indexUrls && indexUrls.length > 0) {
-      const [primary, ...extra] = indexUrls;
-      env.UV_INDEX_URL = primary;
-      env.UV_EXTRA_INDEX_URL = extra.join(" ");
-    }
+    const urls = urlSources(sources);
+    if (urls.indexUrl !== null) env.UV_INDEX_URL = urls.indexUrl;
+    if (urls.indexUrl !== null || urls.extraIndexUrls.length) env.UV_EXTRA_INDEX_URL = urls.extraIndexUrls.join(" ");
+    if (urls.findLinks.length) env.UV_FIND_LINKS = urls.findLinks.join(" ");
     return env;
   }
 
