@@ -4,6 +4,7 @@ import { Cron } from "croner";
 import type { Duration } from "../util/duration.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { isDotSegment } from "../util/home.ts";
 import type { DagDefinition, TaskDefinition, XComRef } from "./model.ts";
 import type { BaseOperator } from "./operator.ts";
 import { DEFAULT_ARG_KEYS, dagOptionsSchema, parseOptions } from "./options.ts";
@@ -121,9 +122,9 @@ export class DagBuilder implements DagContext {
     this.dagId = dagId;
     this.fileloc = fileloc;
     const where = this.where();
-    if (!DAG_ID.test(dagId)) {
+    if (!DAG_ID.test(dagId) || isDotSegment(dagId)) {
       throw new VenvflowError("invalid_dag_id", `${where}: DAG id "${dagId}" is not valid`, {
-        fix: "use 1 to 250 letters, digits, dashes, dots and underscores",
+        fix: 'use 1 to 250 letters, digits, dashes, dots and underscores (not "." or "..")',
       });
     }
     const opts = parseOptions(dagOptionsSchema, options, where, "invalid_dag_options");

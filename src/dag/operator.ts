@@ -2,6 +2,7 @@ import type { EnvSpecInput } from "../env/types.ts";
 import type { Duration } from "../util/duration.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { isDotSegment } from "../util/home.ts";
 import type { DagBuilder } from "./builder.ts";
 import type { PythonTaskSpec, TaskExecutionContext, TaskError, TaskKind, TaskOutcome, TriggerRule, XComRef } from "./model.ts";
 import { parseOptions, taskSchemas } from "./options.ts";
@@ -83,9 +84,9 @@ export abstract class BaseOperator<R = unknown> {
     const given = options as Record<string, unknown>;
     const where = dag.where(typeof given.taskId === "string" ? given.taskId : undefined);
     const config = parseOptions(schema, { ...dag.defaultArgsFor(Object.keys(schema.shape)), ...given }, where, "invalid_task_options");
-    if (!TASK_ID.test(config.taskId)) {
+    if (!TASK_ID.test(config.taskId) || isDotSegment(config.taskId)) {
       throw new VenvflowError("invalid_task_id", `${where}: task id "${config.taskId}" is not valid`, {
-        fix: "use 1 to 250 letters, digits, dashes, dots and underscores",
+        fix: 'use 1 to 250 letters, digits, dashes, dots and underscores (not "." or "..")',
       });
     }
     const ms = (value: Duration | null | undefined, name: string): number | null => {

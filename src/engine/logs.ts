@@ -1,10 +1,11 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { LogLine } from "../runtime/types.ts";
+import { pathInside } from "../util/home.ts";
 
 /** `VENVFLOW_HOME/logs/<dag_id>/<run_id>/<task_id>/attempt=<n>.log`, one file per try (Airflow's layout). */
 export function taskLogPath(home: string, dagId: string, runId: string, taskId: string, tryNumber: number): string {
-  return path.join(home, "logs", dagId, runId, taskId, `attempt=${tryNumber}.log`);
+  return pathInside(path.join(home, "logs"), dagId, runId, taskId, `attempt=${tryNumber}.log`);
 }
 
 /**

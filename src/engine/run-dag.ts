@@ -3,7 +3,7 @@ import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
 import type { DagRunRow, RunType } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { venvflowHome } from "../util/home.ts";
+import { isDotSegment, venvflowHome } from "../util/home.ts";
 import { manualRunDates } from "./dates.ts";
 import { invokeTask } from "./execute.ts";
 import { appendSystemLog, taskLogPath } from "./logs.ts";
@@ -33,8 +33,8 @@ export async function triggerRun(store: Store, dag: DagDefinition, opts: Trigger
   const dates = manualRunDates(dag, opts.logicalDate ?? new Date());
   const runType = opts.runType ?? "manual";
   const runId = opts.runId ?? `${runType}__${dates.logicalDate.toISOString()}`;
-  if (!RUN_ID.test(runId)) {
-    throw new VenvflowError("invalid_run_id", `run id "${runId}" may only contain letters, digits and _ . ~ : + -`, { fix: "choose another run id" });
+  if (!RUN_ID.test(runId) || isDotSegment(runId)) {
+    throw new VenvflowError("invalid_run_id", `run id "${runId}" may only contain letters, digits and _ . ~ : + -, and is not "." or ".."`, { fix: "choose another run id" });
   }
   if (await getRun(store.db, dag.dagId, runId)) {
     throw new VenvflowError("run_exists", `DAG "${dag.dagId}" already has a run "${runId}"`, { fix: "pass another logical date or run id" });

@@ -1,5 +1,6 @@
 import os from "node:os";
 import path from "node:path";
+import { VenvflowError } from "./errors.ts";
 
 /**
  * Where venvflow keeps environments, logs and its database: `VENVFLOW_HOME`, else the user's cache directory
@@ -10,4 +11,22 @@ export function venvflowHome(env: NodeJS.ProcessEnv = process.env): string {
   if (process.platform === "darwin") return path.join(os.homedir(), "Library", "Caches", "venvflow");
   if (process.platform === "win32") return path.join(env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local"), "venvflow");
   return path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "venvflow");
+}
+
+/** "." and ".." name directories, not ids: a DAG, task or run called that would put its files outside their folder. */
+export function isDotSegment(id: string): boolean {
+  return id === "." || id === "..";
+}
+
+/**
+ * `root/segments…`, refusing any result outside `root`. Every path built from a DAG, task or run id goes through
+ * here, so that a hostile id (`..`, `a/../../x`) can never read or write outside VENVFLOW_HOME.
+ */
+export function pathInside(root: string, ...segments: string[]): string {
+  const base = path.resolve(root);
+  const target = path.resolve(base, ...segments);
+  if (segments.some(isDotSegment) || (target !== base && !target.startsWith(`${base}${path.sep}`))) {
+    throw new VenvflowError("invalid_path_id", `"${segments.join("/")}" would lead outside ${base}`, { fix: 'use ids made of letters, digits, "_", "-" and ".", other than "." and ".."' });
+  }
+  return target;
 }
