@@ -7,8 +7,6 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import type { ImportFailureContext } from "../doctor/explain.ts";
 import type { EnvironmentLease, EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
@@ -17,12 +15,13 @@ import { Redactor } from "../util/secrets.ts";
 import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } from "./callable.ts";
 import { decodeValue, describeValue, encodeValue } from "./codec.ts";
 import { AttemptLog } from "./logs.ts";
-import { LOG_FD, runProcess } from "./process.ts";
-import type { CallableError, CallableOptions, CallableResult, Serializer } from "./types.ts";
+import { LOG_FD, spawnLauncher, type Launcher } from "./launcher.ts";
+import type { CallableError, CallableOptions, CallableResult, ImportFailureContext, ImportFailureExplainer, Serializer } from "./types.ts";
 
 export { inspectCallable, resolveCallable, type CallableSignature, type CallableTarget } from "./callable.ts";
 export { isOpaquePythonValue, type OpaquePythonValue } from "./codec.ts";
 export type * from "./types.ts";
+export { spawnLauncher, type Attempt, type Launcher } from "./launcher.ts";
 
 /** Version of the control/result files exchanged with runner.py. */
 export const RUNNER_PROTOCOL = 1;
@@ -30,8 +29,6 @@ export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickl
 /** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
-// Python files are not compiled: from src/runtime/ and dist/runtime/ alike, this points at the shipped source.
-const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
 const ENV_ONLY_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
 
 function maxResultBytes(): number {
@@ -155,13 +152,13 @@ function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
 }
 
 /**
- * An ImportError carries doctor's explanation: the environment it ran in, where the module does exist, whether a
- * requirement declared it, and the fix. Loaded only on such a failure.
+ * An ImportError carries the caller's explanation (doctor's, passed down by the engine and `venvflow call`: the
+ * runtime sits below doctor): the environment it ran in, where the module does exist, whether a requirement
+ * declared it, and the fix.
  */
-async function withImportExplanation(error: CallableError, context: Omit<ImportFailureContext, "error">): Promise<CallableError> {
-  if (error.type !== "ModuleNotFoundError" && error.type !== "ImportError") return error;
-  const { explainImportFailure } = await import("../doctor/explain.ts");
-  const explained = await explainImportFailure({ ...context, error }).catch(() => null);
+async function withImportExplanation(error: CallableError, explain: ImportFailureExplainer | undefined, context: Omit<ImportFailureContext, "error">): Promise<CallableError> {
+  if (!explain || (error.type !== "ModuleNotFoundError" && error.type !== "ImportError")) return error;
+  const explained = await explain({ ...context, error }).catch(() => null);
   return explained ? { ...error, code: explained.code, message: `${error.message}\n${explained.message}`, fix: explained.fix } : error;
 }
 
@@ -259,7 +256,8 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     await fs.writeFile(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
     if (signal.aborted) return finish("failed", { error: stoppedError() });
     log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
-    const outcome = await runProcess({ python: envInfo.python, args: [RUNNER, callDir], cwd, env: childEnv(options), log, signal });
+    const launcher: Launcher = options.launcher ?? spawnLauncher;
+    const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, callDir, cwd, env: childEnv(options), callable: target, preload: options.preload ?? [], log, signal });
     if (outcome.stopped) return finish("failed", { error: stoppedError(), exitCode: outcome.exitCode });
 
     const exitCode = outcome.exitCode;
@@ -279,7 +277,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       return finish("success", { returnValue, exitCode });
     }
     if (result && !result.ok && result.error) {
-      const error = await withImportExplanation(result.error, { env: envInfo, requirements: options.requirements, indexUrls: options.indexUrls, systemSitePackages, baseDir, home });
+      const error = await withImportExplanation(result.error, options.explainImportFailure, { env: envInfo, requirements: options.requirements, indexUrls: options.indexUrls, systemSitePackages, baseDir, home });
       return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback), ...(error.fix ? { fix: redactor.redact(error.fix) } : {}) }, exitCode });
     }
     const how = exitCode === null ? `was killed by ${outcome.signal ?? "a signal"}` : `exited with code ${exitCode}`;
