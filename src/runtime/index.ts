@@ -16,12 +16,14 @@ import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } 
 import { decodeValue, describeValue, encodeValue } from "./codec.ts";
 import { AttemptLog } from "./logs.ts";
 import { LOG_FD, spawnLauncher, type Launcher } from "./launcher.ts";
+import { WarmPool, warmPool } from "./warm.ts";
 import type { CallableError, CallableOptions, CallableResult, ImportFailureContext, ImportFailureExplainer, Serializer } from "./types.ts";
 
 export { inspectCallable, resolveCallable, type CallableSignature, type CallableTarget } from "./callable.ts";
 export { isOpaquePythonValue, type OpaquePythonValue } from "./codec.ts";
 export type * from "./types.ts";
 export { spawnLauncher, type Attempt, type Launcher } from "./launcher.ts";
+export { WarmPool, warmPool, type WarmPoolOptions } from "./warm.ts";
 
 /** Version of the control/result files exchanged with runner.py. */
 export const RUNNER_PROTOCOL = 1;
@@ -101,6 +103,41 @@ function childEnv(options: CallableOptions): NodeJS.ProcessEnv {
   env.PYTHONUNBUFFERED = "1";
   env.PYTHONIOENCODING = "utf-8";
   return env;
+}
+
+function checkPreload(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value) && value.every((name) => typeof name === "string" && /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(name))) return value as string[];
+  throw new VenvflowError("invalid_option", `preload must be a list of module names, got ${JSON.stringify(value)}`, { fix: 'e.g. preload: ["pandas", "numpy.linalg"]' });
+}
+
+/** Environments a warm interpreter holds a lease on, by what their spec depends on (see environmentMemoKey). */
+const warmEnvironments = new Map<string, CallableResult["env"]>();
+
+/**
+ * What resolving `spec` depends on: the spec itself, the installer's environment variables, VENVFLOW_HOME, and the
+ * size and mtime of the requirement files it names directly. Equal keys resolve to the same environment.
+ */
+async function environmentMemoKey(spec: EnvSpecInput, home: string): Promise<string> {
+  const lines = spec.requirements === undefined ? [] : typeof spec.requirements === "string" ? [`-r ${spec.requirements}`] : spec.requirements;
+  const files = lines.map((line) => /^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)/.exec(line)?.[1]).filter((file): file is string => file !== undefined);
+  const stamps = await Promise.all(
+    files.map(async (file) => {
+      const stat = await fs.stat(path.resolve(spec.baseDir ?? process.cwd(), file)).catch(() => null);
+      return stat ? `${file}:${stat.size}:${stat.mtimeMs}` : `${file}:-`;
+    }),
+  );
+  const installerEnv = Object.entries(process.env).filter(([name]) => name.startsWith("PIP_") || name.startsWith("VENVFLOW_") || name.startsWith("UV_"));
+  return JSON.stringify([spec, home, stamps, installerEnv.sort()]);
+}
+
+/** Where fork exists, a warm interpreter; `warm: false` on the task or VENVFLOW_WARM=0 turn it off. */
+const FORK_PLATFORMS: ReadonlySet<string> = new Set(["linux", "darwin", "freebsd", "openbsd"]);
+
+function launcherFor(options: CallableOptions): Launcher {
+  if (options.launcher) return options.launcher;
+  if (options.warm === false || process.env.VENVFLOW_WARM === "0" || !FORK_PLATFORMS.has(process.platform)) return spawnLauncher;
+  return warmPool();
 }
 
 function redactorFor(options: CallableOptions): Redactor {
@@ -186,6 +223,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     }
     await checkExternalPython(options.python);
   }
+  const preload = checkPreload(options.preload);
   const redactor = redactorFor(options);
   const target = await resolveCallable(options.pythonCallable, baseDir);
   const systemSitePackages = options.systemSitePackages ?? false;
@@ -204,6 +242,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const timer = timeoutMs === null ? undefined : setTimeout(() => timeout.abort(), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
   let lease: EnvironmentLease | null = null;
+  let memoKey: string | null = null;
   let callDir: string | null = null;
   let envInfo: CallableResult["env"] = { key: null, path: signature.python.prefix, python: basePython };
   const finish = (state: CallableResult["state"], extra: { returnValue?: unknown; error?: CallableError; exitCode?: number | null }): CallableResult => {
@@ -225,21 +264,30 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
 
   try {
     log.system(`Running ${describeTarget(target, signature.name)} (serializer ${serializer})`);
+    const launcher = launcherFor(options);
+    const env = childEnv(options);
     if (envLayer) {
       const spec = environmentSpecFor({ ...options, serializer }, baseDir);
-      try {
-        lease = await envLayer.acquireEnvironment(spec, {
-          home,
-          signal,
-          onProgress: (event) => log.system(`environment ${event.key.slice(0, 12)} ${event.phase}: ${event.message}`),
-          onOutput: (line) => log.system(line),
-        });
-      } catch (error) {
-        if (signal.aborted) return finish("failed", { error: stoppedError() });
-        if (error instanceof VenvflowError && error.code === "env_build_failed") return finish("failed", { error: venvflowFailure(error, redactor) });
-        throw error;
+      // A warm interpreter of this environment holds a lease on it: no spec resolution, lock or lease per task.
+      memoKey = launcher instanceof WarmPool ? await environmentMemoKey(spec, home) : null;
+      const held = memoKey === null ? undefined : warmEnvironments.get(memoKey);
+      if (held && (launcher as WarmPool).warmFor({ python: held.python, env })) {
+        envInfo = held;
+      } else {
+        try {
+          lease = await envLayer.acquireEnvironment(spec, {
+            home,
+            signal,
+            onProgress: (event) => log.system(`environment ${event.key.slice(0, 12)} ${event.phase}: ${event.message}`),
+            onOutput: (line) => log.system(line),
+          });
+        } catch (error) {
+          if (signal.aborted) return finish("failed", { error: stoppedError() });
+          if (error instanceof VenvflowError && error.code === "env_build_failed") return finish("failed", { error: venvflowFailure(error, redactor) });
+          throw error;
+        }
+        envInfo = { key: lease.env.key, path: lease.env.path, python: lease.env.python };
       }
-      envInfo = { key: lease.env.key, path: lease.env.path, python: lease.env.python };
     }
 
     callDir = await fs.mkdtemp(path.join(os.tmpdir(), "venvflow-call-"));
@@ -256,8 +304,12 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     await fs.writeFile(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
     if (signal.aborted) return finish("failed", { error: stoppedError() });
     log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
-    const launcher: Launcher = options.launcher ?? spawnLauncher;
-    const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, callDir, cwd, env: childEnv(options), callable: target, preload: options.preload ?? [], log, signal });
+    const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, callDir, cwd, env, callable: target, preload, log, signal });
+    // The zygote now running for this environment keeps the lease for as long as it lives.
+    if (lease && memoKey !== null && launcher instanceof WarmPool && launcher.hold({ python: envInfo.python, env }, lease)) {
+      warmEnvironments.set(memoKey, envInfo);
+      lease = null;
+    }
     if (outcome.stopped) return finish("failed", { error: stoppedError(), exitCode: outcome.exitCode });
 
     const exitCode = outcome.exitCode;
