@@ -6,7 +6,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { explainImportFailure } from "../../src/doctor/explain.ts";
-import { runCallable } from "../../src/runtime/index.ts";
+import { removeEnvironment } from "../../src/env/index.ts";
+import { runCallable, WarmPool } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
 import { testPipEnv } from "../support/pypi.ts";
 import { readLog, scratch, removeScratch, LAUNCH_MODES, useLaunchMode } from "./helpers.ts";
@@ -123,5 +124,20 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
       expect(log).not.toContain(password);
       expect(JSON.stringify(result)).not.toContain(password);
     });
+  });
+});
+
+describe("warm interpreters and the environment cache", () => {
+  it("a warm interpreter holds a lease on its environment, so it cannot be removed underneath it", async () => {
+    const pool = new WarmPool();
+    try {
+      const result = await run(VERSION, { requirements: ["vf-alpha==1.0.0"], launcher: pool });
+      expect(result.returnValue).toBe("1.0.0");
+      await expect(removeEnvironment(result.env.key!, { home })).rejects.toMatchObject({ code: "env_in_use" });
+      // The next attempt takes the memoised path: same environment, no new lease needed.
+      expect((await run(VERSION, { requirements: ["vf-alpha==1.0.0"], launcher: pool })).env.key).toBe(result.env.key);
+    } finally {
+      await pool.close();
+    }
   });
 });
