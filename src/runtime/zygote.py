@@ -27,6 +27,7 @@ import os  # noqa: E402
 import select  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import warnings  # noqa: E402
 
 import runner  # noqa: E402  (this file's directory is sys.path[0])
 
@@ -57,6 +58,20 @@ def die_with_parent() -> None:
     """Linux: the kernel sends SIGKILL when the process that started this one dies (kill -9 included)."""
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # type: ignore[operator]
+
+
+def python_threads() -> int:
+    import threading
+
+    return threading.active_count()
+
+
+def openblas_loaded() -> bool:
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as handle:
+            return "openblas" in handle.read().lower()
+    except OSError:
+        return False
 
 
 def thread_count() -> int:
@@ -129,6 +144,8 @@ class Zygote:
         self.tried: set = set()
         self.running: dict = {}
         self.retiring = False
+        # Threads forking may leave: only OpenBLAS's pool (numpy's), which parks itself around fork (pthread_atfork).
+        self.tolerated_threads = 1
         self.ctl_in = os.dup(0)
         self.ctl_out = os.dup(1)
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -155,12 +172,17 @@ class Zygote:
             self.tried.add(name)
             if not installed(name):
                 continue
+            had_openblas = openblas_loaded() if self.tolerated_threads == 1 else True
             try:
                 importlib.import_module(name)
             except BaseException:  # noqa: BLE001 - the task's own import will report it, in its own process
                 continue
-            if thread_count() > 1:
-                return name
+            threads = thread_count()
+            if threads > self.tolerated_threads:
+                if python_threads() == 1 and not had_openblas and openblas_loaded():
+                    self.tolerated_threads = threads
+                else:
+                    return name
         return None
 
     def fork(self, request: dict) -> None:
@@ -172,7 +194,10 @@ class Zygote:
         gc.freeze()  # preloaded objects stay out of the collector: their pages stay shared with the children
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking with threads alive; the only ones left are OpenBLAS's (see preload).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:
             code = 70
             try:
