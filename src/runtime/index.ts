@@ -324,6 +324,8 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       return finish("failed", { error: venvflowFailure(error, redactor), exitCode });
     }
     if (exitCode === 0) {
+      // os._exit(0) / sys.exit(0) before returning: Airflow's semantics (success, None), said out loud.
+      if (!result) log.system("the callable exited before returning; its result is None", "WARNING");
       const returnValue = result?.ok ? decodeValue(result.value) : null;
       log.system(options.showReturnValueInLogs === false ? "Done. Returned value not shown" : `Done. Returned value was: ${describeValue(returnValue)}`);
       return finish("success", { returnValue, exitCode });
