@@ -83,6 +83,7 @@ class Zygote {
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.pid = this.child.pid ?? -1;
+    this.currentLog = attempt.log;
     this.child.unref();
     for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as net.Socket).unref?.();
     this.child.stdin.on("error", () => undefined);
@@ -150,6 +151,11 @@ class Zygote {
     } catch {
       return null;
     }
+  }
+
+  /** Ends it now (a zygote that never became ready has no children to wait for). */
+  kill(): void {
+    killGroup(this.pid, "SIGKILL");
   }
 
   /** No new forks; it exits once its running children ended (or at once when idle). */
@@ -326,7 +332,7 @@ export class WarmPool implements Launcher {
       this.zygotes.set(key, zygote);
       this.watchIdle();
     }
-    await zygote.ready;
+    await readyWithin(zygote, attempt.signal);
     return zygote;
   }
 
@@ -388,6 +394,30 @@ export class WarmPool implements Launcher {
 function zygoteKey(attempt: Pick<Attempt, "python" | "env">): string {
   const env = Object.entries(stringEnv(attempt.env)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `${attempt.python}\u0000${createHash("sha256").update(JSON.stringify(env)).digest("hex")}`;
+}
+
+/** A zygote imports the runner and nothing else before it is ready: far below this even on a loaded machine. */
+const START_TIMEOUT_MS = 30_000;
+
+/** Waits for the zygote to be ready; an abort or a zygote that does not answer in time is a start failure. */
+async function readyWithin(zygote: Zygote, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort = (): void => undefined;
+  const failed = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`it did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    onAbort = () => reject(new Error("the attempt was stopped while it started"));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    await Promise.race([zygote.ready, failed]);
+  } catch (error) {
+    zygote.retire();
+    zygote.kill();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 let defaultPool: WarmPool | null = null;

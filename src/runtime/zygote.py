@@ -199,9 +199,13 @@ class Zygote:
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
         if pid == 0:
-            code = 70
+            code = 70  # EX_SOFTWARE: the child could not be set up (the reason is on its stderr)
             try:
                 code = self.child(request)
+            except BaseException:  # noqa: BLE001 - reported on the task's stderr, never raised into the zygote's loop
+                import traceback
+
+                traceback.print_exc()
             finally:
                 os._exit(code)
         self.running[pid] = request["id"]

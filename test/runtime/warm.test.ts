@@ -150,6 +150,17 @@ describe("lifecycle", () => {
     expect(second.returnValue).not.toBe(first.returnValue);
   });
 
+  it("an interpreter whose zygote cannot start runs the attempt in a fresh interpreter, saying why", async () => {
+    const wrapper = join(dir, "python-without-zygote");
+    await writeFile(wrapper, `#!/bin/sh\ncase "$1" in *zygote.py) echo "no zygote here" >&2; exit 3;; esac\nexec ${python} "$@"\n`, { mode: 0o755 });
+    const warm = pool();
+    const result = await runCallable({ pythonCallable: { source: "import os\ndef f():\n    return os.getppid()\n" }, python: wrapper, home, launcher: warm });
+    expect(result).toMatchObject({ state: "success", returnValue: process.pid });
+    const lines = await readLog(result.logPath);
+    expect(lines).toContainEqual(expect.objectContaining({ stream: "stderr", msg: "no zygote here" }));
+    expect(lines).toContainEqual(expect.objectContaining({ stream: "system", level: "WARNING", msg: expect.stringMatching(/^warm interpreter unavailable \(it exited \(code 3\)\); starting a fresh interpreter$/) }));
+  });
+
   it("retires a zygote after maxForks forks", async () => {
     const warm = pool({ maxForks: 2 });
     const source = "import os\ndef f():\n    return os.getppid()\n";
