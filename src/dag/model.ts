@@ -4,7 +4,7 @@
  * The engine never looks inside an operator; an operator never touches the store.
  */
 import type { EnvSpecInput } from "../env/types.ts";
-import type { LogLine, PythonCallable, Serializer } from "../runtime/types.ts";
+import type { ImportFailureExplainer, LogLine, PythonCallable, Serializer } from "../runtime/types.ts";
 
 export const TRIGGER_RULES = [
   "all_success",
@@ -58,6 +58,8 @@ export interface TaskExecutionContext {
   signal: AbortSignal;
   /** VENVFLOW_HOME for this engine. */
   home: string;
+  /** Explains a Python task's failed import (the engine passes doctor's; the dag layer sits below doctor). */
+  explainImportFailure?: ImportFailureExplainer;
 }
 
 export interface TaskError {

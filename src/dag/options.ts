@@ -42,6 +42,8 @@ const callableShape = {
   skipOnExitCode: exitCodes.optional(),
   showReturnValueInLogs: z.boolean().optional(),
   cwd: z.string().optional(),
+  preload: z.array(z.string().regex(/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/, "must be a module name such as pandas or numpy.linalg")).optional(),
+  warm: z.boolean().optional(),
 };
 
 const pythonVirtualenv = z.strictObject({

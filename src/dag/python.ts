@@ -9,7 +9,7 @@ import { pythonRunContext } from "./context.ts";
 import { resolveRefs } from "./xcom.ts";
 
 /** Supplied per try by the engine, or (executionTimeout) a task option. */
-type RunTimeFields = "context" | "onLog" | "logPath" | "signal" | "home" | "executionTimeout";
+type RunTimeFields = "context" | "onLog" | "logPath" | "signal" | "home" | "executionTimeout" | "explainImportFailure" | "launcher";
 /** Options that build an environment: meaningless for an existing interpreter, as in Airflow. */
 type EnvBuildFields = (typeof ENV_BUILD_OPTIONS)[number];
 
@@ -61,6 +61,7 @@ abstract class PythonCallableOperator<R> extends BaseOperator<R> {
       logPath: ctx.logPath,
       signal: ctx.signal,
       home: ctx.home,
+      ...(ctx.explainImportFailure === undefined ? {} : { explainImportFailure: ctx.explainImportFailure }),
     });
   }
 

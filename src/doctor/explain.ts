@@ -6,26 +6,14 @@ import { fileURLToPath } from "node:url";
 import { listEnvironments, parseRequirements, runPythonJson } from "../env/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { Environment } from "../env/types.ts";
+import type { ImportFailureContext } from "../runtime/types.ts";
 import { distributionsProviding } from "./index-lookup.ts";
 import { envSitePackages, scanAll, type ModuleProvider } from "./modules.ts";
 import { knownDistribution } from "./names.ts";
 
 const ANALYZE_SCRIPT = fileURLToPath(new URL("../../src/doctor/analyze.py", import.meta.url));
 
-export interface ImportFailureContext {
-  /** The failed call's error, as the runner reported it. */
-  error: { type: string; message: string };
-  /** Where it ran: `CallableResult.env` (key null for an external interpreter). */
-  env: { key: string | null; path: string; python: string };
-  /** The task's declared requirements (list or file path) and options. */
-  requirements?: string[] | string;
-  systemSitePackages?: boolean;
-  baseDir?: string;
-  /** The task's index URLs; unset: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, asked which distribution provides the module. */
-  indexUrls?: string[] | string;
-  /** VENVFLOW_HOME override. */
-  home?: string;
-}
+export type { ImportFailureContext };
 
 export interface ImportFailureExplanation {
   code: "module_not_installed" | "module_host_only" | "module_in_other_environment" | "requirement_provides_other_modules" | "import_name_missing";

@@ -3,7 +3,7 @@
  * and turn whatever happened into a checked outcome (XComs to store, branch skips) that a transition records.
  */
 import type { DagDefinition, TaskDefinition, TaskError, TaskExecutionContext, TaskOutcome, XComRef } from "../dag/model.ts";
-import type { LogLine } from "../runtime/types.ts";
+import type { ImportFailureExplainer, LogLine } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { xcomKey } from "./queries.ts";
 
@@ -41,6 +41,9 @@ export function resolveParams(dag: DagDefinition, conf: Record<string, unknown>)
   for (const key of Object.keys(params)) if (Object.hasOwn(conf, key)) params[key] = conf[key];
   return params;
 }
+
+/** Doctor's post-mortem of a failed import, loaded only when a task fails that way. */
+const explainImportFailure: ImportFailureExplainer = async (context) => (await import("../doctor/explain.ts")).explainImportFailure(context);
 
 export async function invokeTask(input: InvokeInput): Promise<Invocation> {
   const { dag, task } = input;
@@ -82,6 +85,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
     onLog: input.onLog,
     signal: controller.signal,
     home: input.home,
+    explainImportFailure,
   };
 
   // A plain TS execute may ignore the signal; the race makes an abort end the try at once regardless.

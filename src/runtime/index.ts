@@ -7,8 +7,6 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import type { ImportFailureContext } from "../doctor/explain.ts";
 import { ENV_BUILD_OPTIONS, type EnvironmentLease, type EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
@@ -17,12 +15,15 @@ import { Redactor } from "../util/secrets.ts";
 import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } from "./callable.ts";
 import { decodeValue, describeValue, encodeValue } from "./codec.ts";
 import { AttemptLog } from "./logs.ts";
-import { LOG_FD, runProcess } from "./process.ts";
-import type { CallableError, CallableOptions, CallableResult, Serializer } from "./types.ts";
+import { LOG_FD, spawnLauncher, type Launcher } from "./launcher.ts";
+import { WarmPool, warmPool } from "./warm.ts";
+import type { CallableError, CallableOptions, CallableResult, ImportFailureContext, ImportFailureExplainer, Serializer } from "./types.ts";
 
 export { inspectCallable, resolveCallable, type CallableSignature, type CallableTarget } from "./callable.ts";
 export { isOpaquePythonValue, type OpaquePythonValue } from "./codec.ts";
 export type * from "./types.ts";
+export { spawnLauncher, type Attempt, type Launcher } from "./launcher.ts";
+export { WarmPool, warmPool, type WarmPoolOptions } from "./warm.ts";
 
 /** Version of the control/result files exchanged with runner.py. */
 export const RUNNER_PROTOCOL = 1;
@@ -30,8 +31,6 @@ export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickl
 /** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
-// Python files are not compiled: from src/runtime/ and dist/runtime/ alike, this points at the shipped source.
-const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
 
 function maxResultBytes(): number {
   const raw = process.env.VENVFLOW_MAX_RESULT_BYTES;
@@ -105,6 +104,41 @@ function childEnv(options: CallableOptions): NodeJS.ProcessEnv {
   return env;
 }
 
+function checkPreload(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value) && value.every((name) => typeof name === "string" && /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(name))) return value as string[];
+  throw new VenvflowError("invalid_option", `preload must be a list of module names, got ${JSON.stringify(value)}`, { fix: 'e.g. preload: ["pandas", "numpy.linalg"]' });
+}
+
+/** Environments a warm interpreter holds a lease on, by what their spec depends on (see environmentMemoKey). */
+const warmEnvironments = new Map<string, CallableResult["env"]>();
+
+/**
+ * What resolving `spec` depends on: the spec itself, the installer's environment variables, VENVFLOW_HOME, and the
+ * size and mtime of the requirement files it names directly. Equal keys resolve to the same environment.
+ */
+async function environmentMemoKey(spec: EnvSpecInput, home: string): Promise<string> {
+  const lines = spec.requirements === undefined ? [] : typeof spec.requirements === "string" ? [`-r ${spec.requirements}`] : spec.requirements;
+  const files = lines.map((line) => /^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)/.exec(line)?.[1]).filter((file): file is string => file !== undefined);
+  const stamps = await Promise.all(
+    files.map(async (file) => {
+      const stat = await fs.stat(path.resolve(spec.baseDir ?? process.cwd(), file)).catch(() => null);
+      return stat ? `${file}:${stat.size}:${stat.mtimeMs}` : `${file}:-`;
+    }),
+  );
+  const installerEnv = Object.entries(process.env).filter(([name]) => name.startsWith("PIP_") || name.startsWith("VENVFLOW_") || name.startsWith("UV_"));
+  return JSON.stringify([spec, home, stamps, installerEnv.sort()]);
+}
+
+/** Where fork exists, a warm interpreter; `warm: false` on the task or VENVFLOW_WARM=0 turn it off. */
+const FORK_PLATFORMS: ReadonlySet<string> = new Set(["linux", "darwin", "freebsd", "openbsd"]);
+
+function launcherFor(options: CallableOptions): Launcher {
+  if (options.launcher) return options.launcher;
+  if (options.warm === false || process.env.VENVFLOW_WARM === "0" || !FORK_PLATFORMS.has(process.platform)) return spawnLauncher;
+  return warmPool();
+}
+
 function redactorFor(options: CallableOptions): Redactor {
   const redactor = new Redactor();
   for (const value of Object.values(options.envVars ?? {})) if (typeof value !== "string") redactor.add(value.secret);
@@ -154,13 +188,13 @@ function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
 }
 
 /**
- * An ImportError carries doctor's explanation: the environment it ran in, where the module does exist, whether a
- * requirement declared it, and the fix. Loaded only on such a failure.
+ * An ImportError carries the caller's explanation (doctor's, passed down by the engine and `venvflow call`: the
+ * runtime sits below doctor): the environment it ran in, where the module does exist, whether a requirement
+ * declared it, and the fix.
  */
-async function withImportExplanation(error: CallableError, context: Omit<ImportFailureContext, "error">): Promise<CallableError> {
-  if (error.type !== "ModuleNotFoundError" && error.type !== "ImportError") return error;
-  const { explainImportFailure } = await import("../doctor/explain.ts");
-  const explained = await explainImportFailure({ ...context, error }).catch(() => null);
+async function withImportExplanation(error: CallableError, explain: ImportFailureExplainer | undefined, context: Omit<ImportFailureContext, "error">): Promise<CallableError> {
+  if (!explain || (error.type !== "ModuleNotFoundError" && error.type !== "ImportError")) return error;
+  const explained = await explain({ ...context, error }).catch(() => null);
   return explained ? { ...error, code: explained.code, message: `${error.message}\n${explained.message}`, fix: explained.fix } : error;
 }
 
@@ -188,6 +222,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     }
     await checkExternalPython(options.python);
   }
+  const preload = checkPreload(options.preload);
   const redactor = redactorFor(options);
   const target = await resolveCallable(options.pythonCallable, baseDir);
   const systemSitePackages = options.systemSitePackages ?? false;
@@ -206,6 +241,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const timer = timeoutMs === null ? undefined : setTimeout(() => timeout.abort(), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
   let lease: EnvironmentLease | null = null;
+  let memoKey: string | null = null;
   let callDir: string | null = null;
   let envInfo: CallableResult["env"] = { key: null, path: signature.python.prefix, python: basePython };
   const finish = (state: CallableResult["state"], extra: { returnValue?: unknown; error?: CallableError; exitCode?: number | null }): CallableResult => {
@@ -227,21 +263,30 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
 
   try {
     log.system(`Running ${describeTarget(target, signature.name)} (serializer ${serializer})`);
+    const launcher = launcherFor(options);
+    const env = childEnv(options);
     if (envLayer) {
       const spec = environmentSpecFor({ ...options, serializer }, baseDir);
-      try {
-        lease = await envLayer.acquireEnvironment(spec, {
-          home,
-          signal,
-          onProgress: (event) => log.system(`environment ${event.key.slice(0, 12)} ${event.phase}: ${event.message}`),
-          onOutput: (line) => log.system(line),
-        });
-      } catch (error) {
-        if (signal.aborted) return finish("failed", { error: stoppedError() });
-        if (error instanceof VenvflowError && error.code === "env_build_failed") return finish("failed", { error: venvflowFailure(error, redactor) });
-        throw error;
+      // A warm interpreter of this environment holds a lease on it: no spec resolution, lock or lease per task.
+      memoKey = launcher instanceof WarmPool ? await environmentMemoKey(spec, home) : null;
+      const held = memoKey === null ? undefined : warmEnvironments.get(memoKey);
+      if (held && (launcher as WarmPool).warmFor({ python: held.python, env })) {
+        envInfo = held;
+      } else {
+        try {
+          lease = await envLayer.acquireEnvironment(spec, {
+            home,
+            signal,
+            onProgress: (event) => log.system(`environment ${event.key.slice(0, 12)} ${event.phase}: ${event.message}`),
+            onOutput: (line) => log.system(line),
+          });
+        } catch (error) {
+          if (signal.aborted) return finish("failed", { error: stoppedError() });
+          if (error instanceof VenvflowError && error.code === "env_build_failed") return finish("failed", { error: venvflowFailure(error, redactor) });
+          throw error;
+        }
+        envInfo = { key: lease.env.key, path: lease.env.path, python: lease.env.python };
       }
-      envInfo = { key: lease.env.key, path: lease.env.path, python: lease.env.python };
     }
 
     callDir = await fs.mkdtemp(path.join(os.tmpdir(), "venvflow-call-"));
@@ -258,7 +303,12 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     await fs.writeFile(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
     if (signal.aborted) return finish("failed", { error: stoppedError() });
     log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
-    const outcome = await runProcess({ python: envInfo.python, args: [RUNNER, callDir], cwd, env: childEnv(options), log, signal });
+    const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, callDir, cwd, env, callable: target, preload, log, signal });
+    // The zygote now running for this environment keeps the lease for as long as it lives.
+    if (lease && memoKey !== null && launcher instanceof WarmPool && launcher.hold({ python: envInfo.python, env }, lease)) {
+      warmEnvironments.set(memoKey, envInfo);
+      lease = null;
+    }
     if (outcome.stopped) return finish("failed", { error: stoppedError(), exitCode: outcome.exitCode });
 
     const exitCode = outcome.exitCode;
@@ -273,12 +323,14 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       return finish("failed", { error: venvflowFailure(error, redactor), exitCode });
     }
     if (exitCode === 0) {
+      // os._exit(0) / sys.exit(0) before returning: Airflow's semantics (success, None), said out loud.
+      if (!result) log.system("the callable exited before returning; its result is None", "WARNING");
       const returnValue = result?.ok ? decodeValue(result.value) : null;
       log.system(options.showReturnValueInLogs === false ? "Done. Returned value not shown" : `Done. Returned value was: ${describeValue(returnValue)}`);
       return finish("success", { returnValue, exitCode });
     }
     if (result && !result.ok && result.error) {
-      const error = await withImportExplanation(result.error, { env: envInfo, requirements: options.requirements, indexUrls: options.indexUrls, systemSitePackages, baseDir, home });
+      const error = await withImportExplanation(result.error, options.explainImportFailure, { env: envInfo, requirements: options.requirements, indexUrls: options.indexUrls, systemSitePackages, baseDir, home });
       return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback), ...(error.fix ? { fix: redactor.redact(error.fix) } : {}) }, exitCode });
     }
     const how = exitCode === null ? `was killed by ${outcome.signal ?? "a signal"}` : `exited with code ${exitCode}`;

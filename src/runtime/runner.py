@@ -122,6 +122,13 @@ def encode(value: object, serializer: str, lib: types.ModuleType | None, path: s
     if cls is dict and all(type(key) is str for key in value) and TAG not in value:  # type: ignore[attr-defined]
         return {key: encode(item, serializer, lib, "%s[%r]" % (path, key)) for key, item in value.items()}  # type: ignore[attr-defined]
     if serializer == "json":
+        if cls is float:
+            raise RunnerError(
+                "not_json_serializable",
+                "%s is %r, which JSON cannot represent (only finite floats are JSON numbers)" % (describe_path(path), value),
+                "return None (or a string such as 'nan') in its place, e.g. `None if math.isnan(x) or math.isinf(x) else x`, "
+                "or set serializer to 'pickle'",
+            )
         if cls is datetime.datetime and value.tzinfo is not None and value.utcoffset() is not None:  # type: ignore[attr-defined]
             return {TAG: "datetime", "iso": value.isoformat()}  # type: ignore[attr-defined]
         raise RunnerError(
@@ -217,6 +224,67 @@ def load_callable(spec: dict, string_args: list) -> object:
     return fn
 
 
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+_libc_prctl: list = []
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        if not _libc_prctl:
+            import ctypes
+
+            _libc_prctl.append(ctypes.CDLL(None, use_errno=True).prctl)
+        return _libc_prctl[0](option, value, 0, 0, 0) == 0
+    except Exception:
+        return False
+
+
+def bind_to_parent() -> None:
+    """Linux: die when the process that started this one dies (a killed worker leaves no task running), and become the
+    reaper of every orphaned descendant, so a daemon that escaped into its own session can still be found and ended."""
+    import signal
+
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and os.getppid() == 1:
+        os._exit(1)  # the parent died before the kernel was told
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def child_pids() -> list:
+    pids = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open("/proc/self/task/%s/children" % tid) as handle:
+                pids.extend(int(pid) for pid in handle.read().split())
+    except OSError:
+        return []
+    return pids
+
+
+def end_descendants() -> None:
+    """Kills and reaps whatever the callable left running, sessions it escaped into included (we are their reaper)."""
+    import signal
+
+    for _ in range(100):
+        pids = child_pids()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
 def write_result(call_dir: str, payload: dict) -> None:
     payload["protocol"] = PROTOCOL
     target = os.path.join(call_dir, "result.json")
@@ -275,8 +343,15 @@ def run(call_dir: str) -> int:
         import asyncio
 
         value = asyncio.run(value)
-    encoded = encode(value, serializer, lib)
-    text = json.dumps(encoded, ensure_ascii=False, allow_nan=False)
+    try:
+        encoded = encode(value, serializer, lib)
+        text = json.dumps(encoded, ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise RunnerError(
+            "result_too_deep",
+            "the return value is nested deeper than Python's recursion limit (%d) allows to serialize" % sys.getrecursionlimit(),
+            "return a flatter structure (e.g. a list of rows instead of a nested chain), or write it to a file and return its path",
+        ) from None
     size = len(text.encode("utf-8"))
     limit = int(control["maxResultBytes"])
     if size > limit:
@@ -295,6 +370,7 @@ def main() -> int:
         sys.stderr.write("usage: runner.py <call-dir>\n")
         return 2
     call_dir = sys.argv[1]
+    bind_to_parent()
     try:
         return run(call_dir)
     except SystemExit:
@@ -302,6 +378,7 @@ def main() -> int:
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the host as a structured error
         return fail(call_dir, exc)
     finally:
+        end_descendants()
         logging.shutdown()
 
 

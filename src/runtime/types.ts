@@ -1,4 +1,5 @@
 import type { Duration } from "../util/duration.ts";
+import type { Launcher } from "./launcher.ts";
 
 /** "path/to/file.py:function" (relative to `baseDir`, or absolute), or inline source. */
 export type PythonCallable = string | { source: string; name?: string };
@@ -36,6 +37,28 @@ export interface LogLine {
   msg: string;
 }
 
+/** What an explainer of a failed import is told: the error, where the callable ran, and what the task declared. */
+export interface ImportFailureContext {
+  /** The failed call's error, as the runner reported it. */
+  error: { type: string; message: string };
+  /** Where it ran: `CallableResult.env` (key null for an external interpreter). */
+  env: { key: string | null; path: string; python: string };
+  /** The task's declared requirements (list or file path) and options. */
+  requirements?: string[] | string;
+  systemSitePackages?: boolean;
+  baseDir?: string;
+  /** The task's index URLs; unset: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, asked which distribution provides the module. */
+  indexUrls?: string[] | string;
+  /** VENVFLOW_HOME override. */
+  home?: string;
+}
+
+/**
+ * Explains a ModuleNotFoundError / ImportError (doctor's `explainImportFailure` is the one venvflow ships; the
+ * engine and `venvflow call` pass it). Null: nothing to add.
+ */
+export type ImportFailureExplainer = (context: ImportFailureContext) => Promise<{ code: string; message: string; fix: string } | null>;
+
 export interface CallableOptions {
   pythonCallable: PythonCallable;
   /** Directory a relative callable path is resolved against (the declaring file's directory). Default: cwd. */
@@ -64,6 +87,14 @@ export interface CallableOptions {
   signal?: AbortSignal;
   /** VENVFLOW_HOME override. */
   home?: string;
+  /** Modules to import before the callable starts (in a warm interpreter: once, before it forks). */
+  preload?: string[];
+  /** false: start a fresh interpreter for this task even where warm interpreters are on (docs/runtime.md). */
+  warm?: boolean;
+  /** How the attempt starts (src/runtime/launcher.ts); overrides `warm`. */
+  launcher?: Launcher;
+  /** Called when the callable fails to import something; its explanation joins the error (message, code, fix). */
+  explainImportFailure?: ImportFailureExplainer;
 }
 
 export interface CallableError {

@@ -27,6 +27,7 @@ async function run(source: string, extra: { requirements?: string[]; systemSiteP
       pythonCallable: { source },
       home: inject("sharedHome"),
       logPath,
+      explainImportFailure,
       ...(extra.python ? { python: extra.python } : { pythonVersion: extra.pythonVersion ?? PY312 }),
       ...(extra.requirements ? { requirements: extra.requirements } : {}),
       ...(extra.systemSitePackages !== undefined ? { systemSitePackages: extra.systemSitePackages } : {}),

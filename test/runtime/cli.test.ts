@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { CallableResult } from "../../src/runtime/types.ts";
 import { testPipEnv } from "../support/pypi.ts";
-import { PYTHONS, scratch, removeScratch } from "./helpers.ts";
+import { PYTHONS, scratch, removeScratch, LAUNCH_MODES, useLaunchMode } from "./helpers.ts";
 
 afterAll(removeScratch);
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 
 function venvflow(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = testPipEnv({ VENVFLOW_HOME: inject("sharedHome") });
+  const env = testPipEnv({ VENVFLOW_HOME: inject("sharedHome"), ...(process.env.VENVFLOW_WARM === undefined ? {} : { VENVFLOW_WARM: process.env.VENVFLOW_WARM }) });
   return new Promise((resolve) => {
     execFile(process.execPath, [MAIN, "call", ...args], { cwd: dir, env }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
@@ -30,48 +30,52 @@ function venvflow(args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
-describe("venvflow call", () => {
-  it("runs FILE.py:function with --arg and --kwargs in an interpreter given by path, printing the value", async () => {
-    const out = await venvflow(["tasks.py:add", "--python", PYTHONS["3.12"], "--arg", "1", "--arg", "2", "--kwargs", '{"c": 3}']);
-    expect(out.code).toBe(0);
-    expect(JSON.parse(out.stdout)).toBe(6);
-    expect(out.stderr).toContain("stdout: adding");
-  });
+describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
+  useLaunchMode(mode);
 
-  it("builds an environment from --python VERSION, --requirement and --index-url; --json prints the CallableResult", async () => {
-    const out = await venvflow(["tasks.py:version", "--python", "3.12", "-r", "vf-alpha==1.0.0", "--index-url", inject("indexUrl"), "--json"]);
-    expect(out.code).toBe(0);
-    const result = JSON.parse(out.stdout) as CallableResult;
-    expect(result).toMatchObject({ state: "success", returnValue: "1.0.0", exitCode: 0 });
-    expect(result.env.key).toMatch(/^[0-9a-f]+$/);
-  });
+  describe("venvflow call", () => {
+    it("runs FILE.py:function with --arg and --kwargs in an interpreter given by path, printing the value", async () => {
+      const out = await venvflow(["tasks.py:add", "--python", PYTHONS["3.12"], "--arg", "1", "--arg", "2", "--kwargs", '{"c": 3}']);
+      expect(out.code).toBe(0);
+      expect(JSON.parse(out.stdout)).toBe(6);
+      expect(out.stderr).toContain("stdout: adding");
+    });
 
-  it("builds from an interpreter path when --python PATH comes with requirements", async () => {
-    const out = await venvflow(["tasks.py:version", "--python", "/root/.pyenv/versions/3.11.7/bin/python", "-r", "vf-alpha==1.1.0", "--index-url", inject("indexUrl"), "--json"]);
-    expect(out.code).toBe(0);
-    const result = JSON.parse(out.stdout) as CallableResult;
-    expect(result.returnValue).toBe("1.1.0");
-    expect(result.env.key).not.toBeNull();
-    expect(result.env.python).not.toBe("/root/.pyenv/versions/3.11.7/bin/python");
-  });
+    it("builds an environment from --python VERSION, --requirement and --index-url; --json prints the CallableResult", async () => {
+      const out = await venvflow(["tasks.py:version", "--python", "3.12", "-r", "vf-alpha==1.0.0", "--index-url", inject("indexUrl"), "--json"]);
+      expect(out.code).toBe(0);
+      const result = JSON.parse(out.stdout) as CallableResult;
+      expect(result).toMatchObject({ state: "success", returnValue: "1.0.0", exitCode: 0 });
+      expect(result.env.key).toMatch(/^[0-9a-f]+$/);
+    });
 
-  it("exits 1 with the Python error when the callable fails", async () => {
-    const out = await venvflow(["tasks.py:boom", "--python", PYTHONS["3.12"]]);
-    expect(out.code).toBe(1);
-    expect(out.stderr).toContain("failed: RuntimeError: boom");
-  });
+    it("builds from an interpreter path when --python PATH comes with requirements", async () => {
+      const out = await venvflow(["tasks.py:version", "--python", "/root/.pyenv/versions/3.11.7/bin/python", "-r", "vf-alpha==1.1.0", "--index-url", inject("indexUrl"), "--json"]);
+      expect(out.code).toBe(0);
+      const result = JSON.parse(out.stdout) as CallableResult;
+      expect(result.returnValue).toBe("1.1.0");
+      expect(result.env.key).not.toBeNull();
+      expect(result.env.python).not.toBe("/root/.pyenv/versions/3.11.7/bin/python");
+    });
 
-  it("exits 1 with the error and its fix for a function that is not there", async () => {
-    const out = await venvflow(["tasks.py:absent", "--python", PYTHONS["3.12"]]);
-    expect(out.code).toBe(1);
-    expect(out.stderr).toContain("has no top-level function named absent");
-    expect(out.stderr).toContain("fix: choose one of: add, boom, version");
-  });
+    it("exits 1 with the Python error when the callable fails", async () => {
+      const out = await venvflow(["tasks.py:boom", "--python", PYTHONS["3.12"]]);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain("failed: RuntimeError: boom");
+    });
 
-  it("exits 1 for an --arg that is not JSON", async () => {
-    const out = await venvflow(["tasks.py:add", "--python", PYTHONS["3.12"], "--arg", "{oops"]);
-    expect(out.code).toBe(1);
-    expect(out.stderr).toContain("--arg ({oops) is not valid JSON");
-    expect(out.stderr).toContain("fix: give JSON and quote it for the shell");
+    it("exits 1 with the error and its fix for a function that is not there", async () => {
+      const out = await venvflow(["tasks.py:absent", "--python", PYTHONS["3.12"]]);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain("has no top-level function named absent");
+      expect(out.stderr).toContain("fix: choose one of: add, boom, version");
+    });
+
+    it("exits 1 for an --arg that is not JSON", async () => {
+      const out = await venvflow(["tasks.py:add", "--python", PYTHONS["3.12"], "--arg", "{oops"]);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toContain("--arg ({oops) is not valid JSON");
+      expect(out.stderr).toContain("fix: give JSON and quote it for the shell");
+    });
   });
 });

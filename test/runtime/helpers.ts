@@ -2,6 +2,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import type { LogLine } from "../../src/runtime/types.ts";
 
 export const PYTHONS = {
@@ -49,4 +50,21 @@ export async function readLog(logPath: string): Promise<LogLine[]> {
     .split("\n")
     .filter(Boolean)
     .map((line) => JSON.parse(line) as LogLine);
+}
+
+/** The launchers every runtime test runs under: a fresh interpreter per attempt, and a fork of a warm one. */
+export const LAUNCH_MODES = ["spawn", "fork"] as const;
+
+/** For a describe block: its tests run with `mode` as runCallable's default launcher (VENVFLOW_WARM). */
+export function useLaunchMode(mode: (typeof LAUNCH_MODES)[number]): void {
+  let saved: string | undefined;
+  beforeAll(() => {
+    saved = process.env.VENVFLOW_WARM;
+    if (mode === "spawn") process.env.VENVFLOW_WARM = "0";
+    else delete process.env.VENVFLOW_WARM;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.VENVFLOW_WARM;
+    else process.env.VENVFLOW_WARM = saved;
+  });
 }

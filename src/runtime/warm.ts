@@ -1,0 +1,430 @@
+/**
+ * Warm interpreters: the fork launcher. Per interpreter and attempt environment, one "zygote" (zygote.py) has the
+ * runner and the tasks' modules imported and forks a child per attempt. Measured on the 2-core dev machine
+ * (Python 3.11): a fresh interpreter costs ~11 ms before the runner even starts, a fork of a warm one ~1 ms, and a
+ * task importing pandas ~270 ms fresh against a few ms forked (bench/warm.ts prints both).
+ *
+ * The child is a new session (timeouts and aborts kill its whole tree, as with spawn), gets the attempt's cwd and
+ * exactly the attempt's environment variables, and writes its stdout, stderr and logging records to three
+ * connections on a Unix socket this process listens on, tagged with a per-attempt random token.
+ *
+ * Lifecycle: a zygote starts on first use, is retired after `maxForks` forks or above `maxRssBytes`, stops after
+ * `idleMs` without work, at most `maxZygotes` live at once (least recently used out first), and exits when this
+ * process dies (PR_SET_PDEATHSIG on Linux, its control pipe's EOF and a parent-pid check everywhere).
+ */
+import { fileURLToPath } from "node:url";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { killGroup, settleWithin, stopGroup } from "../util/process.ts";
+import { spawnLauncher, type Attempt, type Launcher, type ProcessOutcome } from "./launcher.ts";
+import type { AttemptLog } from "./logs.ts";
+
+const ZYGOTE = fileURLToPath(new URL("../../src/runtime/zygote.py", import.meta.url));
+/** As in the shared primitive: once the child exited, its pipes get this long to deliver what they still hold. */
+const DRAIN_AFTER_EXIT_MS = 1_000;
+const STREAMS = ["stdout", "stderr", "log"] as const;
+
+export interface WarmPoolOptions {
+  /** Forks before a zygote is replaced (its heap only grows). Default 500. */
+  maxForks?: number;
+  /** RSS above which a zygote is replaced. Default 1 GiB. */
+  maxRssBytes?: number;
+  /** A zygote without work for this long exits. Default 5 minutes. */
+  idleMs?: number;
+  /** Live zygotes at most; the least recently used one goes first. Default 4. */
+  maxZygotes?: number;
+}
+
+/** Anything held for as long as a zygote lives (the lease on its environment). */
+export interface Holding {
+  release(): Promise<void>;
+}
+
+interface Started {
+  pid: number;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+type ForkAnswer = { started: Started } | { unsafe: string } | { died: string };
+
+interface PendingFork {
+  answer(value: ForkAnswer): void;
+  exited?: (value: { code: number | null; signal: NodeJS.Signals | null }) => void;
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(os.constants.signals).map(([name, num]) => [num, name as NodeJS.Signals]));
+
+/** One warm interpreter and its children. */
+class Zygote {
+  readonly pid: number;
+  readonly ready: Promise<void>;
+  forks = 0;
+  lastUsed = Date.now();
+  retired = false;
+  running = 0;
+  readonly holdings: Holding[] = [];
+  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private readonly pending = new Map<number, PendingFork>();
+  private nextId = 1;
+  private deathReason: string | null = null;
+  /** The attempt its stderr (import warnings while preloading) belongs to: the one that asked last. */
+  private currentLog: AttemptLog | null = null;
+
+  constructor(python: string, socketPath: string, denied: readonly string[], attempt: Attempt) {
+    this.child = spawn(python, [ZYGOTE, String(process.pid), socketPath, JSON.stringify(denied)], {
+      cwd: attempt.cwd,
+      env: attempt.env,
+      detached: true, // not in the terminal's process group: Ctrl-C reaches the worker, which then stops its tasks
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.pid = this.child.pid ?? -1;
+    this.currentLog = attempt.log;
+    this.child.unref();
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as net.Socket).unref?.();
+    this.child.stdin.on("error", () => undefined);
+    createInterface({ input: this.child.stderr, crlfDelay: Infinity }).on("line", (line) => this.currentLog?.write("stderr", line));
+    let markReady: () => void = () => undefined;
+    let failReady: (error: Error) => void = () => undefined;
+    this.ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on("line", (line) => {
+      const message = JSON.parse(line) as { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string };
+      if (message.ready) return markReady();
+      const pending = message.id === undefined ? undefined : this.pending.get(message.id);
+      if (!pending || message.id === undefined) return;
+      if (message.unsafe !== undefined) {
+        this.pending.delete(message.id);
+        pending.answer({ unsafe: message.unsafe });
+      } else if (message.pid !== undefined) {
+        const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => (pending.exited = resolve));
+        pending.answer({ started: { pid: message.pid, exit } });
+      } else if ("exit" in message) {
+        this.pending.delete(message.id);
+        pending.exited?.({ code: message.exit ?? null, signal: message.signal == null ? null : (SIGNAL_NAMES.get(message.signal) ?? "SIGKILL") });
+      }
+    });
+    const onGone = (why: string): void => {
+      this.deathReason ??= why;
+      this.retired = true;
+      failReady(new Error(this.deathReason));
+      // Its children die with it (PR_SET_PDEATHSIG): an attempt that was running ends as killed.
+      for (const pending of this.pending.values()) {
+        pending.answer({ died: this.deathReason });
+        pending.exited?.({ code: null, signal: "SIGKILL" });
+      }
+      this.pending.clear();
+    };
+    this.child.once("error", (error) => onGone(`it could not start: ${error.message}`));
+    this.child.once("exit", (code, signal) => onGone(`it exited (${signal ?? `code ${code}`})`));
+  }
+
+  get alive(): boolean {
+    return this.deathReason === null;
+  }
+
+  /** Asks for a child running `attempt`; answers once it runs (or why it does not). */
+  fork(attempt: Attempt, token: string): Promise<ForkAnswer> {
+    if (!this.alive) return Promise.resolve({ died: this.deathReason ?? "it is gone" });
+    const id = this.nextId++;
+    this.forks++;
+    this.lastUsed = Date.now();
+    this.currentLog = attempt.log;
+    const answer = new Promise<ForkAnswer>((resolve) => this.pending.set(id, { answer: resolve }));
+    const callable = attempt.callable.kind === "file" ? { kind: "file", path: attempt.callable.path } : { kind: "inline", source: attempt.callable.source };
+    const request = { op: "fork", id, token, callDir: attempt.callDir, cwd: attempt.cwd, env: stringEnv(attempt.env), callable, preload: attempt.preload };
+    this.child.stdin.write(`${JSON.stringify(request)}\n`);
+    return answer;
+  }
+
+  rssBytes(): number | null {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, "utf8"));
+      return match ? Number(match[1]) * 1024 : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Ends it now (a zygote that never became ready has no children to wait for). */
+  kill(): void {
+    killGroup(this.pid, "SIGKILL");
+  }
+
+  /** No new forks; it exits once its running children ended (or at once when idle). */
+  retire(): void {
+    if (this.retired && !this.alive) return;
+    this.retired = true;
+    if (this.alive) this.child.stdin.write(`${JSON.stringify({ op: "retire" })}\n`);
+    const holdings = this.holdings.splice(0);
+    const release = (): void => void Promise.all(holdings.map((h) => h.release().catch(() => undefined)));
+    if (!this.alive) release();
+    else this.child.once("exit", release);
+  }
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+interface AttemptStreams {
+  handlers: Record<(typeof STREAMS)[number], (line: string) => void>;
+  sockets: net.Socket[];
+  closedCount: number;
+  /** Resolves once the child's three connections arrived and closed. */
+  allClosed: Promise<void>;
+  markAllClosed(): void;
+}
+
+/** The fork launcher: one warm interpreter per interpreter and attempt environment. */
+export class WarmPool implements Launcher {
+  readonly name = "fork";
+  private readonly options: Required<WarmPoolOptions>;
+  private readonly zygotes = new Map<string, Zygote>();
+  /** Per zygote key: modules whose import started a thread, and so are never preloaded there again. */
+  private readonly denied = new Map<string, Set<string>>();
+  private readonly attempts = new Map<string, AttemptStreams>();
+  private server: net.Server | null = null;
+  private socketPath: string | null = null;
+  private listening: Promise<string> | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: WarmPoolOptions = {}) {
+    this.options = { maxForks: 500, maxRssBytes: 1024 ** 3, idleMs: 5 * 60_000, maxZygotes: 4, ...options };
+  }
+
+  /** The zygotes alive now (for benchmarks and diagnostics). */
+  stats(): { key: string; pid: number; forks: number; rssBytes: number | null }[] {
+    return [...this.zygotes.entries()].filter(([, z]) => z.alive).map(([key, z]) => ({ key, pid: z.pid, forks: z.forks, rssBytes: z.rssBytes() }));
+  }
+
+  /** Keeps `holding` (an environment lease) until the zygote for `attempt` is gone; false when there is none. */
+  hold(attempt: Pick<Attempt, "python" | "env">, holding: Holding): boolean {
+    const zygote = this.zygotes.get(zygoteKey(attempt));
+    if (!zygote?.alive || zygote.retired) return false;
+    zygote.holdings.push(holding);
+    return true;
+  }
+
+  /** True while a live zygote serves this interpreter and environment (its lease is held). */
+  warmFor(attempt: Pick<Attempt, "python" | "env">): boolean {
+    const zygote = this.zygotes.get(zygoteKey(attempt));
+    return zygote !== undefined && zygote.alive && !zygote.retired;
+  }
+
+  async launch(attempt: Attempt): Promise<ProcessOutcome> {
+    // While an attempt runs, this keeps the event loop alive (the zygote's pipes and the socket are unref'd so an
+    // idle pool never holds a finished program open).
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    try {
+      for (let tries = 0; tries < 3; tries++) {
+        let zygote: Zygote;
+        try {
+          zygote = await this.zygoteFor(attempt);
+        } catch (error) {
+          attempt.log.system(`warm interpreter unavailable (${(error as Error).message}); starting a fresh interpreter`, "WARNING");
+          return await spawnLauncher.launch(attempt);
+        }
+        const token = randomBytes(16).toString("hex");
+        const streams = this.expect(token, attempt.log);
+        const answer = await zygote.fork(attempt, token);
+        if ("started" in answer) return await this.follow(answer.started, streams, token, attempt, zygote);
+        this.attempts.delete(token);
+        if ("unsafe" in answer) {
+          const key = zygoteKey(attempt);
+          const denied = this.denied.get(key) ?? new Set<string>();
+          denied.add(answer.unsafe);
+          this.denied.set(key, denied);
+          attempt.log.system(`importing ${answer.unsafe} starts a thread, which makes forking unsafe: it is not preloaded in this environment's warm interpreter`, "WARNING");
+          zygote.retire();
+          continue;
+        }
+        // The zygote died before the child ran: this attempt must not fail for it.
+        attempt.log.system(`the warm interpreter died (${answer.died}); starting a fresh interpreter for this attempt`, "WARNING");
+        return await spawnLauncher.launch(attempt);
+      }
+      return await spawnLauncher.launch(attempt);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** Stops every zygote (they also exit on their own when this process ends). */
+  async close(): Promise<void> {
+    for (const zygote of this.zygotes.values()) zygote.retire();
+    this.zygotes.clear();
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.server?.close();
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
+    this.server = null;
+    this.listening = null;
+  }
+
+  private async follow(started: Started, streams: AttemptStreams, token: string, attempt: Attempt, zygote: Zygote): Promise<ProcessOutcome> {
+    zygote.running++;
+    let stopped = false;
+    let cancelKill = (): void => undefined;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      cancelKill = stopGroup(started.pid);
+    };
+    if (attempt.signal.aborted) stop();
+    else attempt.signal.addEventListener("abort", stop, { once: true });
+    try {
+      const exit = await started.exit;
+      // Whatever the callable left in its session would outlive the task: end the group.
+      killGroup(started.pid, "SIGKILL");
+      await settleWithin(streams.allClosed, DRAIN_AFTER_EXIT_MS, () => streams.sockets.forEach((socket) => socket.destroy()));
+      return { exitCode: exit.code, signal: exit.signal, stopped };
+    } finally {
+      cancelKill();
+      attempt.signal.removeEventListener("abort", stop);
+      this.attempts.delete(token);
+      zygote.running--;
+      zygote.lastUsed = Date.now();
+      this.retireIfSpent(zygote);
+    }
+  }
+
+  private retireIfSpent(zygote: Zygote): void {
+    if (zygote.retired) return;
+    const rss = zygote.forks % 20 === 0 ? zygote.rssBytes() : null;
+    if (zygote.forks >= this.options.maxForks || (rss !== null && rss > this.options.maxRssBytes)) zygote.retire();
+  }
+
+  private expect(token: string, log: AttemptLog): AttemptStreams {
+    let markAllClosed = (): void => undefined;
+    const allClosed = new Promise<void>((resolve) => (markAllClosed = resolve));
+    const streams: AttemptStreams = {
+      handlers: { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: (line) => log.record(line) },
+      sockets: [],
+      closedCount: 0,
+      allClosed,
+      markAllClosed,
+    };
+    this.attempts.set(token, streams);
+    return streams;
+  }
+
+  private async zygoteFor(attempt: Attempt): Promise<Zygote> {
+    const key = zygoteKey(attempt);
+    let zygote = this.zygotes.get(key);
+    if (zygote && (!zygote.alive || zygote.retired)) {
+      this.zygotes.delete(key);
+      zygote = undefined;
+    }
+    if (!zygote) {
+      const socketPath = await this.listen();
+      while (this.zygotes.size >= this.options.maxZygotes) {
+        const [oldestKey, oldest] = [...this.zygotes.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed)[0] as [string, Zygote];
+        oldest.retire();
+        this.zygotes.delete(oldestKey);
+      }
+      zygote = new Zygote(attempt.python, socketPath, [...(this.denied.get(key) ?? [])], attempt);
+      this.zygotes.set(key, zygote);
+      this.watchIdle();
+    }
+    await readyWithin(zygote, attempt.signal);
+    return zygote;
+  }
+
+  private watchIdle(): void {
+    if (this.idleTimer) return;
+    this.idleTimer = setInterval(() => {
+      for (const [key, zygote] of this.zygotes) {
+        if (zygote.running === 0 && Date.now() - zygote.lastUsed > this.options.idleMs) {
+          zygote.retire();
+          this.zygotes.delete(key);
+        }
+      }
+      if (this.zygotes.size === 0 && this.idleTimer) {
+        clearInterval(this.idleTimer);
+        this.idleTimer = null;
+      }
+    }, Math.min(this.options.idleMs, 30_000));
+    this.idleTimer.unref();
+  }
+
+  private listen(): Promise<string> {
+    this.listening ??= new Promise<string>((resolve, reject) => {
+      const socketPath = path.join(os.tmpdir(), `venvflow-warm-${process.pid}-${randomBytes(6).toString("hex")}.sock`);
+      const server = net.createServer((socket) => this.accept(socket));
+      server.once("error", reject);
+      server.listen(socketPath, () => {
+        server.unref();
+        this.server = server;
+        this.socketPath = socketPath;
+        resolve(socketPath);
+      });
+    });
+    return this.listening;
+  }
+
+  /** A child's connection: its first line names the attempt (token) and the stream; the rest is that stream. */
+  private accept(socket: net.Socket): void {
+    socket.on("error", () => undefined);
+    const reader = createInterface({ input: socket, crlfDelay: Infinity });
+    let sink: ((line: string) => void) | null = null;
+    reader.on("line", (line) => {
+      if (sink) return sink(line);
+      const [token = "", name = ""] = line.split(" ");
+      const streams = this.attempts.get(token);
+      if (!streams || !(STREAMS as readonly string[]).includes(name)) {
+        socket.destroy(); // not one of ours: a stale or forged connection
+        return;
+      }
+      sink = streams.handlers[name as (typeof STREAMS)[number]];
+      streams.sockets.push(socket);
+      reader.once("close", () => {
+        if (++streams.closedCount === STREAMS.length) streams.markAllClosed();
+      });
+    });
+  }
+}
+
+/** Zygotes are per interpreter and per exact environment variables: a fork inherits what its zygote started with. */
+function zygoteKey(attempt: Pick<Attempt, "python" | "env">): string {
+  const env = Object.entries(stringEnv(attempt.env)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${attempt.python}\u0000${createHash("sha256").update(JSON.stringify(env)).digest("hex")}`;
+}
+
+/** A zygote imports the runner and nothing else before it is ready: far below this even on a loaded machine. */
+const START_TIMEOUT_MS = 30_000;
+
+/** Waits for the zygote to be ready; an abort or a zygote that does not answer in time is a start failure. */
+async function readyWithin(zygote: Zygote, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort = (): void => undefined;
+  const failed = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`it did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    onAbort = () => reject(new Error("the attempt was stopped while it started"));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    await Promise.race([zygote.ready, failed]);
+  } catch (error) {
+    zygote.retire();
+    zygote.kill();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+let defaultPool: WarmPool | null = null;
+
+/** The process-wide pool `runCallable` uses when warm interpreters are on. */
+export function warmPool(): WarmPool {
+  defaultPool ??= new WarmPool();
+  return defaultPool;
+}

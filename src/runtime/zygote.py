@@ -1,0 +1,353 @@
+"""venvflow's warm interpreter ("zygote"): imports the runner and the tasks' modules once, then forks one child per
+task attempt. Started by src/runtime/warm.ts as `<python> zygote.py <host-pid> <socket> <deny-json>` in the
+environment's interpreter, with the attempts' environment variables and cwd.
+
+Protocol (JSON lines): requests on stdin, replies on the original stdout (fd 1 is pointed at stderr, so nothing an
+import prints can corrupt them).
+  {"op": "fork", "id", "token", "callDir", "cwd", "env", "callable", "preload"}
+      -> {"id", "pid"} once the child runs, later {"id", "exit", "signal"} when it ended;
+      -> {"id", "unsafe": module} when importing `module` started a thread: forking is no longer safe, and this
+         zygote exits (the host starts a new one without that module);
+  {"op": "retire"} -> exits once its running children ended.
+The child is a new session, connects three times to the host's socket (stdout, stderr, log) and then runs
+runner.main() exactly as `python runner.py <call-dir>` would.
+"""
+from __future__ import annotations
+
+import sys
+
+sys.dont_write_bytecode = True
+
+import ast  # noqa: E402
+import gc  # noqa: E402
+import importlib  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import select  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import warnings  # noqa: E402
+
+import runner  # noqa: E402  (this file's directory is sys.path[0])
+
+LOG_FD = 3
+PR_SET_PDEATHSIG = 1
+_PRISTINE_PATH = list(sys.path)
+_PREFIXES = tuple(
+    os.path.realpath(p) + os.sep
+    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, getattr(sys, "base_exec_prefix", sys.exec_prefix)}
+)
+
+
+def _load_prctl() -> object:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except Exception:
+        return None
+
+
+_prctl = _load_prctl()
+
+
+def die_with_parent() -> None:
+    """Linux: the kernel sends SIGKILL when the process that started this one dies (kill -9 included)."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # type: ignore[operator]
+
+
+def python_threads() -> int:
+    import threading
+
+    return threading.active_count()
+
+
+def openblas_loaded() -> bool:
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as handle:
+            return "openblas" in handle.read().lower()
+    except OSError:
+        return False
+
+
+def thread_count() -> int:
+    """Every OS thread, native ones (BLAS, gRPC) included; threading only knows Python's."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
+_imports_by_file: dict = {}
+
+
+def listed_imports(spec: dict) -> list:
+    """Absolute imports anywhere in the callable's source (the static analysis doctor does, in small)."""
+    if spec.get("kind") == "file":
+        path = str(spec["path"])
+        try:
+            st = os.stat(path)
+        except OSError:
+            return []
+        key = (path, st.st_mtime_ns, st.st_size)
+        if key not in _imports_by_file:
+            try:
+                with open(path, "rb") as handle:
+                    _imports_by_file[key] = imports_in(handle.read())
+            except (OSError, SyntaxError, ValueError):
+                _imports_by_file[key] = []
+        return _imports_by_file[key]
+    try:
+        return imports_in(str(spec.get("source", "")))
+    except (SyntaxError, ValueError):
+        return []
+
+
+def imports_in(source: object) -> list:
+    names = []
+    for node in ast.walk(ast.parse(source)):  # type: ignore[arg-type]
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+def installed(name: str) -> bool:
+    """Only modules of the interpreter or its environment are preloaded: the user's own code may change between tasks."""
+    try:
+        spec = importlib.util.find_spec(name.split(".")[0])
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    origin = spec.origin if spec.has_location and spec.origin else None
+    if origin is None:
+        locations = list(spec.submodule_search_locations or [])
+        if not locations:
+            return True  # built-in or frozen
+        origin = locations[0]
+    return os.path.realpath(origin).startswith(_PREFIXES)
+
+
+class Zygote:
+    def __init__(self, host_pid: int, socket_path: str, denied: list) -> None:
+        self.host_pid = host_pid
+        self.socket_path = socket_path
+        self.denied = set(denied)
+        self.tried: set = set()
+        self.running: dict = {}
+        self.retiring = False
+        # Threads forking may leave: only OpenBLAS's pool (numpy's), which parks itself around fork (pthread_atfork).
+        self.tolerated_threads = 1
+        self.ctl_in = os.dup(0)
+        self.ctl_out = os.dup(1)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(2, 1)
+        os.close(devnull)
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(runner.__file__))]
+
+    def send(self, message: dict) -> None:
+        data = (json.dumps(message) + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self.ctl_out, data):]
+
+    def preload(self, names: list) -> str | None:
+        """Imports what is not loaded yet; returns the module whose import started a thread, if one did."""
+        for name in names:
+            if name in sys.modules or name in self.tried or name in self.denied or name.split(".")[0] in self.denied:
+                continue
+            self.tried.add(name)
+            if not installed(name):
+                continue
+            had_openblas = openblas_loaded() if self.tolerated_threads == 1 else True
+            try:
+                importlib.import_module(name)
+            except BaseException:  # noqa: BLE001 - the task's own import will report it, in its own process
+                continue
+            threads = thread_count()
+            if threads > self.tolerated_threads:
+                if python_threads() == 1 and not had_openblas and openblas_loaded():
+                    self.tolerated_threads = threads
+                else:
+                    return name
+        return None
+
+    def fork(self, request: dict) -> None:
+        unsafe = self.preload(list(request.get("preload", [])) + listed_imports(request["callable"]))
+        if unsafe is not None:
+            self.send({"id": request["id"], "unsafe": unsafe})
+            self.retiring = True
+            return
+        gc.freeze()  # preloaded objects stay out of the collector: their pages stay shared with the children
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking with threads alive; the only ones left are OpenBLAS's (see preload).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            code = 70  # EX_SOFTWARE: the child could not be set up (the reason is on its stderr)
+            try:
+                code = self.child(request)
+            except BaseException:  # noqa: BLE001 - reported on the task's stderr, never raised into the zygote's loop
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        self.running[pid] = request["id"]
+        self.send({"id": request["id"], "pid": pid})
+
+    def child(self, request: dict) -> int:
+        os.setsid()  # its own session and process group: a timeout kills everything it starts
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        die_with_parent()
+        streams = []
+        for name in ("stdout", "stderr", "log"):
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.connect(self.socket_path)
+            conn.sendall(("%s %s\n" % (request["token"], name)).encode("ascii"))
+            streams.append(conn.detach())
+        for fd, target in zip(streams, (1, 2, LOG_FD)):
+            os.dup2(fd, target)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        close_inherited_fds()
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.path[:] = _PRISTINE_PATH
+        sys.argv[:] = [runner.__file__, request["callDir"]]
+        reset_process_state()
+        return run_like_main()
+
+    def reap(self) -> None:
+        while self.running:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            ident = self.running.pop(pid, None)
+            if ident is None:
+                continue
+            if os.WIFSIGNALED(status):
+                self.send({"id": ident, "exit": None, "signal": os.WTERMSIG(status)})
+            else:
+                self.send({"id": ident, "exit": os.WEXITSTATUS(status), "signal": None})
+
+    def serve(self) -> int:
+        die_with_parent()
+        if os.getppid() != self.host_pid:
+            return 0  # the host died before the kernel could be told
+        self.send({"ready": True, "pid": os.getpid()})
+        pending = b""
+        while True:
+            readable, _, _ = select.select([self.ctl_in, self.wake_r], [], [], 1.0)
+            if self.wake_r in readable:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+            self.reap()
+            if os.getppid() != self.host_pid:
+                return 0  # the host is gone (no prctl on this platform): never outlive it
+            if self.ctl_in in readable:
+                data = os.read(self.ctl_in, 1 << 16)
+                if not data:
+                    return 0  # the host closed the pipe: it is exiting
+                pending += data
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    request = json.loads(line)
+                    if request.get("op") == "fork" and not self.retiring:
+                        self.fork(request)
+                    elif request.get("op") == "retire":
+                        self.retiring = True
+            if self.retiring and not self.running:
+                return 0
+
+
+def close_inherited_fds() -> None:
+    """Nothing of the zygote's (control pipes, other children's sockets) reaches the task."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        os.closerange(LOG_FD + 1, 65536)
+        return
+    for fd in fds:
+        if fd > LOG_FD:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the directory's own fd, already closed
+
+
+def reset_process_state() -> None:
+    """What a fresh interpreter would have: a new random state, no logging configured."""
+    import random
+
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        try:
+            numpy.random.seed()
+        except Exception:
+            pass
+    import logging
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+def run_like_main() -> int:
+    """runner.main(), then what interpreter shutdown does: join non-daemon threads, run atexit, flush."""
+    try:
+        code = runner.main()
+    except SystemExit as exc:
+        code = exit_code(exc.code)
+    import atexit
+    import threading
+
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]
+    except Exception:
+        pass
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    return code
+
+
+def exit_code(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    sys.stderr.write("%s\n" % value)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(Zygote(int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])).serve())
