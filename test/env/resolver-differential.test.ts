@@ -137,6 +137,12 @@ describe("resolution agrees with pip", () => {
     { requirements: ["scipy"] },
     { requirements: ["httpx", "rich"] },
     { requirements: ["sqlalchemy", "fastapi"] },
+    { requirements: ["six", "click"] },
+    { requirements: ["attrs", "idna", "certifi"] },
+    { requirements: ["python-dateutil", "jmespath"] },
+    { requirements: ["urllib3<3", "typing-extensions"] },
+    { requirements: ["itsdangerous", "blinker"] },
+    { requirements: ["pytest"] },
   ];
   it.skipIf(!pipHost || mirror === null || pythons.length === 0)(`on real projects from the machine's mirror (${REAL.length} sets × every Python 3.8–3.13 found)`, async () => {
     const urls = mirror as string[];

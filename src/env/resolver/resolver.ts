@@ -356,9 +356,12 @@ export class Resolution {
     return this.states[this.states.length - 1] as State;
   }
 
+  /** Criteria seen when pinning last failed: backjumping discards states, the explanation still needs them. */
+  private criteriaAtFailure = new Map<string, Criterion>();
+
   private impossible(causes: RequirementInformation[]): ResolutionImpossible {
     const error = new ResolutionImpossible(causes);
-    error.criteria = new Map(this.states.flatMap((state) => [...state.criteria.entries()]));
+    error.criteria = new Map([...this.criteriaAtFailure, ...this.states.flatMap((state) => [...state.criteria.entries()])]);
     return error;
   }
 
@@ -490,6 +493,7 @@ export class Resolution {
       const failures = await this.attemptToPinCriterion(name);
       if (failures.length > 0) {
         const causes = failures.flatMap((c) => c.information);
+        this.criteriaAtFailure = new Map(this.state.criteria);
         const success = await this.backjump(causes);
         this.state.backtrackCauses.splice(0, this.state.backtrackCauses.length, ...causes);
         if (!success) throw this.impossible(this.state.backtrackCauses);
