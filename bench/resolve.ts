@@ -30,8 +30,8 @@ export async function benchResolve(rounds = 5): Promise<void> {
   const pipTimes: number[] = [];
   const cold: number[] = [];
   const warm: number[] = [];
-  let pipPins = "";
-  let ourPins = "";
+  let pipPins = "(pip did not run)";
+  let ourPins: string;
   try {
     let t = now();
     ourPins = (await resolve(REQUIREMENTS, { indexes, target, cacheDir })).distributions.map((d) => `${d.name}==${d.version}`).sort().join(" ");
