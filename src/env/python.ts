@@ -9,7 +9,7 @@ import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
 import { runProcessGroup } from "../util/process.ts";
-import { tryParseVersion } from "./pep/index.ts";
+import { MARKER_ENVIRONMENT_SCRIPT, tryParseVersion, type MarkerEnvironment } from "./pep/index.ts";
 import type { Interpreter } from "./types.ts";
 
 /** Oldest Python venvflow builds environments for (pip ≥ 22.3's `--python` and the runner need it). */
@@ -25,9 +25,21 @@ export interface ProbedInterpreter extends Interpreter {
   pipVersion: string | null;
   /** True when this interpreter is itself inside a virtual environment. */
   inVirtualenv: boolean;
+  /** PEP 508 marker environment (packaging's `default_environment()`): what dependency markers are evaluated against. */
+  markers: MarkerEnvironment;
+  /** glibc version the interpreter runs on ([2, 36]), null elsewhere: decides which manylinux wheels fit. */
+  glibc: [number, number] | null;
 }
 
 const PROBE_SCRIPT = `
+import contextlib, io, os
+_markers = io.StringIO()
+with contextlib.redirect_stdout(_markers):
+    exec(${JSON.stringify(MARKER_ENVIRONMENT_SCRIPT)})
+try:
+    _glibc = [int(p) for p in os.confstr("CS_GNU_LIBC_VERSION").split()[1].split(".")[:2]]
+except Exception:
+    _glibc = None
 import json, os, platform, sys
 try:
     import sysconfig
@@ -53,6 +65,8 @@ print(json.dumps({
     "purelib": purelib,
     "pipVersion": pip_version,
     "inVirtualenv": getattr(sys, "base_prefix", sys.prefix) != sys.prefix,
+    "markers": json.loads(_markers.getvalue()),
+    "glibc": _glibc,
 }))
 `;
 
@@ -177,6 +191,8 @@ async function runProbe(file: string): Promise<Omit<ProbedInterpreter, "source">
     purelib: string;
     pipVersion: string | null;
     inVirtualenv: boolean;
+    markers: MarkerEnvironment;
+    glibc: [number, number] | null;
   }>(file, ["-c", PROBE_SCRIPT], { what: "describe itself", timeoutMs: 15_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
   return {
     path: raw.executable,
@@ -188,6 +204,8 @@ async function runProbe(file: string): Promise<Omit<ProbedInterpreter, "source">
     purelib: raw.purelib,
     pipVersion: raw.pipVersion,
     inVirtualenv: raw.inVirtualenv,
+    markers: raw.markers,
+    glibc: raw.glibc?.length === 2 ? raw.glibc : null,
   };
 }
 
@@ -212,7 +230,8 @@ async function probeWithCache(file: string, source: string, home: string, cache:
     return null;
   }
   const hit = cache[real];
-  if (hit && hit.size === stat.size && hit.mtimeMs === stat.mtimeMs) return { ...hit.info, source };
+  // Entries written before the probe learnt markers are probed again.
+  if (hit && hit.size === stat.size && hit.mtimeMs === stat.mtimeMs && hit.info.markers) return { ...hit.info, source };
   let info: Omit<ProbedInterpreter, "source">;
   try {
     info = await runProbe(file);

@@ -41,12 +41,21 @@ export interface PackageIndexOptions {
   wheelFiles?: string[];
   /** When set, every request without these credentials gets 401. */
   basicAuth?: { username: string; password: string };
+  /** PEP 592: file name → yank reason ("" for none). */
+  yanked?: Record<string, string>;
+  /** PEP 658/714: serve `FILE.metadata` and advertise it (with its sha256) on project pages. */
+  metadataFiles?: boolean;
+  /** PEP 691: answer with JSON when the client's Accept header prefers it. */
+  json?: boolean;
+  /** Answer every request with this HTTP status (a failing index). */
+  failWith?: number;
 }
 
 interface ServedFile {
   fileName: string;
   sha256: string;
   requiresPython: string | undefined;
+  metadata: string;
 }
 
 function escapeHtml(text: string): string {
@@ -64,6 +73,7 @@ async function describeWheel(path: string): Promise<ServedFile> {
     fileName: basename(path),
     sha256: createHash("sha256").update(content).digest("hex"),
     requiresPython: metadataField(metadata, "Requires-Python"),
+    metadata,
   };
 }
 
@@ -109,6 +119,10 @@ export async function startPackageIndex(opts: PackageIndexOptions): Promise<Pack
       res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body), ...headers });
       res.end(req.method === "HEAD" ? undefined : body);
     };
+    if (opts.failWith !== undefined) {
+      send(opts.failWith, "text/plain", `failing with ${opts.failWith}\n`);
+      return;
+    }
     if (expectedAuth && !authorized(req, expectedAuth)) {
       send(401, "text/plain", "credentials required\n", { "WWW-Authenticate": 'Basic realm="venvflow-test-index"' });
       return;
@@ -138,13 +152,46 @@ export async function startPackageIndex(opts: PackageIndexOptions): Promise<Pack
         send(404, "text/plain", `no project ${normalized}\n`);
         return;
       }
+      const metadataHash = (file: ServedFile) => createHash("sha256").update(file.metadata).digest("hex");
+      const yankReason = (file: ServedFile) => opts.yanked?.[file.fileName];
+      // Pages carry validators, so clients can revalidate a cached copy with If-None-Match.
+      const etag = `"${createHash("sha256").update(served.map((f) => f.sha256).join()).digest("hex").slice(0, 16)}"`;
+      if (req.headers["if-none-match"] === etag) {
+        res.writeHead(304, { ETag: etag });
+        res.end();
+        return;
+      }
+      if (opts.json && (req.headers.accept ?? "").includes("application/vnd.pypi.simple.v1+json")) {
+        const body = JSON.stringify({
+          meta: { "api-version": "1.1" },
+          name: normalized,
+          files: served.map((file) => ({
+            filename: file.fileName,
+            url: `../../files/${encodeURIComponent(file.fileName)}`,
+            hashes: { sha256: file.sha256 },
+            ...(file.requiresPython === undefined ? {} : { "requires-python": file.requiresPython }),
+            ...(yankReason(file) === undefined ? {} : { yanked: yankReason(file) || true }),
+            ...(opts.metadataFiles ? { "core-metadata": { sha256: metadataHash(file) } } : {}),
+          })),
+        });
+        send(200, "application/vnd.pypi.simple.v1+json", body, { ETag: etag });
+        return;
+      }
       const links = served.map((file) => {
         const requires =
           file.requiresPython === undefined ? "" : ` data-requires-python="${escapeHtml(file.requiresPython)}"`;
+        const yanked = yankReason(file) === undefined ? "" : ` data-yanked="${escapeHtml(yankReason(file) ?? "")}"`;
+        const metadata = opts.metadataFiles ? ` data-core-metadata="sha256=${metadataHash(file)}" data-dist-info-metadata="sha256=${metadataHash(file)}"` : "";
         const href = `../../files/${encodeURIComponent(file.fileName)}#sha256=${file.sha256}`;
-        return `<a href="${escapeHtml(href)}"${requires}>${escapeHtml(file.fileName)}</a>`;
+        return `<a href="${escapeHtml(href)}"${requires}${yanked}${metadata}>${escapeHtml(file.fileName)}</a>`;
       });
-      send(200, "text/html; charset=utf-8", htmlPage(`Links for ${normalized}`, links));
+      send(200, "text/html; charset=utf-8", htmlPage(`Links for ${normalized}`, links), { ETag: etag });
+      return;
+    }
+    const metadataMatch = opts.metadataFiles ? /^\/files\/([^/]+)\.metadata$/.exec(path) : null;
+    const metadataOf = metadataMatch ? files.get(metadataMatch[1] ?? "") : undefined;
+    if (metadataOf) {
+      send(200, "text/plain", metadataOf.metadata);
       return;
     }
     const fileMatch = /^\/files\/([^/]+)$/.exec(path);
@@ -156,7 +203,17 @@ export async function startPackageIndex(opts: PackageIndexOptions): Promise<Pack
     const full = join(dir, served.fileName);
     stat(full).then(
       ({ size }) => {
-        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": size });
+        // Byte ranges (RFC 9110), as PyPI's CDN serves them: `bytes=A-B` and suffix `bytes=-N`.
+        const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? "");
+        if (range && (range[1] || range[2])) {
+          const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
+          const end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+          res.writeHead(206, { "Content-Type": "application/octet-stream", "Content-Length": end - start + 1, "Content-Range": `bytes ${start}-${end}/${size}` });
+          if (req.method === "HEAD") res.end();
+          else createReadStream(full, { start, end }).pipe(res);
+          return;
+        }
+        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": size, "Accept-Ranges": "bytes" });
         if (req.method === "HEAD") res.end();
         else createReadStream(full).pipe(res);
       },
