@@ -230,6 +230,7 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, work
   await Promise.all(workers);
 }
 
+const SCHEME_KEYS = new Set(["purelib", "platlib", "scripts", "headers", "data"]);
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
@@ -254,6 +255,14 @@ export async function unpackWheel(buffer: Buffer, filename: string, sha256: stri
     const distInfo = [...distInfos].find((d) => canonicalizeName(d.slice(0, -".dist-info".length).split("-")[0] as string) === wheelProject);
     if (distInfos.size !== 1 || !distInfo) {
       throw corrupt(filename, distInfos.size === 0 ? "it has no .dist-info directory" : `its .dist-info directories (${[...distInfos].join(", ")}) do not name exactly the project ${wheelProject}`);
+    }
+    const dataPrefix = `${distInfo.slice(0, -".dist-info".length)}.data/`;
+    for (const { name } of entries) {
+      if (!name.startsWith(dataPrefix)) continue;
+      const [key = "", ...rest] = name.slice(dataPrefix.length).split("/");
+      if (!SCHEME_KEYS.has(key) || rest.length === 0) {
+        throw corrupt(filename, `${name} is under ${dataPrefix}${key}, which is not an install scheme key (purelib, platlib, scripts, headers, data)`);
+      }
     }
     const byName = new Map(entries.map((e) => [e.name, e]));
     const special = (name: string): string | null => {
@@ -308,7 +317,6 @@ export async function unpackWheel(buffer: Buffer, filename: string, sha256: stri
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
-    const dataDirs = new Set(entries.map((e) => e.name.split("/")[0] as string).filter((top) => top.endsWith(".data") && top.slice(0, -".data".length) === distInfo.slice(0, -".dist-info".length)));
     const entryPoints = entryPointsText === null ? { consoleScripts: [], guiScripts: [] } : parseEntryPoints(entryPointsText, filename);
     return {
       format: 1,
@@ -318,7 +326,7 @@ export async function unpackWheel(buffer: Buffer, filename: string, sha256: stri
       version: headerField(metadataText, "Version") ?? "",
       distInfo,
       rootIsPurelib: (headerField(wheelText, "Root-Is-Purelib") ?? "true").toLowerCase() === "true",
-      dataDir: [...dataDirs][0] ?? null,
+      dataDir: entries.some((e) => e.name.startsWith(dataPrefix)) ? dataPrefix.slice(0, -1) : null,
       files,
       ...entryPoints,
     };

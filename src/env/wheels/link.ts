@@ -11,7 +11,6 @@
 import { constants as fsConstants, copyFileSync, linkSync, mkdirSync, promises as fs, rmSync } from "node:fs";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import path from "node:path";
-import { VenvflowError } from "../../util/errors.ts";
 import { redactUrl } from "../../util/secrets.ts";
 import { csvLine, recordHash, type EntryPoint, type WheelInfo } from "./archive.ts";
 import type { VenvScheme } from "./venv.ts";
@@ -117,13 +116,7 @@ function destination(info: WheelInfo, scheme: VenvScheme, archivePath: string): 
       headers: path.join(scheme.headers, info.name),
       data: scheme.data,
     };
-    const base = bases[key];
-    if (!base || !sub) {
-      throw new VenvflowError("wheel_corrupt", `Wheel ${info.filename} puts ${archivePath} under ${info.dataDir}/${key}, which is not a known install scheme key`, {
-        fix: "use purelib, platlib, scripts, headers or data under the .data directory, and rebuild the wheel",
-        details: { wheel: info.filename, file: archivePath },
-      });
-    }
+    const base = bases[key] as string; // keys were checked when the wheel was unpacked
     return { target: path.join(base, ...sub.split("/")), script: key === "scripts" };
   }
   return { target: path.join(site, ...archivePath.split("/")), script: false };
