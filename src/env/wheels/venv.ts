@@ -66,6 +66,7 @@ export async function createVenv(envDir: string, python: PythonInfo, options: Cr
   if (atLeast(13)) await fs.writeFile(path.join(root, ".gitignore"), "# Created by venv; see https://docs.python.org/3/library/venv.html\n*\n");
   await fs.symlink(python.path, path.join(scheme.scripts, "python"));
   await fs.symlink("python", path.join(scheme.scripts, "python3"));
-  if (atLeast(9)) await fs.symlink("python", path.join(scheme.scripts, `python${xy}`));
+  // venv links python, python3 and pythonX.Y (3.8's venv only when started as pythonX.Y, as the real path is).
+  await fs.symlink("python", path.join(scheme.scripts, `python${xy}`));
   return scheme;
 }
