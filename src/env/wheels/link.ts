@@ -158,15 +158,14 @@ export async function linkWheel(info: WheelInfo, tree: string, scheme: VenvSchem
     }
     const source = path.join(tree, ...file.path.split("/"));
     if (script) {
-      // pip rewrites a `#!python` first line to the environment's interpreter and makes every script executable.
-      let content = await fs.readFile(source);
+      // pip rewrites a `#!python` first line to the environment's interpreter; the mode stays the archive's.
+      const content = await fs.readFile(source);
       if (content.subarray(0, 8).toString("latin1") === "#!python") {
         const newline = content.indexOf(0x0a);
         const rest = newline === -1 ? Buffer.alloc(0) : content.subarray(newline + 1);
-        content = Buffer.concat([Buffer.from(`#!${scheme.python}\n`), rest]);
+        record.push([posixRelative(site, target), ...(await writeNew(target, Buffer.concat([Buffer.from(`#!${scheme.python}\n`), rest]), file.executable ? 0o755 : 0o644))]);
+        continue;
       }
-      record.push([posixRelative(site, target), ...(await writeNew(target, content, 0o755))]);
-      continue;
     }
     linker.place(source, target);
     record.push([posixRelative(site, target), file.hash, String(file.size)]);
@@ -188,7 +187,8 @@ export async function linkWheel(info: WheelInfo, tree: string, scheme: VenvSchem
   }
   record.sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1));
   record.push([`${info.distInfo}/RECORD`, "", ""]);
-  await writeNew(path.join(distInfoDir, "RECORD"), record.map((row) => `${csvLine(row)}\n`).join(""), 0o644);
+  // CRLF, as pip writes it (Python's csv module); readers accept both.
+  await writeNew(path.join(distInfoDir, "RECORD"), record.map((row) => `${csvLine(row)}\r\n`).join(""), 0o644);
   return { name: info.name, version: info.version, distInfo: info.distInfo, files: record.length };
 }
 
