@@ -2,8 +2,10 @@
 import { benchDispatch } from "./dispatch.ts";
 import { benchEnvBuild } from "./env-build.ts";
 import { benchSequential } from "./sequential.ts";
+import { benchWheels } from "./wheels.ts";
 
 const only = process.argv[2];
 if (!only || only === "env") await benchEnvBuild(Number(process.env.BENCH_ROUNDS ?? 3));
 if (!only || only === "dispatch") await benchDispatch(Number(process.env.BENCH_DISPATCH_ROUNDS ?? 20));
 if (!only || only === "sequential") await benchSequential();
+if (!only || only === "wheels") await benchWheels(Number(process.env.BENCH_ROUNDS ?? 3));

@@ -123,6 +123,7 @@ export async function installLocked(lock: { packages: readonly LockedWheel[] }, 
   if (await fs.stat(path.join(root, "pyvenv.cfg")).then(() => true, () => false)) {
     throw new VenvflowError("venv_exists", `${root} already holds a virtual environment`, { fix: "install into a new directory, or remove the old environment first", details: { envDir: root } });
   }
+  const existed = await fs.stat(root).then(() => true, () => false);
   await fs.mkdir(root, { recursive: true });
   const cache = new WheelCache(options.home);
   await cache.recordReferences(root, lock.packages.map((p) => p.sha256));
@@ -152,6 +153,9 @@ export async function installLocked(lock: { packages: readonly LockedWheel[] }, 
     await venv;
   } catch (error) {
     await venv.catch(() => undefined);
+    // A half-installed environment is useless: remove what this call created (a directory it was given stays).
+    if (!existed) await fs.rm(root, { recursive: true, force: true });
+    await cache.forgetEnvironment(root);
     throw error;
   }
   installed.sort((a, b) => a.name.localeCompare(b.name));

@@ -106,8 +106,9 @@ describe("venvflow installs the same tree as pip", () => {
     const built = await buildWheel(dist, {
       name: "vf-data",
       version: "1.0",
-      consoleScripts: { "vf-data-cli": "vf_data.cli:main", "vf-data-nested": "vf_data.cli:Runner.run" },
       files: {
+        // Written by hand (not consoleScripts) to have GUI scripts and extras too.
+        "vf_data-1.0.dist-info/entry_points.txt": "[console_scripts]\nvf-data-cli = vf_data.cli:main\nvf-data-nested = vf_data.cli:Runner.run [extra]\n\n[gui_scripts]\nvf-data-gui = vf_data.cli:main\n\n[other.group]\nignored = vf_data:nothing\n",
         "vf_data/__init__.py": "",
         "vf_data/cli.py": "import sys\ndef main():\n    print('cli', sys.prefix)\nclass Runner:\n    @staticmethod\n    def run():\n        print('nested')\n",
         "vf_data-1.0.data/scripts/vf-tool": "#!python\nimport sys\nprint('tool', sys.prefix)\n",
@@ -127,6 +128,7 @@ describe("venvflow installs the same tree as pip", () => {
     const env = path.join(scratch, "built", "ours");
     expect(execFileSync(path.join(env, "bin", "vf-data-cli"), { encoding: "utf8" })).toBe(`cli ${env}\n`);
     expect(execFileSync(path.join(env, "bin", "vf-data-nested"), { encoding: "utf8" })).toBe("nested\n");
+    expect(execFileSync(path.join(env, "bin", "vf-data-gui"), { encoding: "utf8" })).toBe(`cli ${env}\n`);
     // Not executable (pip keeps the archive's mode, and buildWheel writes 0644), but its shebang names the environment.
     expect((await readFile(path.join(env, "bin", "vf-tool"), "utf8")).split("\n")[0]).toBe(`#!${env}/bin/python`);
     expect(execFileSync(path.join(env, "bin", "python"), [path.join(env, "bin", "vf-tool")], { encoding: "utf8" })).toBe(`tool ${env}\n`);

@@ -36,6 +36,9 @@ async function refused(files: Record<string, string>, options: CraftOptions & { 
   // Nothing of a refused wheel stays in the cache, complete or half-unpacked.
   expect(await readdir(path.join(home, "wheels", "archive")).catch(() => [])).toEqual([]);
   expect(await readdir(path.join(home, "wheels", "tmp")).catch(() => [])).toEqual([]);
+  // Nor does the half-created environment, or its references.
+  expect(existsSync(path.join(dir, "env"))).toBe(false);
+  expect(await readdir(path.join(home, "wheels", "refs")).catch(() => [])).toEqual([]);
   return { error: error as VenvflowError, home };
 }
 
