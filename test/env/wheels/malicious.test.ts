@@ -132,3 +132,39 @@ describe("malicious and broken wheels are refused", () => {
     expect((error as VenvflowError).message).toContain("f".repeat(64));
   });
 });
+
+describe("bad locks and targets are refused", () => {
+  async function goodWheel(): Promise<string> {
+    return craftWheel(path.join(scratch, "good"), "evil-1.0-py3-none-any.whl", { ...basics, "evil/__init__.py": "" });
+  }
+  async function installError(packages: Parameters<typeof installLocked>[0]["packages"], envDir = path.join(scratch, `bad-${counter++}`), target: PythonInfo = python): Promise<VenvflowError> {
+    const error = await installLocked({ packages }, envDir, target, { home: path.join(scratch, "bad-home") }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VenvflowError);
+    return error as VenvflowError;
+  }
+
+  it("refuses a package locked twice, or to another project's wheel", async () => {
+    const entry = await lockEntry(await goodWheel(), "evil", "1.0");
+    expect((await installError([entry, { ...entry, name: "Evil" }])).code).toBe("lock_duplicate_package");
+    const other = await installError([{ ...entry, name: "other" }]);
+    expect(other.code).toBe("lock_wheel_mismatch");
+    expect(other.message).toContain("a wheel of evil");
+  });
+
+  it("refuses a URL that is not a wheel, and a scheme it cannot fetch", async () => {
+    const entry = await lockEntry(await goodWheel(), "evil", "1.0");
+    expect((await installError([{ ...entry, wheelUrl: "file:///tmp/evil-1.0.tar.gz" }])).code).toBe("invalid_wheel_filename");
+    const ftp = await installError([{ ...entry, wheelUrl: "ftp://user:hunter22@example.invalid/evil-1.0-py3-none-any.whl" }]);
+    expect(ftp.code).toBe("wheel_download_failed");
+    expect(ftp.message).not.toContain("hunter22");
+  });
+
+  it("refuses to install over an existing environment, and interpreters other than CPython", async () => {
+    const entry = await lockEntry(await goodWheel(), "evil", "1.0");
+    const env = path.join(scratch, "twice");
+    await installLocked({ packages: [entry] }, env, python, { home: path.join(scratch, "bad-home") });
+    expect((await installError([entry], env)).code).toBe("venv_exists");
+    const pypy: PythonInfo = { ...python, implementation: "pypy" };
+    expect((await installError([entry], path.join(scratch, "pypy"), pypy)).code).toBe("venv_unsupported_python");
+  });
+});
