@@ -92,6 +92,10 @@ export interface PythonTaskSpec {
   indexUrls?: string[] | string;
   /** ExternalPython tasks: the existing interpreter. */
   python?: string;
+  /** false: the task's process starts from an empty environment (plus envVars). */
+  inheritEnv?: boolean;
+  /** The names envVars sets (never the values: they may be secrets). */
+  envVarNames?: string[];
 }
 
 export interface TaskDefinition {

@@ -35,6 +35,8 @@ abstract class PythonCallableOperator<R> extends BaseOperator<R> {
       pythonCallable: c.pythonCallable,
       baseDir: path.resolve(path.dirname(this.dag.fileloc), c.baseDir ?? "."),
       ...Object.fromEntries(fields.filter((key) => c[key] !== undefined).map((key) => [key, c[key]])),
+      ...(c.inheritEnv === undefined ? {} : { inheritEnv: c.inheritEnv }),
+      ...(c.envVars === undefined ? {} : { envVarNames: Object.keys(c.envVars) }),
     };
   }
 

@@ -159,9 +159,9 @@ function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
  * requirement declared it, and the fix. Loaded only on such a failure.
  */
 async function withImportExplanation(error: CallableError, context: Omit<ImportFailureContext, "error">): Promise<CallableError> {
-  if (error.type !== "ModuleNotFoundError" && error.type !== "ImportError") return error;
-  const { explainImportFailure } = await import("../doctor/explain.ts");
-  const explained = await explainImportFailure({ ...context, error }).catch(() => null);
+  if (error.type !== "ModuleNotFoundError" && error.type !== "ImportError" && error.type !== "KeyError") return error;
+  const { explainFailure } = await import("../doctor/explain.ts");
+  const explained = await explainFailure({ ...context, error }).catch(() => null);
   return explained ? { ...error, code: explained.code, message: `${error.message}\n${explained.message}`, fix: explained.fix } : error;
 }
 
@@ -279,7 +279,17 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       return finish("success", { returnValue, exitCode });
     }
     if (result && !result.ok && result.error) {
-      const error = await withImportExplanation(result.error, { env: envInfo, requirements: options.requirements, indexUrls: options.indexUrls, systemSitePackages, baseDir, home });
+      const error = await withImportExplanation(result.error, {
+        env: envInfo,
+        requirements: options.requirements,
+        indexUrls: options.indexUrls,
+        systemSitePackages,
+        baseDir,
+        home,
+        ...(target.kind === "file" ? { callable: { path: target.path, name: target.name } } : {}),
+        ...(options.inheritEnv === undefined ? {} : { inheritEnv: options.inheritEnv }),
+        envVarNames: Object.keys(options.envVars ?? {}),
+      });
       return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback), ...(error.fix ? { fix: redactor.redact(error.fix) } : {}) }, exitCode });
     }
     const how = exitCode === null ? `was killed by ${outcome.signal ?? "a signal"}` : `exited with code ${exitCode}`;
