@@ -60,6 +60,18 @@ dag("ux_build", {}, () => {
 `,
 );
 
+const CONSOLE = file(
+  "console.mts",
+  `import { dag, task } from "venvflow";
+dag("ux_console", {}, () => {
+  const left = task(async function left() { console.log("from left", { n: 1 }); await new Promise((r) => setTimeout(r, 50)); console.error("left again"); return 1; });
+  const right = task(async function right() { await new Promise((r) => setTimeout(r, 10)); console.info("from right"); return 2; });
+  left();
+  right();
+});
+`,
+);
+
 const ESC = "\u001b[";
 
 describe("failures explained where the user looks", () => {
@@ -120,6 +132,18 @@ describe("failures explained where the user looks", () => {
 });
 
 describe("the rest of what a person reads", () => {
+  it("console.log of a TypeScript task goes to that task's log, not to the terminal", async () => {
+    const run = await cli("run", CONSOLE);
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).not.toMatch(/from left|from right|left again/);
+    const left = await cli("logs", "--latest", "left", "--dag", "ux_console");
+    expect(left.stdout).toMatch(/ stdout from left \{ n: 1 \}\n[\s\S]* stderr left again\n/);
+    expect(left.stdout).not.toContain("from right");
+    const right = await cli("logs", "--latest", "right", "--dag", "ux_console");
+    expect(right.stdout).toMatch(/ stdout from right\n/);
+    expect(right.stdout).not.toContain("left");
+  });
+
   it("colours only on a terminal, and never with NO_COLOR", () => {
     const tty = Object.assign(new Writable(), { isTTY: true }) as unknown as NodeJS.WriteStream;
     const pipe = new Writable() as unknown as NodeJS.WriteStream;
