@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadDag, loadDags, VenvflowError } from "../../src/index.ts";
+import { loadDag, loadDags } from "../../src/dag/loader.ts";
+import { VenvflowError } from "../../src/index.ts";
 import { makeContext } from "./helpers.ts";
 
 const PY = "/root/.pyenv/versions/3.11.7/bin/python";
