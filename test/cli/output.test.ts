@@ -3,13 +3,14 @@
  * (import failures and environment builds alike), return values and run order in summaries, `--latest` and partial
  * run ids, no colour when piped, `--json` on `logs` and `worker`, and the `call --arg` hint.
  */
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { colorsFor, paint } from "../../src/cli/common.ts";
-import { runCli } from "../support/cli.ts";
+import { REPO_ROOT, runCli } from "../support/cli.ts";
 import { testPipEnv } from "../support/pypi.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "venvflow-cli-output-"));
@@ -168,6 +169,20 @@ describe("the rest of what a person reads", () => {
     const [loadError = "", ...rest] = worker.stdout.split("\n");
     expect(JSON.parse(loadError)).toMatchObject({ type: "load_error", code: "dag_import_failed" });
     expect(JSON.parse(rest.join("\n"))).toMatchObject({ error: { code: "no_dags" } });
+  });
+
+  it("relative FILE.py: against the DAG file's folder in a DAG, the working directory for call; the resolved path when missing", async () => {
+    const dagFile = file("nested/dag.mts", `import { dag, task } from "venvflow";\ndag("ux_paths", {}, () => { task.virtualenv({ taskId: "t" }, "py/missing.py:f")(); });\n`);
+    const run = await cli("run", dagFile);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`Callable file ${path.join(dir, "nested", "py", "missing.py")} does not exist`);
+    expect(run.stdout).toContain(`fix: check the path; relative paths resolve against ${path.join(dir, "nested")}`);
+    // From another working directory: the built CLI (runCli's `--import tsx` resolves only from the repository).
+    const fromDir = (args: string[]) => new Promise<{ stdout: string; stderr: string }>((resolve) => execFile(process.execPath, [path.join(REPO_ROOT, "bin", "venvflow.js"), ...args], { cwd: dir, env: env() }, (_e, stdout, stderr) => resolve({ stdout, stderr })));
+    const found = await fromDir(["call", "tasks.py:hello", "--json"]);
+    expect(JSON.parse(found.stdout)).toMatchObject({ state: "success", returnValue: "hi" });
+    const missing = await fromDir(["call", "nested/missing.py:f"]);
+    expect(missing.stderr).toContain(`error: Callable file ${path.join(dir, "nested", "missing.py")} does not exist\n  fix: check the path; relative paths resolve against ${dir}`);
   });
 
   it("call --arg that is not JSON: says which one and how to quote it", async () => {
