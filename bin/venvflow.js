@@ -1,2 +1,13 @@
 #!/usr/bin/env node
-import "../dist/cli/main.js";
+// Written in syntax every Node.js since 12 parses: the version check runs before anything else is loaded, so an
+// old Node gets this message instead of a stack trace from deep inside a dependency.
+var REQUIRED = [22, 12];
+var have = process.versions.node.split(".").map(Number);
+if (have[0] < REQUIRED[0] || (have[0] === REQUIRED[0] && have[1] < REQUIRED[1])) {
+  process.stderr.write(
+    "error: venvflow needs Node.js " + REQUIRED.join(".") + " or newer; this is Node.js " + process.versions.node + " (" + process.execPath + ")\n" +
+      "  fix: install a current Node.js (https://nodejs.org/en/download, or `nvm install 22` / `fnm install 22`) and put it first on PATH, then run venvflow again\n"
+  );
+  process.exit(1);
+}
+import("../dist/cli/main.js");

@@ -1,46 +1,28 @@
-// Public API of venvflow. Each layer exports through here; nothing else is public.
-export { VenvflowError } from "./util/errors.ts";
-export type { Duration } from "./util/duration.ts";
-export type * from "./env/types.ts";
+/**
+ * `venvflow`: the authoring API, what a DAG file imports. Loading it loads no database driver, no store, no engine
+ * and no DAG loader (tests check it). Each other layer has its own entry point (package.json "exports"):
+ * `venvflow/engine`, `venvflow/store`, `venvflow/env`, `venvflow/runtime`, `venvflow/doctor`, `venvflow/loader`.
+ */
+export { dag, SCHEDULE_PRESETS, type DagContext, type DagOptions, type Schedule } from "./dag/builder.ts";
+export { BaseOperator, type TaskOptions } from "./dag/operator.ts";
 export {
-  ensureEnvironment,
-  acquireEnvironment,
-  findPython,
-  listPythons,
-  listEnvironments,
-  showEnvironment,
-  removeEnvironment,
-  gcEnvironments,
-  resolveSpec,
-  EnvBuildError,
-  type EnvironmentDetails,
-  type GcOptions,
-  type GcResult,
-} from "./env/index.ts";
-export type * from "./runtime/types.ts";
+  PythonVirtualenvOperator,
+  ExternalPythonOperator,
+  BranchPythonVirtualenvOperator,
+  BranchExternalPythonOperator,
+  type PythonVirtualenvOperatorOptions,
+  type ExternalPythonOperatorOptions,
+  type BranchResult,
+} from "./dag/python.ts";
+export { PythonOperator, TaskSkipped, type PythonOperatorOptions } from "./dag/function.ts";
+export { BashOperator, type BashOperatorOptions } from "./dag/bash.ts";
+export { EmptyOperator } from "./dag/empty.ts";
+export { task, type TaskFactory, type RefableArgs, type ArgsOf, type VirtualenvTaskOptions, type ExternalPythonTaskOptions, type BashTaskOptions, type FunctionTaskOptions } from "./dag/taskflow.ts";
+export { chain } from "./dag/edges.ts";
+export { XComArg, type DependencyNode, type Refable } from "./dag/xcom.ts";
+export type { TaskContext } from "./dag/context.ts";
 export type * from "./dag/model.ts";
-export * from "./dag/index.ts";
-export { runCallable, inspectCallable, resolveCallable, isOpaquePythonValue, RUNNER_PROTOCOL, SERIALIZERS, type OpaquePythonValue, type CallableSignature, type CallableTarget } from "./runtime/index.ts";
-export * as pep from "./env/pep/index.ts";
-export { openStore, migrate, TASK_STATES, RUN_STATES, FINISHED_TASK_STATES, type Store, type OpenStoreOptions, type Backend, type TaskState, type RunState, type RunType, type DagRunRow, type TaskInstanceRow, type TaskTryRow } from "./store/index.ts";
-export {
-  runDag,
-  runTask,
-  triggerRun,
-  Worker,
-  evaluateTriggerRule,
-  retryDelayMs,
-  manualRunDates,
-  summarizeRun,
-  listRuns,
-  findRun,
-  type RunDagOptions,
-  type RunTaskOptions,
-  type TaskTestResult,
-  type TriggerOptions,
-  type WorkerOptions,
-  type EngineEvent,
-  type RunSummary,
-  type TaskSummary,
-} from "./engine/index.ts";
-export { doctor, whyImport, diagnoseTasks, whyModule, explainImportFailure, FINDING_CODES, type DoctorReport, type DoctorOptions, type Finding, type FindingCode, type ModuleOrigin, type PythonTaskInput, type ImportFailureContext, type ImportFailureExplanation } from "./doctor/index.ts";
+// Task options name these (serializers, env vars, log lines); types only, nothing loads.
+export type * from "./runtime/types.ts";
+export type { Duration } from "./util/duration.ts";
+export { VenvflowError } from "./util/errors.ts";

@@ -54,7 +54,7 @@ export function registerCallCommand(program: Command): void {
           opKwargs: kwargs as Record<string, unknown>,
           ...(opts.serializer !== undefined ? { serializer: opts.serializer as Serializer } : {}),
           onLog: printLine,
-          explainImportFailure: async (context) => (await import("../doctor/explain.ts")).explainImportFailure(context),
+          explainFailure: async (context) => (await import("../doctor/explain.ts")).explainFailure(context),
         };
         if (isPath && !wantsEnv) {
           options.python = path.resolve(python);

@@ -51,6 +51,12 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** A DAG file that did not load: "error: FILE: cause [code]" and its fix on the next line. */
+export function loadErrorText(error: { message: string; code: string; fix?: string | undefined }): string {
+  const [first = "", ...rest] = formatError(error).split("\n");
+  return [`${paint(process.stderr)("red", "error:")} ${first} [${error.code}]`, ...rest].join("\n");
+}
+
 /**
  * The lines under a failed task in human output: the error's first line, then the explanation venvflow added
  * (doctor's post-mortem, a build failure's cause) and the fix. The traceback stays in the log.

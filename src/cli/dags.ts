@@ -4,7 +4,7 @@ import path from "node:path";
 import type { DagDefinition } from "../dag/model.ts";
 import { loadDag, loadDags } from "../dag/loader.ts";
 import { listEnvironments } from "../env/index.ts";
-import { action, printJson, table } from "./common.ts";
+import { action, loadErrorText, printJson, table } from "./common.ts";
 import { taskEnvironment, type TaskEnvironment } from "./usage.ts";
 
 function dagJson(dag: DagDefinition, environments?: Map<string, TaskEnvironment & { built: boolean }>): Record<string, unknown> {
@@ -85,7 +85,7 @@ export function registerDagsCommands(program: Command): void {
           if (found.length > 0) {
             process.stdout.write(`${table(["DAG", "TASKS", "SCHEDULE", "FILE"], found.map((d) => [d.dagId, String(d.tasks.size), d.schedule ?? "-", rel(d.fileloc)]))}\n`);
           } else process.stdout.write("no DAGs found\n");
-          for (const e of errors) process.stderr.write(`error: ${rel(e.file)}: ${e.message} [${e.code}]\n`);
+          for (const e of errors) process.stderr.write(`${loadErrorText(e)}\n`);
         }
         if (errors.length > 0) process.exitCode = 1;
       }),

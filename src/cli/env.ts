@@ -220,7 +220,7 @@ async function targetsFromDagFile(file: string): Promise<BuildTarget[]> {
   const { loadDags } = await import("../dag/loader.ts");
   const { dags, errors } = await loadDags(path.resolve(file));
   if (errors.length) {
-    throw new VenvflowError("dag_load_failed", `Could not load ${file}: ${errors.map((e) => e.message).join("; ")}`, { fix: "fix the DAG file (see `venvflow dags list`)" });
+    throw new VenvflowError("dag_load_failed", `Could not load ${file}: ${errors.map((e) => e.message).join("; ")}`, { fix: errors[0]?.fix ?? "fix the DAG file (see `venvflow dags list`)" });
   }
   const targets: BuildTarget[] = [];
   for (const dag of dags) {

@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { readFileSync } from "node:fs";
 import { registerCallCommand } from "./call.ts";
 import { registerEnvCommands } from "./env.ts";
+import { registerInitCommand } from "./init.ts";
 import { registerDagsCommands } from "./dags.ts";
 import { registerDoctorCommand } from "./doctor.ts";
 import { registerLogsCommand } from "./logs.ts";
@@ -17,6 +18,7 @@ const program = new Command("venvflow")
   .version(pkg.version);
 
 // Each command group lives in its own file and registers itself here.
+registerInitCommand(program);
 registerEnvCommands(program);
 registerCallCommand(program);
 registerRunCommand(program);

@@ -10,7 +10,7 @@ import type { EngineEvent } from "../engine/types.ts";
 import type { LogLine } from "../runtime/types.ts";
 import { openStore } from "../store/index.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { action, paint, printJson, stateText, taskErrorLines } from "./common.ts";
+import { action, loadErrorText, paint, printJson, stateText, taskErrorLines } from "./common.ts";
 import { formatMs, parseConf, parseDate, parsePositiveInt, runJson, runTable } from "./runs.ts";
 
 /**
@@ -92,7 +92,7 @@ export function registerWorkerCommand(program: Command): void {
         const { dags, errors } = await loadDags(target);
         for (const e of errors) {
           if (opts.json) process.stdout.write(`${JSON.stringify({ type: "load_error", ...e })}\n`);
-          else process.stderr.write(`error: ${e.message} [${e.code}]\n`);
+          else process.stderr.write(`${loadErrorText(e)}\n`);
         }
         if (dags.length === 0) throw new VenvflowError("no_dags", `no DAG loaded from ${target}`, { fix: "pass the DAG folder (or fix the errors above)" });
         const store = await openStore();

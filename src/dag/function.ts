@@ -1,4 +1,5 @@
 import { VenvflowError } from "../util/errors.ts";
+import { openTaskConsole } from "./console.ts";
 import { preview, TaskLog } from "./context.ts";
 import type { TaskExecutionContext, TaskOutcome, XComRef } from "./model.ts";
 import { BaseOperator, failedOutcome, type TaskOptions } from "./operator.ts";
@@ -42,7 +43,12 @@ export async function callInProcess(
 ): Promise<unknown> {
   const resolved = resolveRefs(args ?? [], (ref: XComRef) => ctx.pullXCom(ref)) as unknown[];
   const call = fn as (...args: unknown[]) => unknown;
-  return untilAborted(Promise.resolve().then(() => call(...resolved, log.taskContext())), ctx.signal, task.where());
+  const taskConsole = openTaskConsole((stream, msg) => log.write(stream, msg));
+  try {
+    return await untilAborted(taskConsole.run(() => Promise.resolve().then(() => call(...resolved, log.taskContext()))), ctx.signal, task.where());
+  } finally {
+    taskConsole.close();
+  }
 }
 
 export interface PythonOperatorOptions<R> extends TaskOptions {

@@ -10,6 +10,7 @@ import { authoring, type LoadCollector } from "./state.ts";
 /** A DAG file that could not be loaded: it does not parse, throws while loading, or defines an invalid DAG. */
 export interface DagLoadError {
   file: string;
+  /** "FILE: the cause", in one line. */
   message: string;
   code: ErrorCode;
   fix?: string;
@@ -70,36 +71,83 @@ function importDagFile(file: string): Promise<DagDefinition[]> {
   return result;
 }
 
+/** The nearest package.json above `file`: its folder and contents (null when there is none, or it does not parse). */
+async function nearestManifest(file: string): Promise<{ dir: string; manifest: Record<string, unknown> | null } | null> {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const text = await readFile(path.join(dir, "package.json"), "utf8").catch(() => null);
+    if (text !== null) {
+      try {
+        return { dir, manifest: JSON.parse(text) as Record<string, unknown> };
+      } catch {
+        return { dir, manifest: null };
+      }
+    }
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
 /** Node (and tsx) load a .ts/.js file as CommonJS unless the nearest package.json says "type": "module". */
 async function loadsAsCommonJs(file: string): Promise<boolean> {
   if (!/\.(?:ts|js)$/.test(file)) return false;
-  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
-    const manifest = await readFile(path.join(dir, "package.json"), "utf8").catch(() => null);
-    if (manifest !== null) {
-      try {
-        return (JSON.parse(manifest) as { type?: unknown }).type !== "module";
-      } catch {
-        return true;
-      }
+  return (await nearestManifest(file))?.manifest?.type !== "module";
+}
+
+/** The package name of a bare specifier ("@scope/pkg/sub" → "@scope/pkg"). */
+function packageName(specifier: string): string {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] ?? specifier);
+}
+
+/** Why a DAG file could not be imported, in one line, and the fix: module format and missing dependencies first. */
+async function diagnoseImport(file: string, err: Error & { code?: unknown }): Promise<{ code: ErrorCode; cause: string; fix: string } | null> {
+  const text = err.message;
+  if (await loadsAsCommonJs(file)) {
+    if (/top-level await|"cjs" output format|ERR_REQUIRE_ESM|ERR_REQUIRE_ASYNC_MODULE|require\(\) of ES Module|Cannot use import statement outside a module|exports is not defined/i.test(`${String(err.code)} ${text}`)) {
+      const found = await nearestManifest(file);
+      return {
+        code: "dag_module_format",
+        cause: `it was loaded as CommonJS (${found ? `${path.join(found.dir, "package.json")} has no "type": "module"` : "no package.json above it says \"type\": \"module\""}), and CommonJS cannot ${/await/i.test(text) ? "use top-level await" : "import ES modules"}`,
+        fix: found ? `add "type": "module" to ${path.join(found.dir, "package.json")}, or rename the file to ${path.basename(file).replace(/\.(ts|js)$/, ".m$1")}` : `add a package.json with "type": "module" to the DAG folder (venvflow init creates one), or rename the file to ${path.basename(file).replace(/\.(ts|js)$/, ".m$1")}`,
+      };
     }
-    if (path.dirname(dir) === dir) return true;
   }
+  const missingPackage = /Cannot find package '([^']+)' imported from/.exec(text);
+  if (missingPackage) {
+    const name = packageName(missingPackage[1]!);
+    const found = await nearestManifest(file);
+    const deps = found?.manifest ? { ...(found.manifest.dependencies as object | undefined), ...(found.manifest.devDependencies as object | undefined) } : {};
+    const declared = Object.hasOwn(deps, name);
+    return {
+      code: "dag_dependency_missing",
+      cause: `it imports the package ${name}, which is not installed${found ? ` (no node_modules/${name} from ${path.dirname(file)} up)` : ""}`,
+      fix: !found ? `create a project for your DAGs (venvflow init DIR), then npm install ${name} there` : declared ? `run npm install in ${found.dir}` : `npm install ${name} in ${found.dir} (it adds ${name} to package.json)`,
+    };
+  }
+  const missingFile = /Cannot find module '([^']+)' imported from/.exec(text);
+  if (missingFile && (path.isAbsolute(missingFile[1]!) || missingFile[1]!.startsWith("."))) {
+    return { code: "dag_dependency_missing", cause: `it imports ${missingFile[1]}, which does not exist`, fix: "check the import path (relative imports resolve against the DAG file's folder and need their extension, e.g. ./helpers.ts)" };
+  }
+  if (/require is not defined in ES module scope/.test(text)) {
+    return { code: "dag_module_format", cause: "it calls require(), which does not exist in an ES module", fix: "use import … from \"…\" instead (or createRequire from node:module)" };
+  }
+  return null;
 }
 
 async function loadError(file: string, error: unknown): Promise<DagLoadError> {
   const clean = (text: string): string => text.replace(/\?venvflow-load=\d+(?:&tsx-namespace=[\w-]+)?/g, "");
   if (error instanceof VenvflowError) return { file, code: error.code, message: clean(error.message), ...(error.fix ? { fix: error.fix } : {}) };
   const err = error instanceof Error ? error : new Error(String(error));
+  const known = await diagnoseImport(file, err);
+  if (known) return { file, code: known.code, message: `${displayPath(file)}: ${known.cause}`, fix: known.fix };
   // Point at the line of the DAG file that threw, when the stack shows it.
   const frame = clean(err.stack ?? "")
     .split("\n")
     .find((line) => line.includes(file) && /:\d+:\d+\)?$/.test(line));
   const at = frame ? ` (at ${/((?:file:\/\/)?\/[^()\s]*:\d+:\d+)\)?$/.exec(frame.trim())?.[1] ?? frame.trim()})` : "";
-  // As CommonJS, `import` becomes require(), which fails on ESM-only packages and top-level await.
-  const hint = (await loadsAsCommonJs(file))
-    ? ' (the file was loaded as CommonJS: rename it to .mts/.mjs, or add "type": "module" to the nearest package.json)'
-    : "";
-  return { file, code: "dag_import_failed", message: `${displayPath(file)}: ${err.name === "Error" ? "" : `${err.name}: `}${clean(err.message)}${at}${hint}` };
+  // One line: the one naming the file (a transform error's location), else the first.
+  const lines = clean(err.message).split("\n").filter((line) => line.trim());
+  const firstLine = lines.find((line) => line.includes(file)) ?? lines[0] ?? "";
+  return { file, code: "dag_import_failed", message: `${displayPath(file)}: ${err.name === "Error" ? "" : `${err.name}: `}${firstLine}${at}`, fix: "fix the DAG file at the place named, then load it again (venvflow dags list DIR shows every file's errors)" };
 }
 
 async function dagFilesIn(dir: string): Promise<string[]> {

@@ -4,7 +4,7 @@
  * The engine never looks inside an operator; an operator never touches the store.
  */
 import type { EnvSpecInput } from "../env/types.ts";
-import type { ImportFailureExplainer, LogLine, PythonCallable, Serializer } from "../runtime/types.ts";
+import type { FailureExplainer, LogLine, PythonCallable, Serializer } from "../runtime/types.ts";
 
 export const TRIGGER_RULES = [
   "all_success",
@@ -59,7 +59,7 @@ export interface TaskExecutionContext {
   /** VENVFLOW_HOME for this engine. */
   home: string;
   /** Explains a Python task's failed import (the engine passes doctor's; the dag layer sits below doctor). */
-  explainImportFailure?: ImportFailureExplainer;
+  explainFailure?: FailureExplainer;
 }
 
 export interface TaskError {
@@ -94,6 +94,10 @@ export interface PythonTaskSpec {
   indexUrls?: string[] | string;
   /** ExternalPython tasks: the existing interpreter. */
   python?: string;
+  /** false: the task's process starts from an empty environment (plus envVars). */
+  inheritEnv?: boolean;
+  /** The names envVars sets (never the values: they may be secrets). */
+  envVarNames?: string[];
 }
 
 export interface TaskDefinition {

@@ -9,7 +9,7 @@ import { pythonRunContext } from "./context.ts";
 import { resolveRefs } from "./xcom.ts";
 
 /** Supplied per try by the engine, or (executionTimeout) a task option. */
-type RunTimeFields = "context" | "onLog" | "logPath" | "signal" | "home" | "executionTimeout" | "explainImportFailure" | "launcher";
+type RunTimeFields = "context" | "onLog" | "logPath" | "signal" | "home" | "executionTimeout" | "explainFailure" | "launcher";
 /** Options that build an environment: meaningless for an existing interpreter, as in Airflow. */
 type EnvBuildFields = (typeof ENV_BUILD_OPTIONS)[number];
 
@@ -35,6 +35,8 @@ abstract class PythonCallableOperator<R> extends BaseOperator<R> {
       pythonCallable: c.pythonCallable,
       baseDir: path.resolve(path.dirname(this.dag.fileloc), c.baseDir ?? "."),
       ...Object.fromEntries(fields.filter((key) => c[key] !== undefined).map((key) => [key, c[key]])),
+      ...(c.inheritEnv === undefined ? {} : { inheritEnv: c.inheritEnv }),
+      ...(c.envVars === undefined ? {} : { envVarNames: Object.keys(c.envVars) }),
     };
   }
 
@@ -61,7 +63,7 @@ abstract class PythonCallableOperator<R> extends BaseOperator<R> {
       logPath: ctx.logPath,
       signal: ctx.signal,
       home: ctx.home,
-      ...(ctx.explainImportFailure === undefined ? {} : { explainImportFailure: ctx.explainImportFailure }),
+      ...(ctx.explainFailure === undefined ? {} : { explainFailure: ctx.explainFailure }),
     });
   }
 

@@ -3,9 +3,11 @@
 Reads {"callables": [{"id", "kind": "file", "path", "name"} | {"id", "kind": "inline", "source", "name"?}]} as JSON
 on stdin. Nothing is imported or executed: sources are parsed with `ast`. Prints one JSON object:
 {"python": {"executable", "version", "stdlib", "sitePaths", "purelib", "platlib"},
- "results": {id: {"ok": true, "name", "imports": [...], "freeNames": [...]} | {"ok": false, "code", "message", "line"?}}}
-where an import is {"module", "line", "optional", "relative", "scope", "fallbackFor"?} ("fallbackFor": the modules of
-the try body whose ImportError handler holds it) and a free name is {"name", "line"}.
+ "results": {id: {"ok": true, "name", "imports": [...], "freeNames": [...], "envReads": [...]} | {"ok": false, "code", "message", "line"?}}}
+where an import is {"module", "line", "optional", "relative", "scope", "fallbackFor"?, "unusedByCallable"?} ("fallbackFor":
+the modules of the try body whose ImportError handler holds it; "unusedByCallable": a module-level import whose names
+the callable never reaches), a free name is {"name", "line"} and an env read is {"name", "line", "required"} (an
+environment variable the callable, its helpers or its module read without a default).
 Runs on Python 3.8 to 3.13.
 """
 import ast
@@ -260,6 +262,77 @@ def free_names(tree, fn):
     return [{"name": name, "line": line} for name, line in sorted(first.items(), key=lambda item: item[1])]
 
 
+def loaded_names(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def names_reached(tree, fn):
+    """Module-level names the callable reads, directly or through the module's functions, classes and assignments."""
+    definitions = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            definitions.setdefault(stmt.name, []).append(stmt)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        definitions.setdefault(name.id, []).append(stmt)
+    reached = set()
+    pending = list(loaded_names(fn))
+    while pending:
+        name = pending.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        for node in definitions.get(name, []):
+            if node is not fn:
+                pending.extend(loaded_names(node))
+    return reached
+
+
+def mark_unused_module_imports(tree, fn, found):
+    """Marks module-level imports whose names the callable never reaches: they run, and can fail, for nothing."""
+    bound_at = {}
+    for node in module_level_nodes(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound_at.setdefault(node.lineno, set()).update(
+                alias.asname or alias.name.split(".")[0] for alias in node.names if alias.name != "*")
+    reached = names_reached(tree, fn)
+    for entry in found:
+        names = bound_at.get(entry["line"])
+        if names and not (names & reached):
+            entry["unusedByCallable"] = True
+
+
+def constant_str(node):
+    if type(node).__name__ == "Index":  # Python 3.8 wraps subscripts
+        node = node.value
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def is_environ(node):
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (isinstance(node, ast.Name) and node.id == "environ")
+
+
+def env_reads(nodes):
+    """os.environ["X"] (required), os.environ.get("X") / os.getenv("X") without a default: the names a callable reads."""
+    found = {}
+    for root in nodes:
+        for node in ast.walk(root):
+            name, required = None, False
+            if isinstance(node, ast.Subscript) and is_environ(node.value) and isinstance(node.ctx, ast.Load):
+                name, required = constant_str(node.slice), True
+            elif isinstance(node, ast.Call) and node.args and len(node.args) == 1 and not node.keywords:
+                fn = node.func
+                if (isinstance(fn, ast.Attribute) and fn.attr == "get" and is_environ(fn.value)) or (
+                        isinstance(fn, ast.Attribute) and fn.attr == "getenv") or (isinstance(fn, ast.Name) and fn.id == "getenv"):
+                    name = constant_str(node.args[0])
+            if name and (name not in found or node.lineno < found[name]["line"]):
+                found[name] = {"name": name, "line": node.lineno, "required": required or found.get(name, {}).get("required", False)}
+    return sorted(found.values(), key=lambda item: item["line"])
+
+
 def analyze(request):
     located = locate(request)
     if isinstance(located, dict):
@@ -267,12 +340,16 @@ def analyze(request):
     tree, fn, _names, _where = located
     module_imports = ImportCollector("module")
     module_imports.statements(tree.body, False, True)
+    mark_unused_module_imports(tree, fn, module_imports.found)
     function_imports = ImportCollector("function")
     function_imports.statements(fn.body, False, False)
     for default in fn.args.defaults + [d for d in fn.args.kw_defaults if d is not None]:
         function_imports.expressions(default, False)
+    reached = names_reached(tree, fn)
+    module_code = [stmt for stmt in tree.body if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    helpers = [stmt for stmt in tree.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in reached and stmt is not fn]
     return {"ok": True, "name": fn.name, "line": fn.lineno, "imports": module_imports.found + function_imports.found,
-            "freeNames": free_names(tree, fn)}
+            "freeNames": free_names(tree, fn), "envReads": env_reads([fn] + helpers + module_code)}
 
 
 def main():

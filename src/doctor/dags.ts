@@ -24,7 +24,7 @@ function pythonTasks(dags: readonly DagDefinition[]): PythonTaskInput[] {
 /** Checks every Python task in a DAG file or folder (default `dags/`). A DAG file that does not load is a finding. */
 export async function doctor(pathOrDir = "dags", options: DoctorOptions = {}): Promise<DoctorReport> {
   const { dags, errors } = await loadDags(pathOrDir);
-  const loadFindings: Finding[] = errors.map((e) => ({ code: "dag_load_failed", severity: "error", dagId: "", taskId: "", file: e.file, message: e.message, fix: "fix the DAG file so it loads (see `venvflow dags list`)" }));
+  const loadFindings: Finding[] = errors.map((e) => ({ code: "dag_load_failed", severity: "error", dagId: "", taskId: "", file: e.file, message: e.message, fix: e.fix ?? "fix the DAG file so it loads (see `venvflow dags list`)" }));
   const tasks = pythonTasks(dags);
   const findings = [...loadFindings, ...(await diagnoseTasks(tasks, options))];
   return {
@@ -40,7 +40,7 @@ export async function doctor(pathOrDir = "dags", options: DoctorOptions = {}): P
 export async function whyImport(file: string, taskId: string, module: string, options: DoctorOptions & { dagId?: string } = {}): Promise<{ task: PythonTaskInput; origin: ModuleOrigin | null; findings: Finding[] }> {
   const { dags, errors } = await loadDags(file);
   if (errors.length > 0 && dags.length === 0) {
-    throw new VenvflowError("dag_load_failed", `Could not load ${file}: ${errors.map((e) => e.message).join("; ")}`, { fix: "fix the DAG file (see `venvflow dags list`)" });
+    throw new VenvflowError("dag_load_failed", `Could not load ${file}: ${errors.map((e) => e.message).join("; ")}`, { fix: errors[0]?.fix ?? "fix the DAG file (see `venvflow dags list`)" });
   }
   const matches = pythonTasks(dags).filter((t) => t.taskId === taskId && (options.dagId === undefined || t.dagId === options.dagId));
   if (matches.length === 0) {

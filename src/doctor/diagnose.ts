@@ -14,6 +14,7 @@ import { VenvflowError } from "../util/errors.ts";
 import { redactUrl } from "../util/secrets.ts";
 import { distributionsProviding } from "./index-lookup.ts";
 import { envSitePackages, localModule, scanAll, type ModuleProvider } from "./modules.ts";
+import { moduleLevelNote } from "./module-level.ts";
 import { knownDistribution } from "./names.ts";
 import type { DoctorOptions, Finding, FindingCode, ModuleOrigin, PythonTaskInput } from "./types.ts";
 
@@ -28,10 +29,12 @@ interface ImportUse {
   scope: "module" | "function";
   /** In an ImportError handler: runs only when one of these (the try body's imports) is missing. */
   fallbackFor?: string[];
+  /** A module-level import whose names the callable never reaches: it runs at import, for nothing. */
+  unusedByCallable?: boolean;
 }
 
 type Analysis =
-  | { ok: true; name: string; line: number; imports: ImportUse[]; freeNames: { name: string; line: number }[] }
+  | { ok: true; name: string; line: number; imports: ImportUse[]; freeNames: { name: string; line: number }[]; envReads: { name: string; line: number; required: boolean }[] }
   | { ok: false; code: string; message: string; line?: number };
 
 interface PythonFacts {
@@ -391,6 +394,20 @@ class Doctor {
         finding(view, "callable_not_self_contained", `${analysis.name} uses ${free.name} (line ${free.line}${inline}), which is defined neither in the function, nor in its module, nor by Python`, `define or import ${free.name} inside ${analysis.name} (or at the top of its source): the callable runs in a separate interpreter and sees nothing of the DAG file`, { file: sourceFile, line: free.line }),
       );
     }
+    if (view.input.inheritEnv === false) {
+      const passed = new Set(view.input.envVarNames ?? []);
+      for (const read of analysis.envReads.filter((r) => !passed.has(r.name))) {
+        view.findings.push(
+          finding(
+            view,
+            "env_var_not_passed",
+            `${analysis.name} reads the environment variable ${read.name} (line ${read.line}${inline}), but inheritEnv is false and envVars does not set it${read.required ? ": os.environ[...] will raise KeyError" : ": it will be None"}`,
+            `add ${read.name} to envVars (envVars: { ${read.name}: process.env.${read.name} ?? "" }, or { secret: … } for a secret), or set inheritEnv: true`,
+            { file: sourceFile, line: read.line, severity: "warning" },
+          ),
+        );
+      }
+    }
     const serializer = view.input.serializer;
     if (view.visible && (serializer === "cloudpickle" || serializer === "dill") && !view.visible.has(serializer)) {
       const external = view.input.python !== undefined;
@@ -424,11 +441,14 @@ class Doctor {
       } else if (requirementNamedAfterImport) {
         const provides = [...(view.visible ?? [])].filter(([, p]) => p.distribution !== null && canonicalizeName(p.distribution) === canonicalizeName(top)).map(([name]) => name);
         view.findings.push(finding(view, "requirement_provides_other_modules", `the requirement "${top}" is installed but does not provide the module ${top}${provides.length ? ` (it provides ${provides.join(", ")})` : ""}; ${origin.explanation}`, origin.suggestion ? `require "${origin.suggestion}" instead of "${top}"` : `find the distribution that provides ${top} and require it instead of "${top}"`, at));
-      } else if (origin.source === "host") {
-        view.findings.push(finding(view, "module_host_only", origin.explanation, `add "${add}" to requirements (or set systemSitePackages: true to use the host's copy)`, at));
       } else {
-        const named = origin.suggestion && canonicalizeName(origin.suggestion) !== canonicalizeName(top) ? ` (the distribution that provides ${top}; its name differs from the import name)` : "";
-        view.findings.push(finding(view, "module_not_installed", `import ${use.module} at line ${use.line}${inline}: ${origin.explanation}`, view.input.python ? `install "${add}"${named} into ${view.input.python}` : `add "${add}" to requirements${named}`, at));
+        const unused = use.unusedByCallable ? moduleLevelNote(top, `${path.basename(sourceFile)}:${use.line}`, analysis.name) : null;
+        if (origin.source === "host") {
+          view.findings.push(finding(view, "module_host_only", `${origin.explanation}${unused ? `; ${unused.message}` : ""}`, `add "${add}" to requirements (or set systemSitePackages: true to use the host's copy)${unused ? unused.fix : ""}`, at));
+        } else {
+          const named = origin.suggestion && canonicalizeName(origin.suggestion) !== canonicalizeName(top) ? ` (the distribution that provides ${top}; its name differs from the import name)` : "";
+          view.findings.push(finding(view, "module_not_installed", `import ${use.module} at line ${use.line}${inline}: ${origin.explanation}${unused ? `; ${unused.message}` : ""}`, `${view.input.python ? `install "${add}"${named} into ${view.input.python}` : `add "${add}" to requirements${named}`}${unused ? unused.fix : ""}`, at));
+        }
       }
     }
   }

@@ -2,23 +2,33 @@
  * Post-mortem of a task that failed with ModuleNotFoundError / ImportError: which environment it ran in, whether
  * the module exists on the host or in another venvflow environment, whether a requirement declared it, and the fix.
  */
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { listEnvironments, parseRequirements, runPythonJson } from "../env/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { Environment } from "../env/types.ts";
-import type { ImportFailureContext } from "../runtime/types.ts";
+import type { FailureContext } from "../runtime/types.ts";
 import { distributionsProviding } from "./index-lookup.ts";
 import { envSitePackages, scanAll, type ModuleProvider } from "./modules.ts";
+import { moduleLevelNote } from "./module-level.ts";
 import { knownDistribution } from "./names.ts";
 
 const ANALYZE_SCRIPT = fileURLToPath(new URL("../../src/doctor/analyze.py", import.meta.url));
 
-export type { ImportFailureContext };
+export type { FailureContext };
 
 export interface ImportFailureExplanation {
   code: "module_not_installed" | "module_host_only" | "module_in_other_environment" | "requirement_provides_other_modules" | "import_name_missing";
   /** The top-level module that could not be imported. */
   module: string;
+  message: string;
+  fix: string;
+}
+
+export interface EnvVarExplanation {
+  code: "env_var_not_passed";
+  /** The variable the task read. */
+  variable: string;
   message: string;
   fix: string;
 }
@@ -40,16 +50,33 @@ interface HostFacts {
   platlib: string | null;
 }
 
-async function hostFacts(python: string): Promise<HostFacts | null> {
-  const answer = await runPythonJson<{ python: HostFacts }>(python, ["-I", "-B", ANALYZE_SCRIPT], { what: "list its site-packages", input: { callables: [] }, timeoutMs: 30_000 }).catch(() => null);
-  return answer?.python ?? null;
+interface CallableImports {
+  ok: boolean;
+  imports?: { module: string; line: number; scope: string; unusedByCallable?: boolean }[];
+}
+
+/** The base interpreter's site-packages, and (given a callable) doctor's static analysis of the callable's imports. */
+async function hostFacts(python: string, callable?: { path: string; name: string }): Promise<{ python: HostFacts; callable?: CallableImports } | null> {
+  const input = { callables: callable ? [{ id: "callable", kind: "file", ...callable }] : [] };
+  const answer = await runPythonJson<{ python: HostFacts; results: Record<string, CallableImports> }>(python, ["-I", "-B", ANALYZE_SCRIPT], { what: "list its site-packages", input, timeoutMs: 30_000 }).catch(() => null);
+  if (!answer) return null;
+  return { python: answer.python, ...(answer.results.callable ? { callable: answer.results.callable } : {}) };
+}
+
+/** The innermost `File "…", line N, in <module>` frame of `file` in a Python traceback: an import at its top level. */
+function moduleLevelFrame(traceback: string | undefined, file: string): number | null {
+  let line: number | null = null;
+  for (const match of (traceback ?? "").matchAll(/^ {2}File "([^"]+)", line (\d+), in (\S+)$/gm)) {
+    if (match[1] === file) line = match[3] === "<module>" ? Number(match[2]) : null;
+  }
+  return line;
 }
 
 function describe(provider: ModuleProvider): string {
   return provider.distribution ? `${provider.distribution}${provider.version ? ` ${provider.version}` : ""}` : "a loose module";
 }
 
-async function declaredNames(context: ImportFailureContext): Promise<Set<string>> {
+async function declaredNames(context: FailureContext): Promise<Set<string>> {
   try {
     const parsed = await parseRequirements(context.requirements, undefined, context.baseDir ?? process.cwd());
     return new Set(parsed.requirements.map((line) => line.name).filter((name): name is string => name !== null));
@@ -59,7 +86,7 @@ async function declaredNames(context: ImportFailureContext): Promise<Set<string>
 }
 
 /** The first distribution the task's index says provides `module`, if it can say. */
-async function fromIndex(context: ImportFailureContext, module: string): Promise<string | null> {
+async function fromIndex(context: FailureContext, module: string): Promise<string | null> {
   const given = context.indexUrls === undefined ? undefined : typeof context.indexUrls === "string" ? [context.indexUrls] : context.indexUrls;
   const urls = given ?? [process.env.PIP_INDEX_URL, ...(process.env.PIP_EXTRA_INDEX_URL ?? "").split(/\s+/)].filter((u): u is string => Boolean(u));
   for (const url of urls) {
@@ -74,7 +101,7 @@ async function fromIndex(context: ImportFailureContext, module: string): Promise
  * environment, the host's site-packages, the other published environments); nothing is installed, and the only
  * process started asks the base interpreter where its site-packages are.
  */
-export async function explainImportFailure(context: ImportFailureContext): Promise<ImportFailureExplanation | null> {
+export async function explainImportFailure(context: FailureContext): Promise<ImportFailureExplanation | null> {
   const failed = failedModule(context.error);
   if (!failed) return null;
   const top = failed.module.split(".")[0] as string;
@@ -84,11 +111,17 @@ export async function explainImportFailure(context: ImportFailureContext): Promi
   const where = current
     ? `environment ${current.key.slice(0, 12)} (Python ${current.interpreter.version}, ${current.path})`
     : `interpreter ${context.env.python}`;
-  const [own, declared, host] = await Promise.all([
+  const moduleLine = context.callable ? moduleLevelFrame(context.error.traceback, context.callable.path) : null;
+  const [own, declared, analyzed] = await Promise.all([
     current ? scanAll(await envSitePackages(current.path)) : Promise.resolve(new Map<string, ModuleProvider>()),
     declaredNames(context),
-    hostFacts(current ? current.interpreter.path : context.env.python),
+    hostFacts(current ? current.interpreter.path : context.env.python, moduleLine === null ? undefined : context.callable),
   ]);
+  const host = analyzed?.python ?? null;
+  const unusedImport = moduleLine !== null && analyzed?.callable?.imports?.some((i) => i.line === moduleLine && i.scope === "module" && i.unusedByCallable);
+  const unused = unusedImport && context.callable ? moduleLevelNote(top, `${path.basename(context.callable.path)}:${moduleLine}`, context.callable.name) : null;
+  const withNote = (explanation: ImportFailureExplanation): ImportFailureExplanation =>
+    unused && explanation.code !== "import_name_missing" ? { ...explanation, message: `${explanation.message}; ${unused.message}`, fix: `${explanation.fix}${unused.fix}` } : explanation;
   const hostModules = host ? await scanAll([...host.sitePaths, host.purelib, host.platlib].filter((p): p is string => typeof p === "string")) : new Map<string, ModuleProvider>();
 
   const installed = own.get(top) ?? (context.systemSitePackages ? hostModules.get(top) : undefined);
@@ -119,9 +152,30 @@ export async function explainImportFailure(context: ImportFailureContext): Promi
   const named = canonicalizeName(distribution) !== canonicalizeName(top) ? ` (the distribution that provides ${top})` : "";
   const fix = `add "${distribution}" to requirements${named}`;
   if (declaredLine) {
-    return { code: "requirement_provides_other_modules", module: top, message: `${message}; the requirement "${top}" installed a distribution that does not provide the module ${top}`, fix: `require "${distribution}" instead of "${top}"` };
+    return withNote({ code: "requirement_provides_other_modules", module: top, message: `${message}; the requirement "${top}" installed a distribution that does not provide the module ${top}`, fix: `require "${distribution}" instead of "${top}"` });
   }
-  if (onHost && !context.systemSitePackages) return { code: "module_host_only", module: top, message, fix: `${fix}, or set systemSitePackages: true to use the host's copy` };
-  if (elsewhere.length > 0) return { code: "module_in_other_environment", module: top, message, fix };
-  return { code: "module_not_installed", module: top, message, fix: context.env.key ? fix : `install "${distribution}"${named} into ${context.env.python}` };
+  if (onHost && !context.systemSitePackages) return withNote({ code: "module_host_only", module: top, message, fix: `${fix}, or set systemSitePackages: true to use the host's copy` });
+  if (elsewhere.length > 0) return withNote({ code: "module_in_other_environment", module: top, message, fix });
+  return withNote({ code: "module_not_installed", module: top, message, fix: context.env.key ? fix : `install "${distribution}"${named} into ${context.env.python}` });
+}
+
+/**
+ * A KeyError from os.environ for a variable that is set where venvflow runs but was not passed to the task
+ * (inheritEnv false, or envVars without it): says so and how to pass it. Null for any other KeyError.
+ */
+export function explainEnvKeyError(context: FailureContext): EnvVarExplanation | null {
+  if (context.error.type !== "KeyError" || !/environ/.test(context.error.traceback ?? "")) return null;
+  const variable = /^'([^']+)'$/.exec(context.error.message.trim())?.[1] ?? /^"([^"]+)"$/.exec(context.error.message.trim())?.[1];
+  if (!variable || process.env[variable] === undefined || context.envVarNames?.includes(variable) || context.inheritEnv !== false) return null;
+  return {
+    code: "env_var_not_passed",
+    variable,
+    message: `${variable} is set where venvflow runs but not passed to the task: inheritEnv is false and envVars does not set it`,
+    fix: `add ${variable} to envVars (or { secret: … } when it is one), or set inheritEnv: true`,
+  };
+}
+
+/** doctor's post-mortem of a failed call: an import failure or an environment variable the task was not given. */
+export async function explainFailure(context: FailureContext): Promise<ImportFailureExplanation | EnvVarExplanation | null> {
+  return explainEnvKeyError(context) ?? (await explainImportFailure(context));
 }

@@ -23,6 +23,7 @@ export const FINDING_CODES = [
   "sdist_build_failed",
   "install_failed",
   "dag_load_failed",
+  "env_var_not_passed",
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 

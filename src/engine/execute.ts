@@ -3,7 +3,7 @@
  * and turn whatever happened into a checked outcome (XComs to store, branch skips) that a transition records.
  */
 import type { DagDefinition, TaskDefinition, TaskError, TaskExecutionContext, TaskOutcome, XComRef } from "../dag/model.ts";
-import type { ImportFailureExplainer, LogLine } from "../runtime/types.ts";
+import type { FailureExplainer, LogLine } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { xcomKey } from "./queries.ts";
 
@@ -43,7 +43,7 @@ export function resolveParams(dag: DagDefinition, conf: Record<string, unknown>)
 }
 
 /** Doctor's post-mortem of a failed import, loaded only when a task fails that way. */
-const explainImportFailure: ImportFailureExplainer = async (context) => (await import("../doctor/explain.ts")).explainImportFailure(context);
+const explainFailure: FailureExplainer = async (context) => (await import("../doctor/explain.ts")).explainFailure(context);
 
 export async function invokeTask(input: InvokeInput): Promise<Invocation> {
   const { dag, task } = input;
@@ -85,7 +85,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
     onLog: input.onLog,
     signal: controller.signal,
     home: input.home,
-    explainImportFailure,
+    explainFailure,
   };
 
   // A plain TS execute may ignore the signal; the race makes an abort end the try at once regardless.

@@ -17,7 +17,7 @@ import { decodeValue, describeValue, encodeValue } from "./codec.ts";
 import { AttemptLog } from "./logs.ts";
 import { LOG_FD, spawnLauncher, type Launcher } from "./launcher.ts";
 import { WarmPool, warmPool } from "./warm.ts";
-import type { CallableError, CallableOptions, CallableResult, ImportFailureContext, ImportFailureExplainer, Serializer } from "./types.ts";
+import type { CallableError, CallableOptions, CallableResult, FailureContext, FailureExplainer, Serializer } from "./types.ts";
 
 export { inspectCallable, resolveCallable, type CallableSignature, type CallableTarget } from "./callable.ts";
 export { isOpaquePythonValue, type OpaquePythonValue } from "./codec.ts";
@@ -192,8 +192,8 @@ function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
  * runtime sits below doctor): the environment it ran in, where the module does exist, whether a requirement
  * declared it, and the fix.
  */
-async function withImportExplanation(error: CallableError, explain: ImportFailureExplainer | undefined, context: Omit<ImportFailureContext, "error">): Promise<CallableError> {
-  if (!explain || (error.type !== "ModuleNotFoundError" && error.type !== "ImportError")) return error;
+async function withExplanation(error: CallableError, explain: FailureExplainer | undefined, context: Omit<FailureContext, "error">): Promise<CallableError> {
+  if (!explain || (error.type !== "ModuleNotFoundError" && error.type !== "ImportError" && error.type !== "KeyError")) return error;
   const explained = await explain({ ...context, error }).catch(() => null);
   return explained ? { ...error, code: explained.code, message: `${error.message}\n${explained.message}`, fix: explained.fix } : error;
 }
@@ -330,7 +330,17 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       return finish("success", { returnValue, exitCode });
     }
     if (result && !result.ok && result.error) {
-      const error = await withImportExplanation(result.error, options.explainImportFailure, { env: envInfo, requirements: options.requirements, indexUrls: options.indexUrls, systemSitePackages, baseDir, home });
+      const error = await withExplanation(result.error, options.explainFailure, {
+        env: envInfo,
+        requirements: options.requirements,
+        indexUrls: options.indexUrls,
+        systemSitePackages,
+        baseDir,
+        home,
+        ...(target.kind === "file" ? { callable: { path: target.path, name: target.name } } : {}),
+        ...(options.inheritEnv === undefined ? {} : { inheritEnv: options.inheritEnv }),
+        envVarNames: Object.keys(options.envVars ?? {}),
+      });
       return finish("failed", { error: { ...error, message: redactor.redact(error.message), traceback: redactor.redact(error.traceback), ...(error.fix ? { fix: redactor.redact(error.fix) } : {}) }, exitCode });
     }
     const how = exitCode === null ? `was killed by ${outcome.signal ?? "a signal"}` : `exited with code ${exitCode}`;

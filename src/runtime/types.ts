@@ -38,9 +38,14 @@ export interface LogLine {
 }
 
 /** What an explainer of a failed import is told: the error, where the callable ran, and what the task declared. */
-export interface ImportFailureContext {
+export interface FailureContext {
   /** The failed call's error, as the runner reported it. */
-  error: { type: string; message: string };
+  error: { type: string; message: string; traceback?: string };
+  /** The callable, when it is a file: a failing import at module level of it is checked against what it uses. */
+  callable?: { path: string; name: string };
+  /** The task's process environment as declared: whether it inherits venvflow's, and the names envVars sets. */
+  inheritEnv?: boolean;
+  envVarNames?: string[];
   /** Where it ran: `CallableResult.env` (key null for an external interpreter). */
   env: { key: string | null; path: string; python: string };
   /** The task's declared requirements (list or file path) and options. */
@@ -54,10 +59,11 @@ export interface ImportFailureContext {
 }
 
 /**
- * Explains a ModuleNotFoundError / ImportError (doctor's `explainImportFailure` is the one venvflow ships; the
- * engine and `venvflow call` pass it). Null: nothing to add.
+ * Explains a failed call: a ModuleNotFoundError / ImportError, or a KeyError of an environment variable the task was
+ * not given (doctor's `explainFailure` is the one venvflow ships; the engine and `venvflow call` pass it, so the runtime
+ * never imports doctor). Null: nothing to add.
  */
-export type ImportFailureExplainer = (context: ImportFailureContext) => Promise<{ code: string; message: string; fix: string } | null>;
+export type FailureExplainer = (context: FailureContext) => Promise<{ code: string; message: string; fix: string } | null>;
 
 export interface CallableOptions {
   pythonCallable: PythonCallable;
@@ -94,7 +100,7 @@ export interface CallableOptions {
   /** How the attempt starts (src/runtime/launcher.ts); overrides `warm`. */
   launcher?: Launcher;
   /** Called when the callable fails to import something; its explanation joins the error (message, code, fix). */
-  explainImportFailure?: ImportFailureExplainer;
+  explainFailure?: FailureExplainer;
 }
 
 export interface CallableError {

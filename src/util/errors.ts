@@ -16,6 +16,9 @@ export const ERROR_CODES = {
     "no_compatible_wheel", "no_matching_distribution", "python_not_found", "python_unsupported", "refresh_unsupported",
     "requirements_cycle", "requirements_file_not_found", "sdist_build_failed", "undefined_comparison",
     "undefined_environment_name", "unsorted_tags", "unsupported_wheel",
+    "lock_duplicate_package", "lock_wheel_mismatch", "pylock_invalid", "pylock_no_compatible_wheel", "pylock_not_found",
+    "venv_exists", "venv_unsupported_python", "wheel_corrupt", "wheel_download_failed", "wheel_hash_invalid",
+    "wheel_hash_mismatch", "wheel_incompatible", "wheel_invalid_entry_point", "wheel_record_mismatch", "wheel_unsafe_path",
   ],
   runtime: [
     "callable_not_found", "callable_syntax_error", "callable_is_generator", "callable_ambiguous", "invalid_argument",
@@ -24,7 +27,7 @@ export const ERROR_CODES = {
     "execution_timeout", "aborted",
   ],
   dag: [
-    "ambiguous_dag", "dag_already_built", "dag_cycle", "dag_import_failed", "dag_load_failed", "dag_not_found",
+    "ambiguous_dag", "dag_already_built", "dag_cycle", "dag_dependency_missing", "dag_import_failed", "dag_module_format", "dag_load_failed", "dag_not_found",
     "dags_not_found", "dangling_reference", "duplicate_dag_id", "duplicate_task_id", "invalid_bash_command", "invalid_chain", "invalid_cwd",
     "invalid_dag_id", "invalid_dag_options", "invalid_reference", "invalid_schedule", "invalid_task_id",
     "invalid_task_options", "missing_task_id", "outside_dag", "unknown_task", "xcom_not_serializable",
@@ -35,7 +38,7 @@ export const ERROR_CODES = {
     "invalid_conf", "invalid_logical_date", "invalid_run_id", "invalid_worker_slots", "no_dags", "run_ambiguous",
     "run_exists", "run_not_found", "task_aborted", "xcom_missing", "xcom_ref_undeclared",
   ],
-  cli: ["invalid_size", "log_not_found"],
+  cli: ["invalid_size", "log_not_found", "init_target_not_empty"],
 } as const;
 
 export type ErrorLayer = keyof typeof ERROR_CODES;

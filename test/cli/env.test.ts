@@ -32,7 +32,8 @@ describe("venvflow env", () => {
     expect(again.stderr).toMatch(new RegExp(`\\[${env1.key.slice(0, 12)}\\] cached: using the cached environment`));
 
     const listed = await cli("env", "list");
-    expect(listed.stdout).toMatch(/KEY\s+PYTHON\s+PACKAGES\s+SIZE\s+LAST USED/);
+    expect(listed.stdout).toMatch(/KEY\s+PYTHON\s+REQUIREMENTS\s+PACKAGES\s+SIZE\s+LAST USED/);
+    expect(listed.stdout).toContain("vf-alpha==1.0.0, vf-gamma");
     expect(listed.stdout).toContain(env1.key.slice(0, 12));
     const listedJson = JSON.parse((await cli("env", "list", "--json")).stdout) as { key: string; packages: number }[];
     expect(listedJson).toEqual([expect.objectContaining({ key: env1.key, packages: 2 })]);
@@ -47,8 +48,11 @@ describe("venvflow env", () => {
     expect(shownJson.installed).toHaveLength(2);
     expect(shownJson.sizeBytes).toBeGreaterThan(0);
 
-    const gcDry = JSON.parse((await cli("env", "gc", "--older-than", "0s", "--dry-run", "--json")).stdout) as { removed: { key: string }[] };
-    expect(gcDry.removed.map((r) => r.key)).toEqual([env1.key]);
+    // A dry run removed nothing, and its JSON says so (#10: it used to say "removed").
+    const gcDry = JSON.parse((await cli("env", "gc", "--older-than", "0s", "--dry-run", "--json")).stdout) as { wouldRemove: { key: string }[]; removed?: unknown; dryRun: boolean };
+    expect(gcDry.wouldRemove.map((r) => r.key)).toEqual([env1.key]);
+    expect(gcDry).toMatchObject({ dryRun: true });
+    expect(gcDry.removed).toBeUndefined();
 
     const removed = await cli("env", "rm", env1.key.slice(0, 10));
     expect(removed.stdout.trim()).toBe(`removed ${env1.key}`);

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadDag, loadDags, VenvflowError } from "../../src/index.ts";
+import { loadDag, loadDags } from "../../src/dag/loader.ts";
+import { VenvflowError } from "../../src/index.ts";
 import { makeContext } from "./helpers.ts";
 
 const PY = "/root/.pyenv/versions/3.11.7/bin/python";
@@ -132,11 +133,29 @@ describe("loadDag", () => {
     expect([bad.code, bad.message]).toEqual(["invalid_schedule", expect.stringMatching(/DAG "bad" \(.*bad\.ts\): unknown schedule preset "@sometimes"/)]);
   });
 
-  it("explains a file that Node loads as CommonJS", async () => {
+  it("explains a file that Node loads as CommonJS: the file, the cause in one line, the fix", async () => {
     const root = tree({ "package.json": "{}\n", "cjs.ts": `import { dag } from "venvflow";\nawait Promise.resolve(dag);\n` });
     const error = await rejection(loadDag(path.join(root, "cjs.ts")));
-    expect(error.code).toBe("dag_import_failed");
-    expect(error.message).toMatch(/cjs\.ts: .*Top-level await.*\(the file was loaded as CommonJS: rename it to \.mts\/\.mjs, or add "type": "module" to the nearest package\.json\)$/s);
+    expect(error.code).toBe("dag_module_format");
+    expect(error.message.split("\n")[0]).toBe(`${path.join(root, "cjs.ts")}: it was loaded as CommonJS (${path.join(root, "package.json")} has no "type": "module"), and CommonJS cannot use top-level await`);
+    expect(error.fix).toBe(`add "type": "module" to ${path.join(root, "package.json")}, or rename the file to cjs.mts`);
+  });
+
+  it("explains a missing dependency, a missing relative import and require() in an ES module", async () => {
+    const root = tree({
+      "package.json": `{ "type": "module", "dependencies": { "vf-declared-dep": "^1.0.0" } }\n`,
+      "declared.ts": `import { dag } from "venvflow";\nimport dep from "vf-declared-dep";\ndag("declared", { description: String(dep) }, () => {});\n`,
+      "undeclared.ts": `import { dag } from "venvflow";\nimport { chunk } from "@vf/undeclared-dep/chunk";\ndag("undeclared", { description: String(chunk) }, () => {});\n`,
+      "relative.ts": `import { dag } from "venvflow";\nimport { rows } from "./helpers/rows.ts";\ndag("relative", { description: String(rows) }, () => {});\n`,
+      "requires.ts": `import { dag } from "venvflow";\nconst fs = require("node:fs");\ndag("requires", { description: String(fs) }, () => {});\n`,
+    });
+    const { errors } = await loadDags(root);
+    const by = Object.fromEntries(errors.map((e) => [path.basename(e.file), e]));
+    expect(by["declared.ts"]).toMatchObject({ code: "dag_dependency_missing", message: `${path.join(root, "declared.ts")}: it imports the package vf-declared-dep, which is not installed (no node_modules/vf-declared-dep from ${root} up)`, fix: `run npm install in ${root}` });
+    expect(by["undeclared.ts"]).toMatchObject({ code: "dag_dependency_missing", fix: `npm install @vf/undeclared-dep in ${root} (it adds @vf/undeclared-dep to package.json)` });
+    expect(by["relative.ts"]).toMatchObject({ code: "dag_dependency_missing", message: `${path.join(root, "relative.ts")}: it imports ${path.join(root, "helpers", "rows.ts")}, which does not exist` });
+    expect(by["requires.ts"]).toMatchObject({ code: "dag_module_format", message: `${path.join(root, "requires.ts")}: it calls require(), which does not exist in an ES module` });
+    for (const e of errors) expect(e.message).not.toContain("\n");
   });
 
   it("picks up edits to the DAG file on the next load", async () => {

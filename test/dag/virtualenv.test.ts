@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { loadDag } from "../../src/index.ts";
+import { loadDag } from "../../src/dag/loader.ts";
 import { testPipEnv } from "../support/pypi.ts";
 import { makeContext } from "./helpers.ts";
 

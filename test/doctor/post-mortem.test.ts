@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
 import { loadDags } from "../../src/dag/loader.ts";
-import { explainImportFailure, failedModule } from "../../src/doctor/index.ts";
+import { explainFailure, explainImportFailure, failedModule } from "../../src/doctor/index.ts";
 import { runDag } from "../../src/engine/index.ts";
 import { ensureEnvironment } from "../../src/env/index.ts";
 import { runCallable } from "../../src/runtime/index.ts";
@@ -27,7 +27,7 @@ async function run(source: string, extra: { requirements?: string[]; systemSiteP
       pythonCallable: { source },
       home: inject("sharedHome"),
       logPath,
-      explainImportFailure,
+      explainFailure,
       ...(extra.python ? { python: extra.python } : { pythonVersion: extra.pythonVersion ?? PY312 }),
       ...(extra.requirements ? { requirements: extra.requirements } : {}),
       ...(extra.systemSitePackages !== undefined ? { systemSitePackages: extra.systemSitePackages } : {}),

@@ -5,7 +5,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { explainImportFailure } from "../../src/doctor/explain.ts";
+import { explainFailure } from "../../src/doctor/explain.ts";
 import { removeEnvironment } from "../../src/env/index.ts";
 import { runCallable, WarmPool } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
@@ -67,7 +67,7 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
     });
 
     it("hides the base interpreter's packages by default (test_no_system_site_packages)", async () => {
-      const result = await run("def f():\n    import pip\n    return pip.__version__\n", { explainImportFailure });
+      const result = await run("def f():\n    import pip\n    return pip.__version__\n", { explainFailure });
       expect(result.state).toBe("failed");
       // Python's message first; the next line is doctor's explanation (the host has pip, the environment does not).
       expect(result.error).toMatchObject({ type: "ModuleNotFoundError", code: "module_host_only" });
