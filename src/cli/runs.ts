@@ -40,7 +40,7 @@ export function formatMs(ms: number | null): string {
   return ms < 1000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
-export function errorLine(error: TaskError): string {
+function errorLine(error: TaskError): string {
   return `${error.type}: ${error.message.split("\n")[0]}`;
 }
 
