@@ -71,6 +71,6 @@ describe("venvflow call", () => {
   it("exits 1 for an --arg that is not JSON", async () => {
     const out = await venvflow(["tasks.py:add", "--python", PYTHONS["3.12"], "--arg", "{oops"]);
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain("--arg #1 is not valid JSON");
+    expect(out.stderr).toContain("--arg ({oops) is not valid JSON");
   });
 });
