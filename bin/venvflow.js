@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, URL */
 // Written in syntax every Node.js since 12 parses: the version check runs before anything else is loaded, so an
 // old Node gets this message instead of a stack trace from deep inside a dependency.
 var REQUIRED = [22, 12];
