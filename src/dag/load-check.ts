@@ -1,19 +1,20 @@
 /**
- * Child process of the DAG loader's import check (see `checkImports` in loader.ts): imports each DAG file given in
- * VENVFLOW_DAG_FILES (a JSON list), telling the parent over IPC when each starts and ends, and whether it left a
- * timer running. A file that loops forever, exits the process or never settles its top-level await stops this
+ * Child process of the DAG loader's import check (see `checkImports` in loader.ts): imports each DAG file the parent
+ * sends (`{ files }`, over IPC: a folder's list can outgrow an environment variable), telling the parent when each
+ * starts and ends, and whether it left a timer running. A file that loops forever, exits the process or never settles its top-level await stops this
  * process, and the parent blames that file.
  */
 import { pathToFileURL } from "node:url";
 import { resolveVenvflowToSelf } from "./loader.ts";
 
 const send = (message: unknown): Promise<void> => new Promise((resolve) => process.send!(message, () => resolve()));
-// The IPC channel must not keep this process alive: a top-level await that never settles should end it (exit 13).
+const { files } = await new Promise<{ files: string[] }>((resolve) => process.once("message", resolve));
+// From now on the IPC channel must not keep this process alive: a top-level await that never settles should end it
+// (exit code 13).
 process.channel?.unref();
 const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout" || kind === "Immediate").length;
 
 resolveVenvflowToSelf();
-const files = JSON.parse(process.env.VENVFLOW_DAG_FILES ?? "[]") as string[];
 for (const file of files) {
   await send({ type: "start", file });
   const before = timers();
