@@ -201,6 +201,7 @@ async function checkImports(files: readonly string[], timeoutMs: number, verdict
       };
       // tsx registered once in the child (resolved here, so it works from any directory): ~3x faster than tsImport per file.
       const execArgv = ["--import", import.meta.resolve("tsx")];
+      // What a file prints at import is shown once, by the in-process import.
       const child = fork(CHECK_SCRIPT, [], { execArgv, stdio: ["ignore", "ignore", "ignore", "ipc"] });
       child.send({ files: remaining });
       // A child that cannot even start its first file (tsx failing to register) must not hold the load up.
