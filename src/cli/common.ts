@@ -98,11 +98,14 @@ export function parseSize(text: string): number {
   return Math.round(Number(match[1]) * (factor[(match[2] ?? "").toLowerCase().charAt(0)] ?? 1));
 }
 
-/** A plain aligned table for terminals and logs. */
-export function table(headers: string[], rows: string[][]): string {
+/**
+ * An aligned table for terminals and logs. `style` may colour a cell: it gets the padded text, so widths are
+ * measured on plain text; `extra` adds lines under a row (e.g. a failed task's fix).
+ */
+export function table(headers: string[], rows: string[][], options: { style?: (padded: string, row: number, column: number) => string; extra?: (row: number) => string[] } = {}): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
+  const line = (cells: string[], row: number) => cells.map((c, i) => (row >= 0 && options.style ? options.style(c.padEnd(widths[i] ?? 0), row, i) : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd();
+  return [line(headers, -1), ...rows.flatMap((r, row) => [line(r, row), ...(options.extra?.(row) ?? [])])].join("\n");
 }
 
 export function ago(iso: string): string {

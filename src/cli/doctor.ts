@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import path from "node:path";
 import type { Finding } from "../doctor/types.ts";
-import { action, printJson } from "./common.ts";
+import { action, paint, printJson } from "./common.ts";
 
 function relative(file: string): string {
   const rel = path.relative(process.cwd(), file);
@@ -12,7 +12,8 @@ function relative(file: string): string {
 export function formatFinding(f: Finding): string {
   const where = `${relative(f.file)}${f.line === undefined ? "" : `:${f.line}`}`;
   const task = f.dagId ? `${f.dagId}.${f.taskId}` : "";
-  return `${f.severity}[${f.code}] ${task ? `${task} ` : ""}${where}\n  ${f.message.split("\n").join("\n  ")}\n  fix: ${f.fix}`;
+  const color = paint(process.stdout);
+  return `${color(f.severity === "error" ? "red" : "yellow", `${f.severity}[${f.code}]`)} ${task ? `${task} ` : ""}${where}\n  ${f.message.split("\n").join("\n  ")}\n  ${color("bold", `fix: ${f.fix}`)}`;
 }
 
 export function registerDoctorCommand(program: Command): void {

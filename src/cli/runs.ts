@@ -6,7 +6,7 @@ import type { RunSummary, TaskSummary } from "../engine/types.ts";
 import { openStore } from "../store/index.ts";
 import { RUN_STATES, type RunState } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { action, ago, paint, printJson, shortValue, stateText, table, taskErrorLines } from "./common.ts";
+import { action, ago, printJson, shortValue, stateText, table, taskErrorLines } from "./common.ts";
 
 export function parseConf(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
@@ -40,7 +40,7 @@ export function formatMs(ms: number | null): string {
   return ms < 1000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
-export function errorLine(error: TaskError): string {
+function errorLine(error: TaskError): string {
   return `${error.type}: ${error.message.split("\n")[0]}`;
 }
 
@@ -67,7 +67,7 @@ function taskJson(t: TaskSummary): Record<string, unknown> {
  * Tasks in the order they ran: an upstream task always starts before its downstream ones, so this is a
  * topological order even without the DAG (runs show); tasks that never started come last.
  */
-export function inRunOrder(tasks: readonly TaskSummary[]): TaskSummary[] {
+function inRunOrder(tasks: readonly TaskSummary[]): TaskSummary[] {
   const at = (t: TaskSummary): number => (t.startedAt ?? t.endedAt)?.getTime() ?? Number.POSITIVE_INFINITY;
   return tasks.map((t, i) => ({ t, i })).sort((a, b) => at(a.t) - at(b.t) || a.i - b.i).map(({ t }) => t);
 }
@@ -78,18 +78,15 @@ export function inRunOrder(tasks: readonly TaskSummary[]): TaskSummary[] {
  */
 export function runTable(s: RunSummary, stream: NodeJS.WriteStream, options: { ordered?: boolean } = {}): string {
   const tasks = options.ordered ? s.tasks : inRunOrder(s.tasks);
-  const color = paint(stream);
   const headers = ["TASK", "STATE", "TRY", "DURATION", "RESULT"];
   const rows = tasks.map((t) => [t.taskId, t.state, String(t.tryNumber), formatMs(t.durationMs), t.state === "success" ? shortValue(t.returnValue) : t.error ? errorLine(t.error) : ""]);
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[], styled: (cell: string, i: number) => string): string =>
-    cells.map((c, i) => styled(c.padEnd(widths[i] ?? 0), i)).join("  ").trimEnd();
-  const out = [line(headers, (c) => color("bold", c))];
-  tasks.forEach((t, index) => {
-    out.push(line(rows[index]!, (c, i) => (i === 1 ? stateText(t.state, stream, c) : c)));
-    if (t.state === "failed" && t.error) for (const text of taskErrorLines(t.error, stream).slice(1)) out.push(`    ${text}`);
+  return table(headers, rows, {
+    style: (cell, row, column) => (column === 1 ? stateText(tasks[row]!.state, stream, cell) : cell),
+    extra: (row) => {
+      const t = tasks[row]!;
+      return t.state === "failed" && t.error ? taskErrorLines(t.error, stream).slice(1).map((text) => `    ${text}`) : [];
+    },
   });
-  return out.join("\n");
 }
 
 /** `RUN_ID` or `--latest` (the newest run, of `--dag` if given); a unique part of a run id is enough. */
@@ -126,7 +123,11 @@ export function registerRunsCommands(program: Command): void {
             return;
           }
           const duration = (a: string | null, b: string | null): string => (a && b ? formatMs(Date.parse(b) - Date.parse(a)) : "-");
-          process.stdout.write(`${table(["DAG", "RUN ID", "STATE", "QUEUED", "DURATION"], rows.map((r) => [r.dag_id, r.run_id, r.state, ago(r.queued_at), duration(r.started_at, r.ended_at)]))}\n`);
+          process.stdout.write(
+            `${table(["DAG", "RUN ID", "STATE", "QUEUED", "DURATION"], rows.map((r) => [r.dag_id, r.run_id, r.state, ago(r.queued_at), duration(r.started_at, r.ended_at)]), {
+              style: (cell, row, column) => (column === 2 ? stateText(rows[row]!.state, process.stdout, cell) : cell),
+            })}\n`,
+          );
         } finally {
           await store.close();
         }

@@ -3,8 +3,8 @@ import type { Command } from "@commander-js/extra-typings";
 import { loadDag } from "../dag/loader.ts";
 import { runTask } from "../engine/run-dag.ts";
 import { openStore } from "../store/index.ts";
-import { action, printJson } from "./common.ts";
-import { errorLine, formatMs, parseConf, parseDate } from "./runs.ts";
+import { action, printJson, taskErrorLines } from "./common.ts";
+import { formatMs, parseConf, parseDate } from "./runs.ts";
 
 export function registerTestCommand(program: Command): void {
   program
@@ -36,7 +36,7 @@ export function registerTestCommand(program: Command): void {
             process.stdout.write(`${dag.dagId}.${taskId}: ${result.state} in ${formatMs(result.durationMs)}\n`);
             if (result.returnValue !== undefined) process.stdout.write(`returned: ${JSON.stringify(result.returnValue)}\n`);
             if (result.skipTaskIds.length > 0) process.stdout.write(`would skip: ${result.skipTaskIds.join(", ")}\n`);
-            if (result.error) process.stdout.write(`${errorLine(result.error)}\n`);
+            if (result.error) process.stdout.write(`${taskErrorLines(result.error, process.stdout).join("\n    ")}\n`);
             process.stdout.write(`log: ${result.logPath}\n`);
           }
           if (result.state === "failed") process.exitCode = 1;

@@ -1,3 +1,4 @@
+import { fork } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
 import * as nodeModule from "node:module";
 import path from "node:path";
@@ -14,6 +15,14 @@ export interface DagLoadError {
   message: string;
   code: ErrorCode;
   fix?: string;
+}
+
+export interface LoadOptions {
+  /**
+   * Each file is first imported in a child process within this time (Airflow's dagbag_import_timeout); 0 skips
+   * that check. Default: VENVFLOW_DAG_IMPORT_TIMEOUT seconds, else 30 s.
+   */
+  importTimeoutMs?: number;
 }
 
 export interface LoadDagsResult {
@@ -33,7 +42,7 @@ const HOOKED = Symbol.for("venvflow.dag.selfResolution");
  * anywhere (a temp dir, a project without venvflow installed, this repo before `npm run build`). Without
  * `module.registerHooks` (Node < 22.15), the specifier resolves the usual way, through node_modules.
  */
-function resolveVenvflowToSelf(): void {
+export function resolveVenvflowToSelf(): void {
   const store = globalThis as Record<symbol, boolean | undefined>;
   const registerHooks = (nodeModule as { registerHooks?: RegisterHooks }).registerHooks;
   if (store[HOOKED] || typeof registerHooks !== "function") return;
@@ -150,6 +159,107 @@ async function loadError(file: string, error: unknown): Promise<DagLoadError> {
   return { file, code: "dag_import_failed", message: `${displayPath(file)}: ${err.name === "Error" ? "" : `${err.name}: `}${firstLine}${at}`, fix: "fix the DAG file at the place named, then load it again (venvflow dags list DIR shows every file's errors)" };
 }
 
+/** Airflow's `dagbag_import_timeout`: 30 s unless VENVFLOW_DAG_IMPORT_TIMEOUT (seconds; 0 turns the check off) says otherwise. */
+function defaultImportTimeoutMs(): number {
+  const text = process.env.VENVFLOW_DAG_IMPORT_TIMEOUT;
+  if (text === undefined || text.trim() === "") return 30_000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new VenvflowError("invalid_dag_import_timeout", `VENVFLOW_DAG_IMPORT_TIMEOUT="${text}" is not a number of seconds`, { fix: "set it to e.g. 30 (seconds), or 0 to import DAG files without the check" });
+  }
+  return seconds * 1000;
+}
+
+const CHECK_SCRIPT = fileURLToPath(new URL(`./load-check${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+
+type ChildMessage = { type: "start"; file: string } | { type: "done"; file: string; leftoverTimers: number } | { type: "end" };
+
+/**
+ * Imports the files in a child process first, one after the other, each within `timeoutMs`: a file that loops
+ * forever, never settles its top-level await, calls process.exit or leaves a timer running at import would hang or
+ * end this process. Such a file gets a load error; the child is restarted for the files after it. `verdict` hears of
+ * each file as soon as the child is done with it, so the caller imports the good ones here meanwhile (their DAGs
+ * hold functions, which cannot cross a process boundary). Measured on examples/ (5 files, median of 7, 2 cores at
+ * load 14): from dist/ 2.2 s without the check, 2.7 s with it; from src/ (tsx compiles venvflow too) 2.3 s → 4.2 s.
+ */
+async function checkImports(files: readonly string[], timeoutMs: number, verdict: (file: string, error: DagLoadError | null) => void): Promise<void> {
+  let remaining = [...files];
+  while (remaining.length > 0) {
+    const round = await new Promise<{ checked: string[]; error?: DagLoadError }>((resolve) => {
+      const checked: string[] = [];
+      let current: string | null = null;
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const settle = (error?: DagLoadError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        child.kill("SIGKILL");
+        resolve(error ? { checked, error } : { checked });
+      };
+      // tsx registered once in the child (resolved here, so it works from any directory): ~3x faster than tsImport per file.
+      const execArgv = ["--import", import.meta.resolve("tsx")];
+      // What a file prints at import is shown once, by the in-process import.
+      const child = fork(CHECK_SCRIPT, [], { execArgv, stdio: ["ignore", "ignore", "ignore", "ipc"] });
+      child.send({ files: remaining });
+      // A child that cannot even start its first file (tsx failing to register) must not hold the load up.
+      timer = setTimeout(() => {
+        for (const file of remaining.filter((f) => !checked.includes(f))) verdict(file, null);
+        checked.push(...remaining);
+        settle();
+      }, timeoutMs);
+      child.on("message", (message: ChildMessage) => {
+        if (message.type === "start") {
+          current = message.file;
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            settle({ file: message.file, code: "dag_import_timeout", message: `${displayPath(message.file)}: importing it did not finish within ${timeoutMs / 1000} s (an endless loop, or work that waits, at import)`, fix: "move slow or blocking work out of the module's top level (into tasks), or raise VENVFLOW_DAG_IMPORT_TIMEOUT (seconds)" });
+          }, timeoutMs);
+        } else if (message.type === "done") {
+          clearTimeout(timer);
+          checked.push(message.file);
+          current = null;
+          if (message.leftoverTimers === 0) verdict(message.file, null);
+          else {
+            settle({ file: message.file, code: "dag_import_leaves_timer", message: `${displayPath(message.file)}: importing it leaves ${message.leftoverTimers} timer${message.leftoverTimers === 1 ? "" : "s"} running (setInterval/setTimeout at the top level), which would keep venvflow from exiting`, fix: "start timers inside a task, or clear them (or .unref() them) before the import ends" });
+          }
+        } else settle();
+      });
+      child.on("exit", (code, signal) => {
+        if (settled) return;
+        if (current === null) {
+          // Between two files: the last one left something behind that ended the process (a timer calling exit).
+          const last = checked.at(-1);
+          if (last !== undefined && code !== 0) {
+            return settle({ file: last, code: "dag_import_exited", message: `${displayPath(last)}: after its import, something it started ended the process (${signal ? `signal ${signal}` : `exit code ${code}`})`, fix: "do not start timers or exit the process at the top level of a DAG file" });
+          }
+          // The check itself could not run (nothing imported yet): the files are imported here without it.
+          for (const file of remaining.filter((f) => !checked.includes(f))) verdict(file, null);
+          checked.push(...remaining);
+          return settle();
+        }
+        const unsettled = code === 13;
+        settle({
+          file: current,
+          code: "dag_import_exited",
+          message: unsettled
+            ? `${displayPath(current)}: its top-level await never settles (a promise nothing resolves), so the import never ends`
+            : `${displayPath(current)}: importing it ended the process (${signal ? `signal ${signal}` : `process.exit(${code})`} at the top level)`,
+          fix: unsettled ? "resolve or remove the awaited promise at the top of the file" : "do not call process.exit in a DAG file; throw an Error to report a problem",
+        });
+      });
+    });
+    const rest = remaining.filter((file) => !round.checked.includes(file));
+    if (round.error) {
+      verdict(round.error.file, round.error);
+      remaining = rest.filter((file) => file !== round.error!.file);
+    } else {
+      for (const file of rest) verdict(file, null);
+      remaining = [];
+    }
+  }
+}
+
 async function dagFilesIn(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => a.name.localeCompare(b.name));
@@ -168,17 +278,27 @@ async function dagFilesIn(dir: string): Promise<string[]> {
  * starting with "_" or "." and .d.ts files are skipped). A broken file is reported in `errors` and does not
  * hide the others; a DAG id defined twice keeps its first definition.
  */
-export async function loadDags(pathOrDir = "dags"): Promise<LoadDagsResult> {
+export async function loadDags(pathOrDir = "dags", options: LoadOptions = {}): Promise<LoadDagsResult> {
   const target = path.resolve(pathOrDir);
   const info = await stat(target).catch(() => null);
   if (!info) {
     throw new VenvflowError("dags_not_found", `no DAG file or folder at ${target}`, { fix: "create it, or pass the path of your DAG folder" });
   }
   const files = info.isDirectory() ? await dagFilesIn(target) : [target];
+  const timeoutMs = options.importTimeoutMs ?? defaultImportTimeoutMs();
+  const resolvers = new Map<string, (error: DagLoadError | null) => void>();
+  const verdicts = new Map(files.map((file) => [file, new Promise<DagLoadError | null>((resolve) => resolvers.set(file, resolve))]));
+  const checking = timeoutMs > 0 ? checkImports(files, timeoutMs, (file, error) => resolvers.get(file)?.(error)) : Promise.resolve();
+  if (timeoutMs <= 0) for (const resolve of resolvers.values()) resolve(null);
   const dags: DagDefinition[] = [];
   const errors: DagLoadError[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
+    const unsafeError = await verdicts.get(file);
+    if (unsafeError) {
+      errors.push(unsafeError);
+      continue;
+    }
     let loaded: DagDefinition[];
     try {
       loaded = await importDagFile(file);
@@ -200,15 +320,16 @@ export async function loadDags(pathOrDir = "dags"): Promise<LoadDagsResult> {
       dags.push(definition);
     }
   }
+  await checking;
   return { dags, errors };
 }
 
 /** Loads one file and returns its DAG `dagId`, or its only DAG when no id is given. */
-export async function loadDag(file: string, dagId?: string): Promise<DagDefinition> {
+export async function loadDag(file: string, dagId?: string, options: LoadOptions = {}): Promise<DagDefinition> {
   const target = path.resolve(file);
   const info = await stat(target).catch(() => null);
   if (!info?.isFile()) throw new VenvflowError("dags_not_found", `no DAG file at ${target}`, { fix: "pass the path of a .ts/.mts/.js/.mjs DAG file" });
-  const { dags, errors } = await loadDags(target);
+  const { dags, errors } = await loadDags(target, options);
   const [error] = errors;
   if (error) {
     throw new VenvflowError(error.code, error.message, { fix: error.fix ?? "fix the DAG file, then load it again" });

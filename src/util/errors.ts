@@ -27,9 +27,9 @@ export const ERROR_CODES = {
     "execution_timeout", "aborted",
   ],
   dag: [
-    "ambiguous_dag", "dag_already_built", "dag_cycle", "dag_dependency_missing", "dag_import_failed", "dag_module_format", "dag_load_failed", "dag_not_found",
+    "ambiguous_dag", "dag_already_built", "dag_cycle", "dag_dependency_missing", "dag_import_exited", "dag_import_failed", "dag_import_leaves_timer", "dag_import_timeout", "dag_module_format", "dag_load_failed", "dag_not_found",
     "dags_not_found", "dangling_reference", "duplicate_dag_id", "duplicate_task_id", "invalid_bash_command", "invalid_chain", "invalid_cwd",
-    "invalid_dag_id", "invalid_dag_options", "invalid_reference", "invalid_schedule", "invalid_task_id",
+    "invalid_dag_id", "invalid_dag_import_timeout", "invalid_dag_options", "invalid_reference", "invalid_schedule", "invalid_task_id",
     "invalid_task_options", "missing_task_id", "outside_dag", "unknown_task", "xcom_not_serializable",
   ],
   doctor: ["task_ambiguous", "task_not_found", "no_python_tasks"],

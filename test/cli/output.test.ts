@@ -126,6 +126,16 @@ describe("failures explained where the user looks", () => {
     expect(logs.stdout).toMatch(/system ERROR fix: check the project name/);
   });
 
+  it("env list --dags: which DAG task uses which environment", async () => {
+    const shown = await cli("dags", "show", MISSING, "--json");
+    const key = (JSON.parse(shown.stdout) as { tasks: { taskId: string; environment?: { key: string; built: boolean } }[] }).tasks.find((t) => t.taskId === "a_needs_alpha")!.environment!;
+    expect(key.built).toBe(true);
+    const listed = JSON.parse((await cli("env", "list", "--dags", MISSING, "--json")).stdout) as { key: string; usedBy?: string[]; requirements: string[] }[];
+    expect(listed.find((e) => e.key === key.key)).toMatchObject({ usedBy: ["ux_missing.a_needs_alpha"], requirements: [] });
+    const text = await cli("env", "list", "--dags", MISSING);
+    expect(text.stdout).toMatch(new RegExp(`^${key.key.slice(0, 12)}\\s+3\\.\\d+\\.\\d+\\s+-\\s+.*ux_missing\\.a_needs_alpha$`, "m"));
+  });
+
   it("dags show: each Python task's Python, requirements and environment", async () => {
     const shown = await cli("dags", "show", BUILD);
     expect(shown.stdout).toMatch(/native\s+\[python_virtualenv\]\n\s+Python 3\.11\.\d+, vf-native → environment [0-9a-f]{12} \(not built yet\)/);
