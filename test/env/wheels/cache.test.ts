@@ -152,6 +152,29 @@ describe("wheel cache", () => {
     expect(await readdir(path.join(home, "wheels", "archive"))).toEqual([]);
   });
 
+  it("copies when the cache is on another filesystem (tmpfs), and copies on request", async () => {
+    const shm = "/dev/shm";
+    const installed = (env: string): string => path.join(env, "lib", `python${python.major}.${python.minor}`, "site-packages", "vf_c_one", "__init__.py");
+    if (existsSync(shm)) {
+      const home = await mkdtemp(path.join(shm, "venvflow-wcache-"));
+      try {
+        const env = path.join(scratch, "env-xdev");
+        const result = await installLocked({ packages: pick("vf-c-one") }, env, python, { home });
+        expect(result.linkMode).toBe("copy");
+        const cached = path.join(new WheelCache(home).treeDir(lock.get("vf-c-one")?.sha256 as string), "vf_c_one", "__init__.py");
+        expect((await stat(installed(env))).ino).not.toBe((await stat(cached)).ino);
+        expect(await readFile(installed(env), "utf8")).toBe(await readFile(cached, "utf8"));
+      } finally {
+        await rm(home, { recursive: true, force: true });
+      }
+    } else console.log("cross-filesystem copy check skipped: no /dev/shm on this machine");
+    const env = path.join(scratch, "env-copy");
+    const result = await installLocked({ packages: pick("vf-c-one") }, env, python, { home: path.join(scratch, "home-basic"), linkMode: "copy" });
+    expect(result.linkMode).toBe("copy");
+    expect((await stat(installed(env))).nlink).toBe(1);
+    expect((await stat(installed(env))).mode & 0o777).toBe(0o444); // copies keep the cache's read-only mode
+  });
+
   it("compiles bytecode in a detached background process", async () => {
     const env = path.join(scratch, "env-a");
     const child = compileBytecodeInBackground(env, python);
