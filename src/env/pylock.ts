@@ -11,8 +11,10 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { VenvflowError } from "../util/errors.ts";
 import { Marker, type MarkerEnvironmentInput } from "./pep/markers.ts";
+import { SpecifierSet } from "./pep/specifiers.ts";
 import { selectCompatible, type Tag } from "./pep/tags.ts";
 import { canonicalizeName, parseWheelFilename } from "./pep/utils.ts";
+import { parseVersion } from "./pep/version.ts";
 import type { LockedWheel } from "./wheels/install.ts";
 
 export interface PylockWheel {
@@ -84,8 +86,21 @@ function tomlLines(table: Record<string, TomlValue | undefined>): string[] {
   return lines;
 }
 
+/** Throws the pep module's VenvflowError (invalid_marker, invalid_specifier, invalid_version) for what a reader would refuse. */
+function checkWritable(lock: Pylock): void {
+  for (const marker of lock.environments ?? []) new Marker(marker);
+  if (lock.requiresPython !== undefined) new SpecifierSet(lock.requiresPython);
+  for (const pkg of lock.packages) {
+    parseVersion(pkg.version);
+    if (pkg.marker !== undefined) new Marker(pkg.marker);
+    if (pkg.requiresPython !== undefined) new SpecifierSet(pkg.requiresPython);
+    if (pkg.wheels.length === 0) throw invalid("the lock", `package ${pkg.name} ${pkg.version} has no wheels`);
+  }
+}
+
 /** The lock as PEP 751 TOML. Packages are written sorted by name, so the same lock always gives the same bytes. */
 export function stringifyPylock(lock: Pylock): string {
+  checkWritable(lock);
   const out = tomlLines({
     "lock-version": lock.lockVersion,
     environments: lock.environments,

@@ -132,6 +132,19 @@ anything = 1
       expect((error as VenvflowError).message, label).toMatch(message);
       expect((error as VenvflowError).message, label).toContain("dags/pylock.toml");
     }
+    const writeError = (lock: Pylock): VenvflowError => {
+      try {
+        stringifyPylock(lock);
+      } catch (e) {
+        return e as VenvflowError;
+      }
+      throw new Error("written");
+    };
+    const one = SAMPLE.packages[1] as Pylock["packages"][number];
+    expect(writeError({ ...SAMPLE, packages: [{ ...one, marker: 'python_version >= "3.8" and' }] }).code).toBe("invalid_marker");
+    expect(writeError({ ...SAMPLE, packages: [{ ...one, version: "not a version" }] }).code).toBe("invalid_version");
+    expect(writeError({ ...SAMPLE, requiresPython: ">=>3" }).code).toBe("invalid_specifier");
+    expect(writeError({ ...SAMPLE, packages: [{ ...one, wheels: [] }] }).code).toBe("pylock_invalid");
     const missing = await readPylock(path.join(scratch, "nowhere", "pylock.toml")).catch((e: unknown) => e);
     expect((missing as VenvflowError).code).toBe("pylock_not_found");
   });
