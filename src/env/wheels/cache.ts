@@ -109,6 +109,8 @@ export class WheelCache {
       try {
         const info = await unpackWheel(bytes, filename, source.sha256, path.join(staging, "tree"));
         await fs.writeFile(path.join(staging, "wheel.json"), JSON.stringify(info));
+        // An archive directory without wheel.json is debris (a hand-deleted file): we hold the lock, so replace it.
+        await removeTree(this.archiveDir(source.sha256), path.join(this.root, "tmp"));
         await fs.rename(staging, this.archiveDir(source.sha256));
         return { info, tree: this.treeDir(source.sha256), unpacked: true };
       } catch (error) {

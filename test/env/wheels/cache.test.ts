@@ -184,6 +184,15 @@ describe("wheel cache", () => {
     expect((await readdir(pycache)).some((f) => f.endsWith(".pyc"))).toBe(true);
   });
 
+  it("replaces a damaged cache entry (wheel.json gone) by unpacking the wheel again", async () => {
+    const home = path.join(scratch, "home-basic");
+    const sha = lock.get("vf-c-two")?.sha256 as string;
+    await rm(path.join(new WheelCache(home).archiveDir(sha), "wheel.json"));
+    const result = await installLocked({ packages: pick("vf-c-two") }, path.join(scratch, "env-repaired"), python, { home });
+    expect(result.installed[0]?.unpacked).toBe(true);
+    expect(execFileSync(path.join(scratch, "env-repaired", "bin", "vf-c-two-cli"), { encoding: "utf8" })).toBe("vf-c-two\n");
+  });
+
   it("refuses a lock entry whose sha256 is not a sha256", async () => {
     const bad = { ...(lock.get("vf-c-one") as LockedWheel), sha256: "abc" };
     const error = await installLocked({ packages: [bad] }, path.join(scratch, "env-bad-sha"), python, { home: path.join(scratch, "home-bad") }).catch((e: unknown) => e);
