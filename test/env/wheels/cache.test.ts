@@ -193,6 +193,23 @@ describe("wheel cache", () => {
     expect(execFileSync(path.join(scratch, "env-repaired", "bin", "vf-c-two-cli"), { encoding: "utf8" })).toBe("vf-c-two\n");
   });
 
+  it("verify finds files changed through a link (as root can) and evicts the damaged wheel", async () => {
+    const home = path.join(scratch, "home-verify");
+    const env = path.join(scratch, "env-verify");
+    await installLocked({ packages: pick("vf-c-one", "vf-c-two") }, env, python, { home });
+    const cache = new WheelCache(home);
+    expect(await cache.verify()).toEqual([]);
+    const file = path.join(env, "lib", `python${python.major}.${python.minor}`, "site-packages", "vf_c_one", "__init__.py");
+    await chmod(file, 0o644); // what root's write needs no permission for
+    await writeFile(file, "corrupted = True\n", { flag: "a" });
+    const sha = lock.get("vf-c-one")?.sha256 as string;
+    expect(await cache.verify({ evict: true })).toEqual([{ sha256: sha, filename: "vf_c_one-1.0-py3-none-any.whl", files: ["vf_c_one/__init__.py"] }]);
+    expect(await cache.info(sha)).toBeNull();
+    const again = await installLocked({ packages: pick("vf-c-one") }, path.join(scratch, "env-verify-2"), python, { home });
+    expect(again.installed[0]?.unpacked).toBe(true);
+    expect(await cache.verify()).toEqual([]);
+  });
+
   it("refuses a lock entry whose sha256 is not a sha256", async () => {
     const bad = { ...(lock.get("vf-c-one") as LockedWheel), sha256: "abc" };
     const error = await installLocked({ packages: [bad] }, path.join(scratch, "env-bad-sha"), python, { home: path.join(scratch, "home-bad") }).catch((e: unknown) => e);
