@@ -50,6 +50,15 @@ export function recordHash(content: Buffer): string {
   return `sha256=${createHash("sha256").update(content).digest("base64url")}`;
 }
 
+/** RECORD may name any strong hashlib algorithm (PEP 376); sha256 is the common case, already computed. */
+function recordHashMatches(expected: string, sha256Hash: string, content: Buffer): boolean {
+  if (expected.startsWith("sha256=")) return expected === sha256Hash;
+  const [algorithm = "", digest] = expected.split("=", 2);
+  if (!["sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b"].includes(algorithm)) return false;
+  const nodeName = algorithm === "blake2b" ? "blake2b512" : algorithm.replace("_", "-");
+  return createHash(nodeName).update(content).digest("base64url") === digest;
+}
+
 function unsafePath(wheel: string, entry: string, why: string): VenvflowError {
   return new VenvflowError("wheel_unsafe_path", `Wheel ${wheel} contains the entry ${JSON.stringify(entry)}, which ${why}`, {
     fix: "this wheel is malformed or malicious: do not install it; rebuild it or report it to its publisher",
@@ -278,7 +287,6 @@ export async function unpackWheel(buffer: Buffer, filename: string, sha256: stri
     const record = parseRecord(recordText);
     const recordPath = `${distInfo}/RECORD`;
     const unsigned = new Set([recordPath, `${distInfo}/RECORD.jws`, `${distInfo}/RECORD.p7s`]);
-    for (const name of record.keys()) checkEntryName(filename, name);
 
     const dirs = new Set<string>();
     for (const { name } of entries) dirs.add(path.posix.dirname(name));
@@ -304,7 +312,7 @@ export async function unpackWheel(buffer: Buffer, filename: string, sha256: stri
             details: { wheel: filename, file: name },
           });
         }
-        if ((row.hash && row.hash !== hash) || (row.size && Number(row.size) !== content.length)) {
+        if ((row.hash && !recordHashMatches(row.hash, hash, content)) || (row.size && Number(row.size) !== content.length)) {
           throw new VenvflowError("wheel_record_mismatch", `Wheel ${filename}: ${name} does not match its RECORD entry (hash ${row.hash || "-"}, size ${row.size || "-"}; the file has ${hash}, size ${content.length})`, {
             fix: "the wheel was modified after it was built: rebuild it or download it again from its publisher",
             details: { wheel: filename, file: name, expected: row.hash, actual: hash },

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -142,6 +143,17 @@ describe("bad locks and targets are refused", () => {
     expect(error).toBeInstanceOf(VenvflowError);
     return error as VenvflowError;
   }
+
+  it("accepts RECORD hashes in another strong algorithm (sha512), and checks them", async () => {
+    const content = "x = 1\n";
+    const sha512 = createHash("sha512").update(content).digest("base64url");
+    const good = await craftWheel(path.join(scratch, "sha512"), "evil-1.0-py3-none-any.whl", { ...basics, "evil/__init__.py": content }, { recordOverrides: { "evil/__init__.py": `evil/__init__.py,sha512=${sha512},6` } });
+    await installLocked({ packages: [await lockEntry(good, "evil", "1.0")] }, path.join(scratch, "sha512-env"), python, { home: path.join(scratch, "sha512-home") });
+    const bad = await refused({ ...basics, "evil/__init__.py": content }, { recordOverrides: { "evil/__init__.py": `evil/__init__.py,sha512=${sha512.replace(/^./, "A")},6` } });
+    expect(bad.error.code).toBe("wheel_record_mismatch");
+    const weak = await refused({ ...basics, "evil/__init__.py": content }, { recordOverrides: { "evil/__init__.py": `evil/__init__.py,md5=${createHash("md5").update(content).digest("base64url")},6` } });
+    expect(weak.error.code).toBe("wheel_record_mismatch");
+  });
 
   it("refuses a package locked twice, or to another project's wheel", async () => {
     const entry = await lockEntry(await goodWheel(), "evil", "1.0");
