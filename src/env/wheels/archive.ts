@@ -230,13 +230,24 @@ function readEntry(buffer: Buffer, { entry, name }: NamedEntry, wheel: string): 
   return content;
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
+/**
+ * Runs `work` over `items` with at most `limit` in flight. After a failure no new item starts, and the first error
+ * is thrown only once the running ones have settled (so a caller's cleanup never races them).
+ */
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | null = null;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++] as T);
+    while (!failure && next < items.length) {
+      try {
+        await work(items[next++] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
   });
   await Promise.all(workers);
+  if (failure) throw (failure as { error: unknown }).error;
 }
 
 const SCHEME_KEYS = new Set(["purelib", "platlib", "scripts", "headers", "data"]);

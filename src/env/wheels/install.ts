@@ -138,8 +138,7 @@ export async function installLocked(lock: { packages: readonly LockedWheel[] }, 
   const installed: InstalledDistribution[] = [];
   let fetchUnpackMs = 0;
   try {
-    // Measured with the 28-wheel benchmark on 2 cores: 4 wheels in flight beat 2 (unpacking waits on zlib and
-    // file creation, which run in libuv's thread pool) and 8 (no faster, more memory).
+    // Several wheels in flight: while one unpacks (synchronously, in slices), the next ones download.
     await forEachLimited(lock.packages, options.concurrency ?? 4, async (pkg) => {
       const cached = await cache.ensure({ url: pkg.wheelUrl, sha256: pkg.sha256 }, { signal: options.signal });
       fetchUnpackMs = Math.max(fetchUnpackMs, performance.now() - started);

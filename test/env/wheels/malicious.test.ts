@@ -155,6 +155,16 @@ describe("bad locks and targets are refused", () => {
     expect(weak.error.code).toBe("wheel_record_mismatch");
   });
 
+  it("one bad wheel among good ones: the environment is removed once every running install has settled", async () => {
+    const dir = path.join(scratch, "mixed");
+    const good = await Promise.all(["one", "two", "three", "four", "five"].map(async (n) => lockEntry(await craftWheel(path.join(dir, "dist"), `good_${n}-1.0-py3-none-any.whl`, { ...wheelBasics(`good_${n}`, "1.0"), [`good_${n}/__init__.py`]: "x = 1\n".repeat(2000) }), `good-${n}`, "1.0")));
+    const bad = { ...(await lockEntry(await goodWheel(), "evil", "1.0")), sha256: "e".repeat(64) };
+    const env = path.join(dir, "env");
+    const error = await installError([good[0], good[1], bad, good[2], good[3], good[4]] as typeof good, env);
+    expect(error.code).toBe("wheel_hash_mismatch");
+    expect(existsSync(env)).toBe(false);
+  });
+
   it("refuses a package locked twice, or to another project's wheel", async () => {
     const entry = await lockEntry(await goodWheel(), "evil", "1.0");
     expect((await installError([entry, { ...entry, name: "Evil" }])).code).toBe("lock_duplicate_package");
