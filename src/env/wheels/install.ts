@@ -82,7 +82,11 @@ export function interpreterTags(python: PythonInfo): Tag[] {
 }
 
 function filenameOf(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
+  try {
+    return decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
+  } catch (error) {
+    throw new VenvflowError("wheel_url_invalid", `The lock's wheel URL ${JSON.stringify(redactUrl(url))} is not a URL`, { fix: "give wheels as file:// or http(s):// URLs", cause: error });
+  }
 }
 
 /** Refuses what cannot be installed before anything is downloaded: bad names, duplicates, incompatible tags. */

@@ -176,6 +176,7 @@ describe("bad locks and targets are refused", () => {
   it("refuses a URL that is not a wheel, and a scheme it cannot fetch", async () => {
     const entry = await lockEntry(await goodWheel(), "evil", "1.0");
     expect((await installError([{ ...entry, wheelUrl: "file:///tmp/evil-1.0.tar.gz" }])).code).toBe("invalid_wheel_filename");
+    expect((await installError([{ ...entry, wheelUrl: "evil-1.0-py3-none-any.whl" }])).code).toBe("wheel_url_invalid");
     const ftp = await installError([{ ...entry, wheelUrl: "ftp://user:hunter22@example.invalid/evil-1.0-py3-none-any.whl" }]);
     expect(ftp.code).toBe("wheel_download_failed");
     expect(ftp.message).not.toContain("hunter22");
