@@ -81,9 +81,9 @@ export class WheelCache {
   ensure(source: WheelSource, options: { signal?: AbortSignal } = {}): Promise<CachedWheel> {
     const sha256 = source.sha256.toLowerCase();
     if (!SHA256.test(sha256)) {
-      throw new VenvflowError("wheel_hash_invalid", `The sha256 given for ${redactUrl(source.url)} is not 64 hex digits: ${JSON.stringify(source.sha256)}`, {
+      return Promise.reject(new VenvflowError("wheel_hash_invalid", `The sha256 given for ${redactUrl(source.url)} is not 64 hex digits: ${JSON.stringify(source.sha256)}`, {
         fix: "lock the requirement again so every wheel carries its sha256",
-      });
+      }));
     }
     const key = `${this.root}\0${sha256}`;
     const running = inFlight.get(key);
