@@ -110,6 +110,31 @@ describe("malicious and broken wheels are refused", () => {
     expect(badKey.error.message).toContain("nowhere");
   });
 
+  it("large wheels are checked the same way: RECORD mismatch, corrupt deflate data", async () => {
+    const many: Record<string, string> = { ...basics, "evil/__init__.py": "" };
+    for (let i = 0; i < 150; i++) many[`evil/m${i}.py`] = `VALUE = ${i}\n`.repeat(50);
+    const ok = await craftWheel(path.join(scratch, "large-ok"), "evil-1.0-py3-none-any.whl", many);
+    const env = path.join(scratch, "large-ok", "env");
+    await installLocked({ packages: [await lockEntry(ok, "evil", "1.0")] }, env, python, { home: path.join(scratch, "large-ok", "home") });
+    expect(await readFile(path.join(env, "lib", "python3.11", "site-packages", "evil", "m149.py"), "utf8")).toBe("VALUE = 149\n".repeat(50));
+
+    const mismatch = await refused(many, { recordOverrides: { "evil/m77.py": "evil/m77.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,600" } });
+    expect(mismatch.error.code).toBe("wheel_record_mismatch");
+    expect(mismatch.error.message).toContain("evil/m77.py");
+
+    const dir = path.join(scratch, "large-corrupt");
+    const file = await craftWheel(dir, "evil-1.0-py3-none-any.whl", many);
+    const bytes = await readFile(file);
+    const name = Buffer.from("evil/m42.py");
+    const at = bytes.indexOf(name); // the local header's copy comes first
+    const start = at + name.length + bytes.readUInt16LE(at - 30 + 28);
+    bytes.fill(0xff, start, start + 4); // deflate block type 11: reserved, always an error
+    await writeFile(file, bytes);
+    const error = await installLocked({ packages: [await lockEntry(file, "evil", "1.0")] }, path.join(dir, "env"), python, { home: path.join(dir, "home") }).catch((e: unknown) => e);
+    expect((error as VenvflowError).code).toBe("wheel_corrupt");
+    expect((error as VenvflowError).message).toContain("evil/m42.py");
+  });
+
   it("refuses an entry point that is not module:function", async () => {
     const { error } = await refused({ ...basics, "evil-1.0.dist-info/entry_points.txt": "[console_scripts]\nevil = not a target\n" });
     expect(error.code).toBe("wheel_invalid_entry_point");
