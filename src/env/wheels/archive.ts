@@ -83,7 +83,7 @@ function checkEntryName(wheel: string, name: string): void {
 }
 
 /** Splits one RECORD line (CSV, as Python's csv module writes it: quoted fields may hold commas and quotes). */
-export function parseCsvLine(line: string): string[] {
+function parseCsvLine(line: string): string[] {
   const fields: string[] = [];
   let i = 0;
   while (i <= line.length) {
@@ -132,7 +132,7 @@ function parseRecord(text: string): Map<string, { hash: string; size: string }> 
 }
 
 /** `key: value` headers of METADATA and WHEEL (RFC 822 style; the body after the first blank line is ignored). */
-export function headerField(text: string, field: string): string | undefined {
+function headerField(text: string, field: string): string | undefined {
   const prefix = `${field.toLowerCase()}:`;
   for (const line of text.split(/\r?\n/)) {
     if (line === "") break;
@@ -142,7 +142,7 @@ export function headerField(text: string, field: string): string | undefined {
 }
 
 /** `[console_scripts]` and `[gui_scripts]` of entry_points.txt (an INI file). */
-export function parseEntryPoints(text: string, wheel: string): { consoleScripts: EntryPoint[]; guiScripts: EntryPoint[] } {
+function parseEntryPoints(text: string, wheel: string): { consoleScripts: EntryPoint[]; guiScripts: EntryPoint[] } {
   const out = { consoleScripts: [] as EntryPoint[], guiScripts: [] as EntryPoint[] };
   let section = "";
   for (const raw of text.split(/\r?\n/)) {
