@@ -11,8 +11,11 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { VenvflowError } from "../util/errors.ts";
 import { Marker, type MarkerEnvironmentInput } from "./pep/markers.ts";
+import { Requirement } from "./pep/requirements.ts";
+import { SpecifierSet } from "./pep/specifiers.ts";
 import { selectCompatible, type Tag } from "./pep/tags.ts";
 import { canonicalizeName, parseWheelFilename } from "./pep/utils.ts";
+import { parseVersion } from "./pep/version.ts";
 import type { LockedWheel } from "./wheels/install.ts";
 
 export interface PylockWheel {
@@ -84,8 +87,21 @@ function tomlLines(table: Record<string, TomlValue | undefined>): string[] {
   return lines;
 }
 
+/** Throws the pep module's VenvflowError (invalid_marker, invalid_specifier, invalid_version) for what a reader would refuse. */
+function checkWritable(lock: Pylock): void {
+  for (const marker of lock.environments ?? []) new Marker(marker);
+  if (lock.requiresPython !== undefined) new SpecifierSet(lock.requiresPython);
+  for (const pkg of lock.packages) {
+    parseVersion(pkg.version);
+    if (pkg.marker !== undefined) new Marker(pkg.marker);
+    if (pkg.requiresPython !== undefined) new SpecifierSet(pkg.requiresPython);
+    if (pkg.wheels.length === 0) throw invalid("the lock", `package ${pkg.name} ${pkg.version} has no wheels`);
+  }
+}
+
 /** The lock as PEP 751 TOML. Packages are written sorted by name, so the same lock always gives the same bytes. */
 export function stringifyPylock(lock: Pylock): string {
+  checkWritable(lock);
   const out = tomlLines({
     "lock-version": lock.lockVersion,
     environments: lock.environments,
@@ -239,4 +255,52 @@ export function lockedWheels(lock: Pylock, options: SelectOptions): LockedWheel[
     out.push({ name: pkg.name, version: pkg.version, wheelUrl: options.authenticate ? options.authenticate(best.url) : best.url, sha256: best.sha256, requested: pkg.requested ?? false });
   }
   return out;
+}
+
+/** The parts of pip's `install --dry-run --report` JSON (format 1) a lock needs. */
+export interface PipInstallReport {
+  install: {
+    download_info: { url: string; archive_info?: { hashes?: Record<string, string> } };
+    requested: boolean;
+    metadata: { name: string; version: string; requires_python?: string; requires_dist?: string[] };
+  }[];
+}
+
+/**
+ * A lock from pip's resolution report (`pip install --dry-run --ignore-installed --report FILE ...`): each
+ * package with the wheel pip chose, its sha256, and its dependencies among the locked packages. A package pip
+ * would build from an sdist cannot be locked for venvflow's installer: the error names it.
+ */
+export function pylockFromPipReport(report: PipInstallReport, options: { createdBy?: string; requiresPython?: string; environments?: string[]; index?: string } = {}): Pylock {
+  const locked = new Set(report.install.map((i) => canonicalizeName(i.metadata.name)));
+  const packages = report.install.map((item): PylockPackage => {
+    const { url } = item.download_info;
+    const sha = item.download_info.archive_info?.hashes?.sha256;
+    if (!url.endsWith(".whl") || !sha) {
+      throw new VenvflowError("pylock_needs_wheel", `${item.metadata.name} ${item.metadata.version} resolved to ${withoutCredentials(url)}, not a wheel with a sha256`, {
+        fix: `publish a wheel of ${item.metadata.name} to the index (or pin a version that has one), or use installer: "pip"`,
+        details: { name: item.metadata.name, version: item.metadata.version },
+      });
+    }
+    const dependencies = [...new Set((item.metadata.requires_dist ?? []).map((line) => canonicalizeName(new Requirement(line).name)))]
+      .filter((name) => locked.has(name))
+      .sort()
+      .map((name) => ({ name }));
+    return {
+      name: item.metadata.name,
+      version: item.metadata.version,
+      ...(item.metadata.requires_python ? { requiresPython: item.metadata.requires_python } : {}),
+      ...(options.index ? { index: options.index } : {}),
+      ...(dependencies.length ? { dependencies } : {}),
+      wheels: [{ url, sha256: sha }],
+      requested: item.requested,
+    };
+  });
+  return {
+    lockVersion: "1.0",
+    createdBy: options.createdBy ?? "venvflow",
+    ...(options.requiresPython ? { requiresPython: options.requiresPython } : {}),
+    ...(options.environments ? { environments: options.environments } : {}),
+    packages,
+  };
 }

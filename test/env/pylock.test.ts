@@ -1,13 +1,15 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePylock, readPylock, stringifyPylock, writePylock, lockedWheels, type Pylock } from "../../src/env/pylock.ts";
+import { lockedWheels, parsePylock, pylockFromPipReport, readPylock, stringifyPylock, writePylock, type PipInstallReport, type Pylock } from "../../src/env/pylock.ts";
 import { findPython } from "../../src/env/python.ts";
 import { installLocked, interpreterTags, type PythonInfo } from "../../src/env/wheels/index.ts";
 import { VenvflowError } from "../../src/util/errors.ts";
+import { hermeticPipEnv, startPackageIndex } from "../support/pypi.ts";
 import { buildWheel } from "../support/wheels.ts";
 import { sha256File } from "./wheels/support.ts";
 
@@ -132,6 +134,19 @@ anything = 1
       expect((error as VenvflowError).message, label).toMatch(message);
       expect((error as VenvflowError).message, label).toContain("dags/pylock.toml");
     }
+    const writeError = (lock: Pylock): VenvflowError => {
+      try {
+        stringifyPylock(lock);
+      } catch (e) {
+        return e as VenvflowError;
+      }
+      throw new Error("written");
+    };
+    const one = SAMPLE.packages[1] as Pylock["packages"][number];
+    expect(writeError({ ...SAMPLE, packages: [{ ...one, marker: 'python_version >= "3.8" and' }] }).code).toBe("invalid_marker");
+    expect(writeError({ ...SAMPLE, packages: [{ ...one, version: "not a version" }] }).code).toBe("invalid_version");
+    expect(writeError({ ...SAMPLE, requiresPython: ">=>3" }).code).toBe("invalid_specifier");
+    expect(writeError({ ...SAMPLE, packages: [{ ...one, wheels: [] }] }).code).toBe("pylock_invalid");
     const missing = await readPylock(path.join(scratch, "nowhere", "pylock.toml")).catch((e: unknown) => e);
     expect((missing as VenvflowError).code).toBe("pylock_not_found");
   });
@@ -168,5 +183,42 @@ anything = 1
     expect((error as VenvflowError).code).toBe("pylock_no_compatible_wheel");
     expect((error as VenvflowError).message).toContain("vf-lock-pick 1.0");
     expect(await readFile(file, "utf8")).toContain('marker = "sys_platform == \\"win32\\""');
+  });
+
+  it("locks what pip resolves (dry-run report), and the lock installs the same set", async () => {
+    const index = await startPackageIndex({
+      wheels: [
+        { name: "vf-top", version: "1.2", requiresDist: ["vf-dep>=1", 'vf-never; sys_platform == "win32"'], consoleScripts: { "vf-top": "vf_top:main" }, files: { "vf_top/__init__.py": "import vf_dep\ndef main():\n    print('top', vf_dep.__version__)\n" } },
+        { name: "vf-dep", version: "1.0" },
+        { name: "vf-dep", version: "1.1" },
+      ],
+    });
+    try {
+      const reportFile = path.join(scratch, "report.json");
+      // Asynchronously: the index answers from this process.
+      await promisify(execFile)(python.path, ["-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--index-url", index.url, "--report", reportFile, "vf-top"], { env: hermeticPipEnv() });
+      const lock = pylockFromPipReport(JSON.parse(await readFile(reportFile, "utf8")) as PipInstallReport, { requiresPython: ">=3.8" });
+      expect(lock.packages.map((p) => [p.name, p.version, p.requested, p.dependencies])).toEqual([
+        ["vf-top", "1.2", true, [{ name: "vf-dep" }]],
+        ["vf-dep", "1.1", false, undefined],
+      ]);
+      const text = stringifyPylock(lock);
+      if (oracle) expect(validateWithPackaging(text)).toHaveLength(2);
+      const env = path.join(scratch, "env-from-report");
+      await installLocked({ packages: lockedWheels(parsePylock(text), { tags: interpreterTags(python) }) }, env, python, { home: path.join(scratch, "home-report") });
+      expect(execFileSync(path.join(env, "bin", "vf-top"), { encoding: "utf8" })).toBe("top 1.1\n");
+    } finally {
+      await index.close();
+    }
+    const sdist: PipInstallReport = { install: [{ download_info: { url: "https://u:tok3n@x.example/vf-src-1.0.tar.gz", archive_info: { hashes: { sha256: SHA_A } } }, requested: true, metadata: { name: "vf-src", version: "1.0" } }] };
+    let error: unknown;
+    try {
+      pylockFromPipReport(sdist);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as VenvflowError).code).toBe("pylock_needs_wheel");
+    expect((error as VenvflowError).message).toContain("vf-src 1.0");
+    expect((error as VenvflowError).message).not.toContain("tok3n");
   });
 });

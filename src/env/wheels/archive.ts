@@ -50,6 +50,15 @@ export function recordHash(content: Buffer): string {
   return `sha256=${createHash("sha256").update(content).digest("base64url")}`;
 }
 
+/** RECORD may name any strong hashlib algorithm (PEP 376); sha256 is the common case, already computed. */
+function recordHashMatches(expected: string, sha256Hash: string, content: Buffer): boolean {
+  if (expected.startsWith("sha256=")) return expected === sha256Hash;
+  const [algorithm = "", digest] = expected.split("=", 2);
+  if (!["sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b"].includes(algorithm)) return false;
+  const nodeName = algorithm === "blake2b" ? "blake2b512" : algorithm.replace("_", "-");
+  return createHash(nodeName).update(content).digest("base64url") === digest;
+}
+
 function unsafePath(wheel: string, entry: string, why: string): VenvflowError {
   return new VenvflowError("wheel_unsafe_path", `Wheel ${wheel} contains the entry ${JSON.stringify(entry)}, which ${why}`, {
     fix: "this wheel is malformed or malicious: do not install it; rebuild it or report it to its publisher",
@@ -74,7 +83,7 @@ function checkEntryName(wheel: string, name: string): void {
 }
 
 /** Splits one RECORD line (CSV, as Python's csv module writes it: quoted fields may hold commas and quotes). */
-export function parseCsvLine(line: string): string[] {
+function parseCsvLine(line: string): string[] {
   const fields: string[] = [];
   let i = 0;
   while (i <= line.length) {
@@ -123,7 +132,7 @@ function parseRecord(text: string): Map<string, { hash: string; size: string }> 
 }
 
 /** `key: value` headers of METADATA and WHEEL (RFC 822 style; the body after the first blank line is ignored). */
-export function headerField(text: string, field: string): string | undefined {
+function headerField(text: string, field: string): string | undefined {
   const prefix = `${field.toLowerCase()}:`;
   for (const line of text.split(/\r?\n/)) {
     if (line === "") break;
@@ -133,7 +142,7 @@ export function headerField(text: string, field: string): string | undefined {
 }
 
 /** `[console_scripts]` and `[gui_scripts]` of entry_points.txt (an INI file). */
-export function parseEntryPoints(text: string, wheel: string): { consoleScripts: EntryPoint[]; guiScripts: EntryPoint[] } {
+function parseEntryPoints(text: string, wheel: string): { consoleScripts: EntryPoint[]; guiScripts: EntryPoint[] } {
   const out = { consoleScripts: [] as EntryPoint[], guiScripts: [] as EntryPoint[] };
   let section = "";
   for (const raw of text.split(/\r?\n/)) {
@@ -221,13 +230,24 @@ function readEntry(buffer: Buffer, { entry, name }: NamedEntry, wheel: string): 
   return content;
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
+/**
+ * Runs `work` over `items` with at most `limit` in flight. After a failure no new item starts, and the first error
+ * is thrown only once the running ones have settled (so a caller's cleanup never races them).
+ */
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | null = null;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++] as T);
+    while (!failure && next < items.length) {
+      try {
+        await work(items[next++] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
   });
   await Promise.all(workers);
+  if (failure) throw (failure as { error: unknown }).error;
 }
 
 const SCHEME_KEYS = new Set(["purelib", "platlib", "scripts", "headers", "data"]);
@@ -278,7 +298,6 @@ export async function unpackWheel(buffer: Buffer, filename: string, sha256: stri
     const record = parseRecord(recordText);
     const recordPath = `${distInfo}/RECORD`;
     const unsigned = new Set([recordPath, `${distInfo}/RECORD.jws`, `${distInfo}/RECORD.p7s`]);
-    for (const name of record.keys()) checkEntryName(filename, name);
 
     const dirs = new Set<string>();
     for (const { name } of entries) dirs.add(path.posix.dirname(name));
@@ -304,7 +323,7 @@ export async function unpackWheel(buffer: Buffer, filename: string, sha256: stri
             details: { wheel: filename, file: name },
           });
         }
-        if ((row.hash && row.hash !== hash) || (row.size && Number(row.size) !== content.length)) {
+        if ((row.hash && !recordHashMatches(row.hash, hash, content)) || (row.size && Number(row.size) !== content.length)) {
           throw new VenvflowError("wheel_record_mismatch", `Wheel ${filename}: ${name} does not match its RECORD entry (hash ${row.hash || "-"}, size ${row.size || "-"}; the file has ${hash}, size ${content.length})`, {
             fix: "the wheel was modified after it was built: rebuild it or download it again from its publisher",
             details: { wheel: filename, file: name, expected: row.hash, actual: hash },

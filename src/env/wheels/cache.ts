@@ -20,7 +20,7 @@ import { venvflowHome } from "../../util/home.ts";
 import { redactUrl } from "../../util/secrets.ts";
 import { acquireLock } from "../lock.ts";
 import { parseWheelFilename } from "../pep/utils.ts";
-import { unpackWheel, type WheelInfo } from "./archive.ts";
+import { recordHash, unpackWheel, type WheelInfo } from "./archive.ts";
 import { fetchWheel } from "./fetch.ts";
 
 export interface WheelSource {
@@ -81,9 +81,9 @@ export class WheelCache {
   ensure(source: WheelSource, options: { signal?: AbortSignal } = {}): Promise<CachedWheel> {
     const sha256 = source.sha256.toLowerCase();
     if (!SHA256.test(sha256)) {
-      throw new VenvflowError("wheel_hash_invalid", `The sha256 given for ${redactUrl(source.url)} is not 64 hex digits: ${JSON.stringify(source.sha256)}`, {
+      return Promise.reject(new VenvflowError("wheel_hash_invalid", `The sha256 given for ${redactUrl(source.url)} is not 64 hex digits: ${JSON.stringify(source.sha256)}`, {
         fix: "lock the requirement again so every wheel carries its sha256",
-      });
+      }));
     }
     const key = `${this.root}\0${sha256}`;
     const running = inFlight.get(key);
@@ -109,6 +109,8 @@ export class WheelCache {
       try {
         const info = await unpackWheel(bytes, filename, source.sha256, path.join(staging, "tree"));
         await fs.writeFile(path.join(staging, "wheel.json"), JSON.stringify(info));
+        // An archive directory without wheel.json is debris (a hand-deleted file): we hold the lock, so replace it.
+        await removeTree(this.archiveDir(source.sha256), path.join(this.root, "tmp"));
         await fs.rename(staging, this.archiveDir(source.sha256));
         return { info, tree: this.treeDir(source.sha256), unpacked: true };
       } catch (error) {
@@ -172,6 +174,29 @@ export class WheelCache {
   }
 
   /**
+   * Re-hashes every cached file against the hashes recorded when it was unpacked. Read-only files stop ordinary
+   * users from writing through a hardlink, but not root: this finds what a task running as root changed. With
+   * `evict`, damaged wheels are removed so the next install unpacks them afresh (environments that linked a
+   * damaged file share it and must be rebuilt; their references name them).
+   */
+  async verify(options: { evict?: boolean } = {}): Promise<DamagedWheel[]> {
+    const damaged: DamagedWheel[] = [];
+    for (const entry of await this.list()) {
+      const info = await this.info(entry.sha256);
+      if (!info) continue;
+      const bad: string[] = [];
+      for (const file of info.files) {
+        const content = await fs.readFile(path.join(this.treeDir(entry.sha256), file.path)).catch(() => null);
+        if (!content || recordHash(content) !== file.hash) bad.push(file.path);
+      }
+      if (bad.length === 0) continue;
+      damaged.push({ sha256: entry.sha256, filename: info.filename, files: bad });
+      if (options.evict) await removeTree(this.archiveDir(entry.sha256), path.join(this.root, "tmp"));
+    }
+    return damaged;
+  }
+
+  /**
    * Evicts cached wheels no existing environment references. Wheels unpacked less than `minAgeMs` ago
    * (default 10 min) are kept: an install records its references before unpacking, but a caller that only
    * ensures wheels (a prefetch) has not recorded any yet. Abandoned temporary directories go too.
@@ -201,6 +226,13 @@ export class WheelCache {
     }
     return { removed, kept, freedBytes: removed.reduce((n, e) => n + e.sizeBytes, 0) };
   }
+}
+
+export interface DamagedWheel {
+  sha256: string;
+  filename: string;
+  /** Archive paths whose content no longer matches the hash recorded when the wheel was unpacked. */
+  files: string[];
 }
 
 export interface CachedWheelEntry {

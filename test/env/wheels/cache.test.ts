@@ -152,6 +152,29 @@ describe("wheel cache", () => {
     expect(await readdir(path.join(home, "wheels", "archive"))).toEqual([]);
   });
 
+  it("copies when the cache is on another filesystem (tmpfs), and copies on request", async () => {
+    const shm = "/dev/shm";
+    const installed = (env: string): string => path.join(env, "lib", `python${python.major}.${python.minor}`, "site-packages", "vf_c_one", "__init__.py");
+    if (existsSync(shm)) {
+      const home = await mkdtemp(path.join(shm, "venvflow-wcache-"));
+      try {
+        const env = path.join(scratch, "env-xdev");
+        const result = await installLocked({ packages: pick("vf-c-one") }, env, python, { home });
+        expect(result.linkMode).toBe("copy");
+        const cached = path.join(new WheelCache(home).treeDir(lock.get("vf-c-one")?.sha256 as string), "vf_c_one", "__init__.py");
+        expect((await stat(installed(env))).ino).not.toBe((await stat(cached)).ino);
+        expect(await readFile(installed(env), "utf8")).toBe(await readFile(cached, "utf8"));
+      } finally {
+        await rm(home, { recursive: true, force: true });
+      }
+    } else console.log("cross-filesystem copy check skipped: no /dev/shm on this machine");
+    const env = path.join(scratch, "env-copy");
+    const result = await installLocked({ packages: pick("vf-c-one") }, env, python, { home: path.join(scratch, "home-basic"), linkMode: "copy" });
+    expect(result.linkMode).toBe("copy");
+    expect((await stat(installed(env))).nlink).toBe(1);
+    expect((await stat(installed(env))).mode & 0o777).toBe(0o444); // copies keep the cache's read-only mode
+  });
+
   it("compiles bytecode in a detached background process", async () => {
     const env = path.join(scratch, "env-a");
     const child = compileBytecodeInBackground(env, python);
@@ -159,6 +182,32 @@ describe("wheel cache", () => {
     expect(code).toBe(0);
     const pycache = path.join(env, "lib", `python${python.major}.${python.minor}`, "site-packages", "vf_c_one", "__pycache__");
     expect((await readdir(pycache)).some((f) => f.endsWith(".pyc"))).toBe(true);
+  });
+
+  it("replaces a damaged cache entry (wheel.json gone) by unpacking the wheel again", async () => {
+    const home = path.join(scratch, "home-basic");
+    const sha = lock.get("vf-c-two")?.sha256 as string;
+    await rm(path.join(new WheelCache(home).archiveDir(sha), "wheel.json"));
+    const result = await installLocked({ packages: pick("vf-c-two") }, path.join(scratch, "env-repaired"), python, { home });
+    expect(result.installed[0]?.unpacked).toBe(true);
+    expect(execFileSync(path.join(scratch, "env-repaired", "bin", "vf-c-two-cli"), { encoding: "utf8" })).toBe("vf-c-two\n");
+  });
+
+  it("verify finds files changed through a link (as root can) and evicts the damaged wheel", async () => {
+    const home = path.join(scratch, "home-verify");
+    const env = path.join(scratch, "env-verify");
+    await installLocked({ packages: pick("vf-c-one", "vf-c-two") }, env, python, { home });
+    const cache = new WheelCache(home);
+    expect(await cache.verify()).toEqual([]);
+    const file = path.join(env, "lib", `python${python.major}.${python.minor}`, "site-packages", "vf_c_one", "__init__.py");
+    await chmod(file, 0o644); // what root's write needs no permission for
+    await writeFile(file, "corrupted = True\n", { flag: "a" });
+    const sha = lock.get("vf-c-one")?.sha256 as string;
+    expect(await cache.verify({ evict: true })).toEqual([{ sha256: sha, filename: "vf_c_one-1.0-py3-none-any.whl", files: ["vf_c_one/__init__.py"] }]);
+    expect(await cache.info(sha)).toBeNull();
+    const again = await installLocked({ packages: pick("vf-c-one") }, path.join(scratch, "env-verify-2"), python, { home });
+    expect(again.installed[0]?.unpacked).toBe(true);
+    expect(await cache.verify()).toEqual([]);
   });
 
   it("refuses a lock entry whose sha256 is not a sha256", async () => {

@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseWheelFilename } from "../../../src/env/pep/utils.ts";
-import { findPython, type ProbedInterpreter } from "../../../src/env/python.ts";
+import { findPython, listPythons, type ProbedInterpreter } from "../../../src/env/python.ts";
 import { installLocked, type LockedWheel } from "../../../src/env/wheels/index.ts";
 import { machinePipEnv } from "../../support/machine-pip.ts";
 import { hermeticPipEnv } from "../../support/pypi.ts";
@@ -57,19 +57,22 @@ function parseRecord(text: string): Map<string, string> {
 }
 
 /** Installs `wheels` with pip and with venvflow into sibling environments and compares them. */
-async function compareWithPip(label: string, wheels: LockedWheel[]): Promise<void> {
+async function compareWithPip(label: string, wheels: LockedWheel[], target: ProbedInterpreter = python): Promise<void> {
   const dir = path.join(scratch, label);
   // Same-length paths, so a shebang differs only in the environment's name.
   const ours = path.join(dir, "ours");
   const pips = path.join(dir, "pips");
-  execFileSync(python.path, ["-m", "venv", "--without-pip", pips]);
-  execFileSync(python.path, ["-m", "pip", "--python", path.join(pips, "bin", "python"), "install", "--no-deps", "--no-compile", "--no-index", ...wheels.map((w) => fileURLToPath(w.wheelUrl))], { env: hermeticPipEnv(), stdio: "pipe" });
-  await installLocked({ packages: wheels.map((w) => ({ ...w, directUrl: true })) }, ours, python, { home: path.join(dir, "home") });
+  execFileSync(target.path, ["-m", "venv", "--without-pip", pips]);
+  execFileSync(target.path, ["-m", "pip", "--python", path.join(pips, "bin", "python"), "install", "--no-deps", "--no-compile", "--no-index", ...wheels.map((w) => fileURLToPath(w.wheelUrl))], { env: hermeticPipEnv(), stdio: "pipe" });
+  await installLocked({ packages: wheels.map((w) => ({ ...w, directUrl: true })) }, ours, target, { home: path.join(dir, "home") });
 
+  // pip before 23.1 wrote no archive hash into direct_url.json for a local wheel; venvflow writes it, as pip does now.
+  const [pipMajor = 0, pipMinor = 0] = (target.pipVersion ?? "99").split(".").map(Number);
+  const oldPip = pipMajor < 23 || (pipMajor === 23 && pipMinor < 1);
   const mine = await tree(ours);
   const theirs = await tree(pips);
   expect([...mine.keys()].sort(), label).toEqual([...theirs.keys()].sort());
-  const site = `lib/python${python.major}.${python.minor}/site-packages`;
+  const site = `lib/python${target.major}.${target.minor}/site-packages`;
   for (const [rel, node] of theirs) {
     const other = mine.get(rel) as Node;
     expect(other.kind, `${label}: ${rel}`).toBe(node.kind);
@@ -90,8 +93,12 @@ async function compareWithPip(label: string, wheels: LockedWheel[]): Promise<voi
         // Our RECORD describes what is on disk; where no path is involved it is pip's row exactly.
         const content = mine.get(installed)?.content as Buffer;
         expect(row, `${label}: RECORD row of ${file}`).toBe(`sha256=${createHash("sha256").update(content).digest("base64url")},${content.length}`);
-        if (!installed.startsWith("bin/") && !file.endsWith("/INSTALLER")) expect(row, `${label}: RECORD row of ${file}`).toBe(pipRows.get(file));
+        if (!installed.startsWith("bin/") && !file.endsWith("/INSTALLER") && !(oldPip && file.endsWith("/direct_url.json"))) expect(row, `${label}: RECORD row of ${file}`).toBe(pipRows.get(file));
       }
+      continue;
+    }
+    if (oldPip && rel.endsWith("/direct_url.json")) {
+      expect(JSON.parse(other.content?.toString() ?? "").url, `${label}: ${rel}`).toBe(JSON.parse(node.content?.toString() ?? "").url);
       continue;
     }
     const normalize = (buffer: Buffer, env: string): string => buffer.toString("latin1").split(env).join("<ENV>");
@@ -134,6 +141,25 @@ describe("venvflow installs the same tree as pip", () => {
     expect(execFileSync(path.join(env, "bin", "python"), [path.join(env, "bin", "vf-tool")], { encoding: "utf8" })).toBe(`tool ${env}\n`);
     expect(execFileSync(path.join(env, "bin", "tabulate"), ["--help"], { encoding: "utf8" })).toContain("Usage: tabulate");
     expect(execFileSync(path.join(env, "bin", "python"), ["-c", "import vf_pure, vf_plat, dill, cloudpickle; print(vf_pure.PURE + vf_plat.PLAT)"], { encoding: "utf8" })).toBe("2\n");
+  });
+
+  it("with each Python 3.8–3.13 found and the pip it bundles: a built wheel and a vendored one", async () => {
+    // One interpreter per minor version, pyenv's preferred: sorted last, so the Map keeps it.
+    const found = (await listPythons({ home: scratch })).filter((p) => p.major === 3 && p.minor >= 8 && p.minor <= 13 && p.pipVersion);
+    const pythons = [...new Map(found.sort((a, b) => Number(a.path.includes("/.pyenv/")) - Number(b.path.includes("/.pyenv/"))).map((p) => [p.minor, p])).values()].sort((a, b) => a.minor - b.minor);
+    console.log(`per-version comparison: ${pythons.map((p) => `${p.version} (pip ${p.pipVersion})`).join(", ")}`);
+    if (pythons.length === 0) console.log("per-version comparison skipped: no pyenv Python 3.8–3.13 with pip on this machine");
+    const built = await buildWheel(path.join(scratch, "dist-versions"), {
+      name: "vf-versions",
+      version: "2.0",
+      consoleScripts: { "vf-versions": "vf_versions:main" },
+      files: { "vf_versions/__init__.py": "def main():\n    print('versions')\n", "vf_versions-2.0.data/scripts/vf-versions-tool": "#!python\nprint('tool')\n", "vf_versions-2.0.data/data/share/vf.txt": "x\n" },
+    });
+    const tabulate = VENDORED_WHEELS.find((w) => w.includes("tabulate-0.8.10")) as string; // Requires-Python >=3.7
+    for (const target of pythons) {
+      await compareWithPip(`python-${target.minor}`, [await lockEntry(built, "vf-versions", "2.0"), await lockEntry(tabulate, "tabulate", "0.8.10")], target);
+      expect(execFileSync(path.join(scratch, `python-${target.minor}`, "ours", "bin", "vf-versions"), { encoding: "utf8" })).toBe("versions\n");
+    }
   });
 
   it("real wheels from the machine's mirror; the environment imports them and runs their console scripts", async () => {

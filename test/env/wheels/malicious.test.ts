@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -109,6 +110,31 @@ describe("malicious and broken wheels are refused", () => {
     expect(badKey.error.message).toContain("nowhere");
   });
 
+  it("large wheels are checked the same way: RECORD mismatch, corrupt deflate data", async () => {
+    const many: Record<string, string> = { ...basics, "evil/__init__.py": "" };
+    for (let i = 0; i < 150; i++) many[`evil/m${i}.py`] = `VALUE = ${i}\n`.repeat(50);
+    const ok = await craftWheel(path.join(scratch, "large-ok"), "evil-1.0-py3-none-any.whl", many);
+    const env = path.join(scratch, "large-ok", "env");
+    await installLocked({ packages: [await lockEntry(ok, "evil", "1.0")] }, env, python, { home: path.join(scratch, "large-ok", "home") });
+    expect(await readFile(path.join(env, "lib", "python3.11", "site-packages", "evil", "m149.py"), "utf8")).toBe("VALUE = 149\n".repeat(50));
+
+    const mismatch = await refused(many, { recordOverrides: { "evil/m77.py": "evil/m77.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,600" } });
+    expect(mismatch.error.code).toBe("wheel_record_mismatch");
+    expect(mismatch.error.message).toContain("evil/m77.py");
+
+    const dir = path.join(scratch, "large-corrupt");
+    const file = await craftWheel(dir, "evil-1.0-py3-none-any.whl", many);
+    const bytes = await readFile(file);
+    const name = Buffer.from("evil/m42.py");
+    const at = bytes.indexOf(name); // the local header's copy comes first
+    const start = at + name.length + bytes.readUInt16LE(at - 30 + 28);
+    bytes.fill(0xff, start, start + 4); // deflate block type 11: reserved, always an error
+    await writeFile(file, bytes);
+    const error = await installLocked({ packages: [await lockEntry(file, "evil", "1.0")] }, path.join(dir, "env"), python, { home: path.join(dir, "home") }).catch((e: unknown) => e);
+    expect((error as VenvflowError).code).toBe("wheel_corrupt");
+    expect((error as VenvflowError).message).toContain("evil/m42.py");
+  });
+
   it("refuses an entry point that is not module:function", async () => {
     const { error } = await refused({ ...basics, "evil-1.0.dist-info/entry_points.txt": "[console_scripts]\nevil = not a target\n" });
     expect(error.code).toBe("wheel_invalid_entry_point");
@@ -143,6 +169,27 @@ describe("bad locks and targets are refused", () => {
     return error as VenvflowError;
   }
 
+  it("accepts RECORD hashes in another strong algorithm (sha512), and checks them", async () => {
+    const content = "x = 1\n";
+    const sha512 = createHash("sha512").update(content).digest("base64url");
+    const good = await craftWheel(path.join(scratch, "sha512"), "evil-1.0-py3-none-any.whl", { ...basics, "evil/__init__.py": content }, { recordOverrides: { "evil/__init__.py": `evil/__init__.py,sha512=${sha512},6` } });
+    await installLocked({ packages: [await lockEntry(good, "evil", "1.0")] }, path.join(scratch, "sha512-env"), python, { home: path.join(scratch, "sha512-home") });
+    const bad = await refused({ ...basics, "evil/__init__.py": content }, { recordOverrides: { "evil/__init__.py": `evil/__init__.py,sha512=${sha512.replace(/^./, "A")},6` } });
+    expect(bad.error.code).toBe("wheel_record_mismatch");
+    const weak = await refused({ ...basics, "evil/__init__.py": content }, { recordOverrides: { "evil/__init__.py": `evil/__init__.py,md5=${createHash("md5").update(content).digest("base64url")},6` } });
+    expect(weak.error.code).toBe("wheel_record_mismatch");
+  });
+
+  it("one bad wheel among good ones: the environment is removed once every running install has settled", async () => {
+    const dir = path.join(scratch, "mixed");
+    const good = await Promise.all(["one", "two", "three", "four", "five"].map(async (n) => lockEntry(await craftWheel(path.join(dir, "dist"), `good_${n}-1.0-py3-none-any.whl`, { ...wheelBasics(`good_${n}`, "1.0"), [`good_${n}/__init__.py`]: "x = 1\n".repeat(2000) }), `good-${n}`, "1.0")));
+    const bad = { ...(await lockEntry(await goodWheel(), "evil", "1.0")), sha256: "e".repeat(64) };
+    const env = path.join(dir, "env");
+    const error = await installError([good[0], good[1], bad, good[2], good[3], good[4]] as typeof good, env);
+    expect(error.code).toBe("wheel_hash_mismatch");
+    expect(existsSync(env)).toBe(false);
+  });
+
   it("refuses a package locked twice, or to another project's wheel", async () => {
     const entry = await lockEntry(await goodWheel(), "evil", "1.0");
     expect((await installError([entry, { ...entry, name: "Evil" }])).code).toBe("lock_duplicate_package");
@@ -154,6 +201,7 @@ describe("bad locks and targets are refused", () => {
   it("refuses a URL that is not a wheel, and a scheme it cannot fetch", async () => {
     const entry = await lockEntry(await goodWheel(), "evil", "1.0");
     expect((await installError([{ ...entry, wheelUrl: "file:///tmp/evil-1.0.tar.gz" }])).code).toBe("invalid_wheel_filename");
+    expect((await installError([{ ...entry, wheelUrl: "evil-1.0-py3-none-any.whl" }])).code).toBe("wheel_url_invalid");
     const ftp = await installError([{ ...entry, wheelUrl: "ftp://user:hunter22@example.invalid/evil-1.0-py3-none-any.whl" }]);
     expect(ftp.code).toBe("wheel_download_failed");
     expect(ftp.message).not.toContain("hunter22");

@@ -4,14 +4,11 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import yazl from "yazl";
+import { recordHash } from "../../../src/env/wheels/archive.ts";
 import type { LockedWheel } from "../../../src/env/wheels/index.ts";
 
 export async function sha256File(file: string): Promise<string> {
   return createHash("sha256").update(await readFile(file)).digest("hex");
-}
-
-function recordHash(content: Buffer): string {
-  return `sha256=${createHash("sha256").update(content).digest("base64url")}`;
 }
 
 export interface CraftOptions {

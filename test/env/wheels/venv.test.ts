@@ -10,8 +10,10 @@ let scratch: string;
 let pythons: ProbedInterpreter[] = [];
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), "venvflow-venv-"));
-  const found = (await listPythons({ home: scratch })).filter((p) => p.source === "pyenv" && p.major === 3 && p.minor >= 8 && p.minor <= 13);
-  pythons = [...new Map(found.map((p) => [p.minor, p])).values()].sort((a, b) => a.minor - b.minor);
+  // One interpreter per minor version, pyenv's preferred: sorted last, so the Map keeps it.
+  const found = (await listPythons({ home: scratch })).filter((p) => p.major === 3 && p.minor >= 8 && p.minor <= 13);
+  pythons = [...new Map(found.sort((a, b) => Number(a.path.includes("/.pyenv/")) - Number(b.path.includes("/.pyenv/"))).map((p) => [p.minor, p])).values()].sort((a, b) => a.minor - b.minor);
+  console.log(`venv comparison: ${pythons.map((p) => `${p.version} (${p.path})`).join(", ")}`);
   if (pythons.length === 0) console.log("venv comparison skipped: no pyenv Python 3.8–3.13 on this machine");
 });
 afterAll(async () => {
