@@ -18,7 +18,7 @@ export const ERROR_CODES = {
     "undefined_environment_name", "unsorted_tags", "unsupported_wheel",
     "lock_duplicate_package", "lock_wheel_mismatch", "pylock_invalid", "pylock_no_compatible_wheel", "pylock_not_found",
     "venv_exists", "venv_unsupported_python", "wheel_corrupt", "wheel_download_failed", "wheel_hash_invalid",
-    "wheel_hash_mismatch", "wheel_incompatible", "wheel_invalid_entry_point", "wheel_record_mismatch", "wheel_unsafe_path",
+    "wheel_hash_mismatch", "wheel_incompatible", "wheel_invalid_entry_point", "wheel_record_mismatch", "wheel_unsafe_path", "wheel_url_invalid", "pylock_needs_wheel",
   ],
   runtime: [
     "callable_not_found", "callable_syntax_error", "callable_is_generator", "callable_ambiguous", "invalid_argument",
