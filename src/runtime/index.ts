@@ -229,20 +229,27 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const systemSitePackages = options.systemSitePackages ?? false;
   // Loaded only when an environment is needed: an external interpreter never pays for the PEP machinery.
   const envLayer = options.python === undefined ? await import("../env/index.ts") : null;
-  const basePython = options.python ?? (await envLayer!.findPython(options.pythonVersion)).path;
+  const home = options.home ?? venvflowHome();
+  const launcher = launcherFor(options);
+  const env = childEnv(options);
+  const spec = envLayer ? environmentSpecFor({ ...options, serializer }, baseDir) : null;
+  // A warm interpreter of this environment holds a lease on it: no discovery, spec resolution, lock or lease per task.
+  const memoKey = spec && launcher instanceof WarmPool ? await environmentMemoKey(spec, home) : null;
+  const held = memoKey === null ? undefined : warmEnvironments.get(memoKey);
+  const warmEnv = held && (launcher as WarmPool).warmFor({ python: held.python, env }) ? held : undefined;
+  // The callable check runs in the base interpreter, or (warm path) the environment's, which has the same version.
+  const basePython = options.python ?? warmEnv?.python ?? (await envLayer!.findPython(options.pythonVersion)).path;
   const signature = await inspectCallable(target, basePython);
   const opArgs = options.opArgs ?? [];
   const kwargs = bindArguments(signature, opArgs, options.opKwargs ?? {}, options.context);
   const encodedArgs = opArgs.map((value, i) => encodeValue(value, `opArgs[${i}]`));
   const encodedKwargs = encodeValue(kwargs, "opKwargs");
 
-  const home = options.home ?? venvflowHome();
   const log = new AttemptLog(options.logPath ?? defaultLogPath(home), redactor, options.onLog);
   const timeout = new AbortController();
   const timer = timeoutMs === null ? undefined : setTimeout(() => timeout.abort(), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
   let lease: EnvironmentLease | null = null;
-  let memoKey: string | null = null;
   let callDir: string | null = null;
   let envInfo: CallableResult["env"] = { key: null, path: signature.python.prefix, python: basePython };
   const finish = (state: CallableResult["state"], extra: { returnValue?: unknown; error?: CallableError; exitCode?: number | null }): CallableResult => {
@@ -264,15 +271,9 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
 
   try {
     log.system(`Running ${describeTarget(target, signature.name)} (serializer ${serializer})`);
-    const launcher = launcherFor(options);
-    const env = childEnv(options);
-    if (envLayer) {
-      const spec = environmentSpecFor({ ...options, serializer }, baseDir);
-      // A warm interpreter of this environment holds a lease on it: no spec resolution, lock or lease per task.
-      memoKey = launcher instanceof WarmPool ? await environmentMemoKey(spec, home) : null;
-      const held = memoKey === null ? undefined : warmEnvironments.get(memoKey);
-      if (held && (launcher as WarmPool).warmFor({ python: held.python, env })) {
-        envInfo = held;
+    if (envLayer && spec) {
+      if (warmEnv) {
+        envInfo = warmEnv;
       } else {
         try {
           lease = await envLayer.acquireEnvironment(spec, {

@@ -213,10 +213,10 @@ export class WarmPool implements Launcher {
     return true;
   }
 
-  /** True while a live zygote serves this interpreter and environment (its lease is held). */
+  /** True while a live zygote serves this interpreter and environment and holds a lease on it (see `hold`). */
   warmFor(attempt: Pick<Attempt, "python" | "env">): boolean {
     const zygote = this.zygotes.get(zygoteKey(attempt));
-    return zygote !== undefined && zygote.alive && !zygote.retired;
+    return zygote !== undefined && zygote.alive && !zygote.retired && zygote.holdings.length > 0;
   }
 
   async launch(attempt: Attempt): Promise<ProcessOutcome> {
