@@ -11,6 +11,8 @@
  * Lifecycle: a zygote starts on first use, is retired after `maxForks` forks or above `maxRssBytes`, stops after
  * `idleMs` without work, at most `maxZygotes` live at once (least recently used out first), and exits when this
  * process dies (PR_SET_PDEATHSIG on Linux, its control pipe's EOF and a parent-pid check everywhere).
+ * PR_SET_PDEATHSIG follows the *thread* that spawned: launch from the main thread (or a thread that lives as long
+ * as the pool), never from a short-lived worker thread, or the zygote dies with that thread.
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -96,7 +98,12 @@ class Zygote {
     });
     this.ready.catch(() => undefined);
     createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on("line", (line) => {
-      const message = JSON.parse(line) as { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string };
+      let message: { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string };
+      try {
+        message = JSON.parse(line) as typeof message;
+      } catch {
+        return this.currentLog?.write("stderr", line); // not protocol: something wrote to the zygote's own stdout fd
+      }
       if (message.ready) return markReady();
       const pending = message.id === undefined ? undefined : this.pending.get(message.id);
       if (!pending || message.id === undefined) return;
@@ -123,7 +130,8 @@ class Zygote {
       this.pending.clear();
     };
     this.child.once("error", (error) => onGone(`it could not start: ${error.message}`));
-    this.child.once("exit", (code, signal) => onGone(`it exited (${signal ?? `code ${code}`})`));
+    // "close", not "exit": the exit reports of its last children may still be in its stdout pipe at "exit".
+    this.child.once("close", (code, signal) => onGone(`it exited (${signal ?? `code ${code}`})`));
   }
 
   get alive(): boolean {
@@ -166,7 +174,7 @@ class Zygote {
     const holdings = this.holdings.splice(0);
     const release = (): void => void Promise.all(holdings.map((h) => h.release().catch(() => undefined)));
     if (!this.alive) release();
-    else this.child.once("exit", release);
+    else this.child.once("close", release);
   }
 }
 
