@@ -363,14 +363,20 @@ export class WarmPool implements Launcher {
 
   private listen(): Promise<string> {
     this.listening ??= new Promise<string>((resolve, reject) => {
-      const socketPath = path.join(os.tmpdir(), `venvflow-warm-${process.pid}-${randomBytes(6).toString("hex")}.sock`);
+      const name = `venvflow-warm-${process.pid}-${randomBytes(6).toString("hex")}`;
+      // Linux: an abstract socket (no file to leave behind, even after kill -9); the zygote reads "@" as its NUL.
+      const abstract = process.platform === "linux";
+      const socketPath = abstract ? `\0${name}` : path.join(os.tmpdir(), `${name}.sock`);
       const server = net.createServer((socket) => this.accept(socket));
       server.once("error", reject);
       server.listen(socketPath, () => {
         server.unref();
         this.server = server;
-        this.socketPath = socketPath;
-        resolve(socketPath);
+        if (!abstract) {
+          this.socketPath = socketPath;
+          process.once("exit", () => rmSync(socketPath, { force: true }));
+        }
+        resolve(abstract ? `@${name}` : socketPath);
       });
     });
     return this.listening;
