@@ -74,6 +74,10 @@ class Zygote {
   private readonly pending = new Map<number, PendingFork>();
   private nextId = 1;
   private deathReason: string | null = null;
+  private leaving: Promise<void> | null = null;
+  /** Resolves once the process is gone and its pipes are closed. */
+  readonly gone: Promise<void>;
+  private markGone: () => void = () => undefined;
   /** The attempt its stderr (import warnings while preloading) belongs to: the one that asked last. */
   private currentLog: AttemptLog | null = null;
 
@@ -86,6 +90,7 @@ class Zygote {
     });
     this.pid = this.child.pid ?? -1;
     this.currentLog = attempt.log;
+    this.gone = new Promise<void>((resolve) => (this.markGone = resolve));
     this.child.unref();
     for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as net.Socket).unref?.();
     this.child.stdin.on("error", () => undefined);
@@ -128,6 +133,7 @@ class Zygote {
         pending.exited?.({ code: null, signal: "SIGKILL" });
       }
       this.pending.clear();
+      this.markGone();
     };
     this.child.once("error", (error) => onGone(`it could not start: ${error.message}`));
     // "close", not "exit": the exit reports of its last children may still be in its stdout pipe at "exit".
@@ -166,15 +172,17 @@ class Zygote {
     killGroup(this.pid, "SIGKILL");
   }
 
-  /** No new forks; it exits once its running children ended (or at once when idle). */
-  retire(): void {
-    if (this.retired && !this.alive) return;
+  /**
+   * No new forks; it exits once its running children ended (at once when idle). Resolves when it is gone and what
+   * it held (its environment lease) is released.
+   */
+  retire(): Promise<void> {
+    if (this.leaving) return this.leaving;
     this.retired = true;
     if (this.alive) this.child.stdin.write(`${JSON.stringify({ op: "retire" })}\n`);
     const holdings = this.holdings.splice(0);
-    const release = (): void => void Promise.all(holdings.map((h) => h.release().catch(() => undefined)));
-    if (!this.alive) release();
-    else this.child.once("close", release);
+    this.leaving = this.gone.then(async () => void (await Promise.all(holdings.map((h) => h.release().catch(() => undefined)))));
+    return this.leaving;
   }
 }
 
@@ -203,6 +211,8 @@ export class WarmPool implements Launcher {
   private socketPath: string | null = null;
   private listening: Promise<string> | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Retired zygotes not gone yet. */
+  private readonly leaving = new Set<Zygote>();
 
   constructor(options: WarmPoolOptions = {}) {
     this.options = { maxForks: 500, maxRssBytes: 1024 ** 3, idleMs: 5 * 60_000, maxZygotes: 4, ...options };
@@ -251,7 +261,7 @@ export class WarmPool implements Launcher {
           denied.add(answer.unsafe);
           this.denied.set(key, denied);
           attempt.log.system(`importing ${answer.unsafe} starts a thread, which makes forking unsafe: it is not preloaded in this environment's warm interpreter`, "WARNING");
-          zygote.retire();
+          this.retire(zygote);
           continue;
         }
         // The zygote died before the child ran: this attempt must not fail for it.
@@ -264,15 +274,26 @@ export class WarmPool implements Launcher {
     }
   }
 
-  /** Stops every zygote (they also exit on their own when this process ends). */
+  /** Stops every zygote and releases their leases (they also exit on their own when this process ends). */
   async close(): Promise<void> {
-    for (const zygote of this.zygotes.values()) zygote.retire();
+    const zygotes = [...this.zygotes.values(), ...this.leaving];
     this.zygotes.clear();
     if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+    // A zygote waits for its running children; past this, it is killed (with them).
+    const deadline = setTimeout(() => zygotes.forEach((zygote) => zygote.kill()), CLOSE_GRACE_MS);
+    await Promise.all(zygotes.map((zygote) => zygote.retire()));
+    clearTimeout(deadline);
     this.server?.close();
     if (this.socketPath) rmSync(this.socketPath, { force: true });
     this.server = null;
     this.listening = null;
+  }
+
+  /** Retires `zygote`, keeping track of it until it is gone (so `close` can wait for it). */
+  private retire(zygote: Zygote): void {
+    this.leaving.add(zygote);
+    void zygote.retire().then(() => this.leaving.delete(zygote));
   }
 
   private async follow(started: Started, streams: AttemptStreams, token: string, attempt: Attempt, zygote: Zygote): Promise<ProcessOutcome> {
@@ -305,7 +326,7 @@ export class WarmPool implements Launcher {
   private retireIfSpent(zygote: Zygote): void {
     if (zygote.retired) return;
     const rss = zygote.forks % 20 === 0 ? zygote.rssBytes() : null;
-    if (zygote.forks >= this.options.maxForks || (rss !== null && rss > this.options.maxRssBytes)) zygote.retire();
+    if (zygote.forks >= this.options.maxForks || (rss !== null && rss > this.options.maxRssBytes)) this.retire(zygote);
   }
 
   private expect(token: string, log: AttemptLog): AttemptStreams {
@@ -333,7 +354,7 @@ export class WarmPool implements Launcher {
       const socketPath = await this.listen();
       while (this.zygotes.size >= this.options.maxZygotes) {
         const [oldestKey, oldest] = [...this.zygotes.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed)[0] as [string, Zygote];
-        oldest.retire();
+        this.retire(oldest);
         this.zygotes.delete(oldestKey);
       }
       zygote = new Zygote(attempt.python, socketPath, [...(this.denied.get(key) ?? [])], attempt);
@@ -349,7 +370,7 @@ export class WarmPool implements Launcher {
     this.idleTimer = setInterval(() => {
       for (const [key, zygote] of this.zygotes) {
         if (zygote.running === 0 && Date.now() - zygote.lastUsed > this.options.idleMs) {
-          zygote.retire();
+          this.retire(zygote);
           this.zygotes.delete(key);
         }
       }
@@ -412,6 +433,8 @@ function zygoteKey(attempt: Pick<Attempt, "python" | "env">): string {
 
 /** A zygote imports the runner and nothing else before it is ready: far below this even on a loaded machine. */
 const START_TIMEOUT_MS = 30_000;
+/** How long `close` lets running attempts finish before their zygote (and they) are killed. */
+const CLOSE_GRACE_MS = 10_000;
 
 /** Waits for the zygote to be ready; an abort or a zygote that does not answer in time is a start failure. */
 async function readyWithin(zygote: Zygote, signal: AbortSignal): Promise<void> {
@@ -425,7 +448,7 @@ async function readyWithin(zygote: Zygote, signal: AbortSignal): Promise<void> {
   try {
     await Promise.race([zygote.ready, failed]);
   } catch (error) {
-    zygote.retire();
+    void zygote.retire();
     zygote.kill();
     throw error;
   } finally {
