@@ -16,13 +16,13 @@
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { killGroup, settleWithin, stopGroup } from "../util/process.ts";
+import { isAlive, killGroup, settleWithin, stopGroup } from "../util/process.ts";
 import { spawnLauncher, type Attempt, type Launcher, type ProcessOutcome } from "./launcher.ts";
 import type { AttemptLog } from "./logs.ts";
 
@@ -384,20 +384,16 @@ export class WarmPool implements Launcher {
 
   private listen(): Promise<string> {
     this.listening ??= new Promise<string>((resolve, reject) => {
-      const name = `venvflow-warm-${process.pid}-${randomBytes(6).toString("hex")}`;
-      // Linux: an abstract socket (no file to leave behind, even after kill -9); the zygote reads "@" as its NUL.
-      const abstract = process.platform === "linux";
-      const socketPath = abstract ? `\0${name}` : path.join(os.tmpdir(), `${name}.sock`);
+      sweepStaleSockets();
+      const socketPath = path.join(os.tmpdir(), `${SOCKET_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}.sock`);
       const server = net.createServer((socket) => this.accept(socket));
       server.once("error", reject);
       server.listen(socketPath, () => {
         server.unref();
         this.server = server;
-        if (!abstract) {
-          this.socketPath = socketPath;
-          process.once("exit", () => rmSync(socketPath, { force: true }));
-        }
-        resolve(abstract ? `@${name}` : socketPath);
+        this.socketPath = socketPath;
+        process.once("exit", () => rmSync(socketPath, { force: true }));
+        resolve(socketPath);
       });
     });
     return this.listening;
@@ -422,6 +418,23 @@ export class WarmPool implements Launcher {
         if (++streams.closedCount === STREAMS.length) streams.markAllClosed();
       });
     });
+  }
+}
+
+const SOCKET_PREFIX = "venvflow-warm-";
+
+/**
+ * Removes the sockets of pools whose process died without cleaning up (kill -9). Linux's abstract sockets would
+ * leave nothing behind, but Node before 22 cannot be connected to on one, so files it is.
+ */
+function sweepStaleSockets(): void {
+  try {
+    for (const entry of readdirSync(os.tmpdir())) {
+      const pid = entry.startsWith(SOCKET_PREFIX) && entry.endsWith(".sock") ? Number(entry.slice(SOCKET_PREFIX.length).split("-")[0]) : NaN;
+      if (Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid)) rmSync(path.join(os.tmpdir(), entry), { force: true });
+    }
+  } catch {
+    // an unreadable tmpdir only means nothing is swept
   }
 }
 

@@ -139,8 +139,7 @@ def installed(name: str) -> bool:
 class Zygote:
     def __init__(self, host_pid: int, socket_path: str, denied: list) -> None:
         self.host_pid = host_pid
-        # "@name": a Linux abstract socket, whose address starts with a NUL byte (argv cannot carry one).
-        self.socket_path = "\0" + socket_path[1:] if socket_path.startswith("@") else socket_path
+        self.socket_path = socket_path
         self.denied = set(denied)
         self.tried: set = set()
         self.running: dict = {}

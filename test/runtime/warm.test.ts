@@ -4,7 +4,9 @@
  * the other runtime test files.
  */
 import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -198,6 +200,15 @@ describe("lifecycle", () => {
       delete process.env.VENVFLOW_WARM;
     }
     expect((await runCallable({ pythonCallable: { source }, python, home })).returnValue).not.toBe(process.pid);
+  });
+
+  it("removes the sockets that pools of dead processes left behind", async () => {
+    const dead = spawn("true");
+    await new Promise((resolve) => dead.once("exit", resolve));
+    const stale = join(tmpdir(), `venvflow-warm-${dead.pid}-0123456789ab.sock`);
+    await writeFile(stale, "");
+    await run(pool(), "def f():\n    return 1\n");
+    expect(existsSync(stale)).toBe(false);
   });
 
   it("refuses a preload that is not a list of module names", async () => {
