@@ -176,7 +176,8 @@ describe("lifecycle", () => {
   it("stops an idle zygote after idleMs", async () => {
     const warm = pool({ idleMs: 200 });
     const zygote = (await run(warm, "import os\ndef f():\n    return os.getppid()\n")).returnValue as number;
-    expect(await gone(zygote, 3000)).toBe(true);
+    // Generous: on a loaded machine timers and process exits lag; what matters is that it goes.
+    expect(await gone(zygote, 10_000)).toBe(true);
     expect(warm.stats()).toEqual([]);
   });
 
