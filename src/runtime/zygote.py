@@ -85,6 +85,7 @@ def thread_count() -> int:
 
 
 _imports_by_file: dict = {}
+_imports_by_source: dict = {}
 
 
 def listed_imports(spec: dict) -> list:
@@ -103,10 +104,15 @@ def listed_imports(spec: dict) -> list:
             except (OSError, SyntaxError, ValueError):
                 _imports_by_file[key] = []
         return _imports_by_file[key]
-    try:
-        return imports_in(str(spec.get("source", "")))
-    except (SyntaxError, ValueError):
-        return []
+    source = str(spec.get("source", ""))
+    if source not in _imports_by_source:
+        if len(_imports_by_source) >= 256:
+            _imports_by_source.clear()
+        try:
+            _imports_by_source[source] = imports_in(source)
+        except (SyntaxError, ValueError):
+            _imports_by_source[source] = []
+    return _imports_by_source[source]
 
 
 def imports_in(source: object) -> list:
