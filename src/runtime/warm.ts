@@ -30,6 +30,7 @@ const ZYGOTE = new URL("../../src/runtime/zygote.py", import.meta.url).pathname;
 /** As in the shared primitive: once the child exited, its pipes get this long to deliver what they still hold. */
 const DRAIN_AFTER_EXIT_MS = 1_000;
 const STREAMS = ["stdout", "stderr", "log"] as const;
+const EXIT_REPORT = "__venvflow_exit__";
 
 export interface WarmPoolOptions {
   /** Forks before a zygote is replaced (its heap only grows). Default 500. */
@@ -192,6 +193,8 @@ function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 
 interface AttemptStreams {
   handlers: Record<(typeof STREAMS)[number], (line: string) => void>;
+  /** Resolves with the exit code the child reported on its log stream just before exiting. */
+  reported: Promise<number>;
   sockets: net.Socket[];
   closedCount: number;
   /** Resolves once the child's three connections arrived and closed. */
@@ -308,7 +311,9 @@ export class WarmPool implements Launcher {
     if (attempt.signal.aborted) stop();
     else attempt.signal.addEventListener("abort", stop, { once: true });
     try {
-      const exit = await started.exit;
+      // Whichever comes first: the child's own report (no wait for the zygote to be scheduled and reap it, which on a
+      // busy machine is the slowest hop), or the zygote's (a child killed by a signal reports nothing).
+      const exit = await Promise.race([started.exit, streams.reported.then((code) => ({ code, signal: null }))]);
       // Whatever the callable left in its session would outlive the task: end the group.
       killGroup(started.pid, "SIGKILL");
       await settleWithin(streams.allClosed, DRAIN_AFTER_EXIT_MS, () => streams.sockets.forEach((socket) => socket.destroy()));
@@ -330,10 +335,26 @@ export class WarmPool implements Launcher {
   }
 
   private expect(token: string, log: AttemptLog): AttemptStreams {
+    // The child's last log line: its exit code, tagged with this attempt's token (see zygote.py).
     let markAllClosed = (): void => undefined;
     const allClosed = new Promise<void>((resolve) => (markAllClosed = resolve));
+    let report: (code: number) => void = () => undefined;
+    const reported = new Promise<number>((resolve) => (report = resolve));
+    const exitReport = `{"${EXIT_REPORT}": `;
+    const onLogLine = (line: string): void => {
+      if (line.startsWith(exitReport)) {
+        try {
+          const frame = JSON.parse(line) as { [EXIT_REPORT]?: number; token?: string };
+          if (frame.token === token && typeof frame[EXIT_REPORT] === "number") return report(frame[EXIT_REPORT]);
+        } catch {
+          // not our frame: an ordinary line of the log stream
+        }
+      }
+      log.record(line);
+    };
     const streams: AttemptStreams = {
-      handlers: { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: (line) => log.record(line) },
+      handlers: { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: onLogLine },
+      reported,
       sockets: [],
       closedCount: 0,
       allClosed,

@@ -95,6 +95,22 @@ describe("isolation between forked attempts", () => {
   });
 });
 
+describe("the end of a forked attempt", () => {
+  it("is the child's own exit report, which a forged one (no token) cannot fake", async () => {
+    const warm = pool();
+    const source = "import os, time\ndef f():\n    os.write(3, b'{\"__venvflow_exit__\": 5, \"token\": \"forged\"}\\n')\n    time.sleep(0.3)\n    return 'ok'\n";
+    const result = await run(warm, source);
+    expect(result).toMatchObject({ state: "success", returnValue: "ok", exitCode: 0 });
+    expect((await readLog(result.logPath)).some((line) => line.stream === "log" && line.msg.includes("forged"))).toBe(true);
+  });
+
+  it("of a child killed by a signal comes from the zygote", async () => {
+    const warm = pool();
+    const result = await run(warm, "import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGTERM)\n");
+    expect(result).toMatchObject({ state: "failed", exitCode: null, error: { message: "Process was killed by SIGTERM" } });
+  });
+});
+
 describe("preloading", () => {
   let venvPython: string;
   beforeAll(async () => {
