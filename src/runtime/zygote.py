@@ -54,6 +54,8 @@ def _load_prctl() -> object:
 
 
 _prctl = _load_prctl()
+if _prctl is not None:
+    runner._libc_prctl.append(_prctl)  # the runner's own prctl handle, loaded once here instead of in every child
 
 
 def die_with_parent() -> None:
