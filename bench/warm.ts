@@ -6,8 +6,9 @@
  * 4. RSS of the zygote and of a forked child (and the child's PSS: its fair share once shared pages are split).
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { ensureEnvironment, findPython } from "../src/env/index.ts";
 import { runCallable, spawnLauncher, WarmPool, type Launcher } from "../src/runtime/index.ts";
@@ -36,6 +37,20 @@ async function call(options: CallableOptions): Promise<unknown> {
 function line(label: string, ms: number, baselineMs: number): string {
   return `  ${label.padEnd(52)} ${fmt(ms).padStart(9)}  (${(ms / baselineMs).toFixed(2)}x the baseline)`;
 }
+
+/** CPU a process used, and what its reaped children used (the zygote reaps every forked attempt), in ms. */
+function processCpuMs(pid: number): { own: number; children: number } | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const ticks = (i: number): number => (Number(fields[i]) * 1000) / CLOCK_TICKS;
+    return { own: ticks(11) + ticks(12), children: ticks(13) + ticks(14) };
+  } catch {
+    return null; // not Linux
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
 
 function kb(bytes: number | null): string {
   return bytes === null ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -77,10 +92,24 @@ export async function benchWarm(rounds = 30): Promise<void> {
       );
       return tasks / ((now() - t) / 1000);
     };
+    const zygotePid = pool.stats().find((z) => z.key.startsWith(`${envPython}\u0000`))?.pid;
+    const cpuBefore = { host: process.cpuUsage(), zygote: zygotePid === undefined ? null : processCpuMs(zygotePid) };
     const forkRate = await rate(pool, 1000);
+    const host = process.cpuUsage(cpuBefore.host);
+    const zygoteAfter = zygotePid === undefined ? null : processCpuMs(zygotePid);
     const spawnRate = await rate(spawnLauncher, 200);
     console.log(`  1,000 light tasks, 4 slots, fork launcher (target ≥ 300/s)  ${forkRate.toFixed(0).padStart(6)} tasks/s`);
     console.log(`  200 light tasks, 4 slots, spawn launcher (baseline)        ${spawnRate.toFixed(0).padStart(6)} tasks/s  (fork: ${(forkRate / spawnRate).toFixed(1)}x)`);
+    // CPU per task does not depend on how busy the machine is, wall time does: cores / CPU per task is the ceiling.
+    if (cpuBefore.zygote && zygoteAfter) {
+      const hostMs = (host.user + host.system) / 1000 / 1000;
+      const zygoteMs = (zygoteAfter.own - cpuBefore.zygote.own) / 1000;
+      const childMs = (zygoteAfter.children - cpuBefore.zygote.children) / 1000;
+      const total = hostMs + zygoteMs + childMs;
+      console.log(
+        `  CPU per forked task: host ${hostMs.toFixed(2)} ms, zygote ${zygoteMs.toFixed(2)} ms, child ${childMs.toFixed(2)} ms; ceiling on ${os.availableParallelism()} cores ≈ ${((os.availableParallelism() * 1000) / total).toFixed(0)} tasks/s (load average now ${os.loadavg()[0]!.toFixed(1)})`,
+      );
+    }
 
     // 4. memory
     const zygote = pool.stats().find((z) => z.key.startsWith(`${envPython}\u0000`));

@@ -2,7 +2,7 @@
  * Finding and statically checking a task callable, and binding its arguments the way Airflow does
  * (`KeywordParameters.determine`). All of it happens before an environment is built or the task starts.
  */
-import { promises as fs } from "node:fs";
+import { statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runPythonJson } from "../env/python.ts";
@@ -28,6 +28,15 @@ export interface CallableSignature {
 // Python files are not compiled: from src/runtime/ and dist/runtime/ alike, this points at the shipped source.
 const CHECK_SCRIPT = fileURLToPath(new URL("../../src/runtime/check_callable.py", import.meta.url));
 
+/** A stat that is synchronous: a few microseconds, where the thread pool costs two thread hand-offs per call. */
+function statOrNull(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
+}
+
 /** Splits "path/to/file.py:function" (the last colon separates, so Windows drive letters survive). */
 export async function resolveCallable(callable: PythonCallable, baseDir: string): Promise<CallableTarget> {
   if (typeof callable === "object" && callable !== null && typeof callable.source === "string") {
@@ -50,7 +59,7 @@ export async function resolveCallable(callable: PythonCallable, baseDir: string)
     });
   }
   const absolute = path.resolve(baseDir, file);
-  const stat = await fs.stat(absolute).catch(() => null);
+  const stat = statOrNull(absolute);
   if (!stat?.isFile()) {
     throw new VenvflowError("callable_not_found", `Callable file ${absolute} does not exist${stat ? " (it is not a file)" : ""}`, {
       fix: `check the path; relative paths resolve against ${baseDir}`,
@@ -80,7 +89,9 @@ const CHECKED_LIMIT = 512;
 
 async function checkKey(target: CallableTarget, python: string): Promise<string | null> {
   try {
-    const [interpreter, file] = await Promise.all([fs.stat(python), target.kind === "file" ? fs.stat(target.path) : null]);
+    // Synchronous: two stats per dispatch, cheaper than two thread-pool round trips (see statOrNull).
+    const interpreter = statSync(python);
+    const file = target.kind === "file" ? statSync(target.path) : null;
     const what = target.kind === "file" ? `file\u0000${target.path}\u0000${file!.size}\u0000${file!.mtimeMs}` : `inline\u0000${target.source}`;
     return `${python}\u0000${interpreter.mtimeMs}\u0000${target.name ?? ""}\u0000${what}`;
   } catch {

@@ -4,7 +4,7 @@
  * comes back as a CallableResult.
  */
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ENV_BUILD_OPTIONS, type EnvironmentLease, type EnvSpecInput } from "../env/types.ts";
@@ -31,6 +31,19 @@ export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickl
 /** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
+
+/**
+ * The call's small file operations (a few stats, the call dir, two tiny JSON files) are synchronous: through the
+ * thread pool each costs two thread hand-offs, and measured on the dev machine a warm dispatch made ~60 context
+ * switches, most of them these; synchronously each is a syscall of a few microseconds on the loop.
+ */
+function statOrNull(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
+}
 
 function maxResultBytes(): number {
   const raw = process.env.VENVFLOW_MAX_RESULT_BYTES;
@@ -62,7 +75,7 @@ function skipCodes(value: unknown): number[] {
 
 /** ExternalPythonOperator's checks, in its order, each with its own code. */
 async function checkExternalPython(python: string): Promise<void> {
-  const stat = await fs.stat(python).catch(() => null);
+  const stat = statOrNull(python);
   if (!stat) throw new VenvflowError("python_not_found", `Python path '${python}' must exist`, { fix: "point python at an existing interpreter, e.g. /opt/venvs/etl/bin/python" });
   if (!stat.isFile()) throw new VenvflowError("python_not_a_file", `Python path '${python}' must be a file`, { fix: "point python at the interpreter binary (…/bin/python), not its directory" });
   if (!path.isAbsolute(python)) throw new VenvflowError("python_not_absolute", `Python path '${python}' must be an absolute path`, { fix: `use ${path.resolve(python)}` });
@@ -122,7 +135,7 @@ async function environmentMemoKey(spec: EnvSpecInput, home: string): Promise<str
   const files = lines.map((line) => /^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)/.exec(line)?.[1]).filter((file): file is string => file !== undefined);
   const stamps = await Promise.all(
     files.map(async (file) => {
-      const stat = await fs.stat(path.resolve(spec.baseDir ?? process.cwd(), file)).catch(() => null);
+      const stat = statOrNull(path.resolve(spec.baseDir ?? process.cwd(), file));
       return stat ? `${file}:${stat.size}:${stat.mtimeMs}` : `${file}:-`;
     }),
   );
@@ -166,7 +179,7 @@ interface RunnerResult {
 /** Reads result.json after checking its size: a runaway result must not be loaded blindly. */
 async function readResult(callDir: string, limit: number): Promise<RunnerResult | null> {
   const file = path.join(callDir, "result.json");
-  const stat = await fs.stat(file).catch(() => null);
+  const stat = statOrNull(file);
   if (!stat) return null;
   // The runner enforces the limit on the value; the margin covers the envelope around it.
   if (stat.size > limit + 4096) {
@@ -174,7 +187,7 @@ async function readResult(callDir: string, limit: number): Promise<RunnerResult 
       fix: "return something smaller (write large data to a file and return its path), or raise VENVFLOW_MAX_RESULT_BYTES",
     });
   }
-  const result = JSON.parse(await fs.readFile(file, "utf8")) as RunnerResult;
+  const result = JSON.parse(readFileSync(file, "utf8")) as RunnerResult;
   if (result.protocol !== RUNNER_PROTOCOL) {
     throw new VenvflowError("protocol_mismatch", `runner.py answered with protocol ${result.protocol}, expected ${RUNNER_PROTOCOL}`, { fix: "reinstall venvflow" });
   }
@@ -210,7 +223,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const resultLimit = maxResultBytes();
   const baseDir = path.resolve(options.baseDir ?? process.cwd());
   const cwd = path.resolve(baseDir, options.cwd ?? process.cwd());
-  if (!(await fs.stat(cwd).catch(() => null))?.isDirectory()) {
+  if (!statOrNull(cwd)?.isDirectory()) {
     throw new VenvflowError("invalid_option", `cwd ${cwd} is not an existing directory`, { fix: "create it, or point cwd at an existing directory" });
   }
   if (options.python !== undefined) {
@@ -228,20 +241,27 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const systemSitePackages = options.systemSitePackages ?? false;
   // Loaded only when an environment is needed: an external interpreter never pays for the PEP machinery.
   const envLayer = options.python === undefined ? await import("../env/index.ts") : null;
-  const basePython = options.python ?? (await envLayer!.findPython(options.pythonVersion)).path;
+  const home = options.home ?? venvflowHome();
+  const launcher = launcherFor(options);
+  const env = childEnv(options);
+  const spec = envLayer ? environmentSpecFor({ ...options, serializer }, baseDir) : null;
+  // A warm interpreter of this environment holds a lease on it: no discovery, spec resolution, lock or lease per task.
+  const memoKey = spec && launcher instanceof WarmPool ? await environmentMemoKey(spec, home) : null;
+  const held = memoKey === null ? undefined : warmEnvironments.get(memoKey);
+  const warmEnv = held && (launcher as WarmPool).warmFor({ python: held.python, env }) ? held : undefined;
+  // The callable check runs in the base interpreter, or (warm path) the environment's, which has the same version.
+  const basePython = options.python ?? warmEnv?.python ?? (await envLayer!.findPython(options.pythonVersion)).path;
   const signature = await inspectCallable(target, basePython);
   const opArgs = options.opArgs ?? [];
   const kwargs = bindArguments(signature, opArgs, options.opKwargs ?? {}, options.context);
   const encodedArgs = opArgs.map((value, i) => encodeValue(value, `opArgs[${i}]`));
   const encodedKwargs = encodeValue(kwargs, "opKwargs");
 
-  const home = options.home ?? venvflowHome();
   const log = new AttemptLog(options.logPath ?? defaultLogPath(home), redactor, options.onLog);
   const timeout = new AbortController();
   const timer = timeoutMs === null ? undefined : setTimeout(() => timeout.abort(), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
   let lease: EnvironmentLease | null = null;
-  let memoKey: string | null = null;
   let callDir: string | null = null;
   let envInfo: CallableResult["env"] = { key: null, path: signature.python.prefix, python: basePython };
   const finish = (state: CallableResult["state"], extra: { returnValue?: unknown; error?: CallableError; exitCode?: number | null }): CallableResult => {
@@ -263,15 +283,9 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
 
   try {
     log.system(`Running ${describeTarget(target, signature.name)} (serializer ${serializer})`);
-    const launcher = launcherFor(options);
-    const env = childEnv(options);
-    if (envLayer) {
-      const spec = environmentSpecFor({ ...options, serializer }, baseDir);
-      // A warm interpreter of this environment holds a lease on it: no spec resolution, lock or lease per task.
-      memoKey = launcher instanceof WarmPool ? await environmentMemoKey(spec, home) : null;
-      const held = memoKey === null ? undefined : warmEnvironments.get(memoKey);
-      if (held && (launcher as WarmPool).warmFor({ python: held.python, env })) {
-        envInfo = held;
+    if (envLayer && spec) {
+      if (warmEnv) {
+        envInfo = warmEnv;
       } else {
         try {
           lease = await envLayer.acquireEnvironment(spec, {
@@ -289,7 +303,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       }
     }
 
-    callDir = await fs.mkdtemp(path.join(os.tmpdir(), "venvflow-call-"));
+    callDir = mkdtempSync(path.join(os.tmpdir(), "venvflow-call-"));
     const control = {
       protocol: RUNNER_PROTOCOL,
       callable: target.kind === "file" ? { kind: "file", path: target.path, name: signature.name } : { kind: "inline", source: target.source, name: signature.name },
@@ -300,7 +314,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       maxResultBytes: resultLimit,
       logFd: LOG_FD,
     };
-    await fs.writeFile(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
+    writeFileSync(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
     if (signal.aborted) return finish("failed", { error: stoppedError() });
     log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
     const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, callDir, cwd, env, callable: target, preload, log, signal });
@@ -350,7 +364,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     });
   } finally {
     clearTimeout(timer);
-    if (callDir) await fs.rm(callDir, { recursive: true, force: true });
+    if (callDir) rmSync(callDir, { recursive: true, force: true });
     await lease?.release();
     await log.close();
   }

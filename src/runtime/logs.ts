@@ -2,7 +2,7 @@
  * One attempt's log: every line (child stdout/stderr, Python logging records, venvflow's own system lines)
  * is redacted, written as a JSON line to the log file and handed to `onLog`, in arrival order.
  */
-import { createWriteStream, mkdirSync, openSync, type WriteStream } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
 import type { Redactor } from "../util/secrets.ts";
@@ -10,7 +10,7 @@ import type { LogLine } from "./types.ts";
 
 export class AttemptLog {
   readonly logPath: string;
-  private readonly file: WriteStream;
+  private fd: number | null;
   private readonly redactor: Redactor;
   private readonly onLog: ((line: LogLine) => void) | undefined;
 
@@ -26,14 +26,20 @@ export class AttemptLog {
     } catch (error) {
       throw new VenvflowError("log_unwritable", `Cannot write the log file ${logPath}: ${(error as Error).message}`, { fix: "point logPath (or VENVFLOW_HOME) at a writable location" });
     }
-    this.file = createWriteStream("", { fd });
-    // A write failing later (disk full) must not crash the host; the lines still reach onLog.
-    this.file.on("error", () => undefined);
+    this.fd = fd;
   }
 
   write(stream: LogLine["stream"], msg: string, extra: { level?: string; logger?: string } = {}): void {
     const line: LogLine = { ts: new Date().toISOString(), stream, ...extra, msg: this.redactor.redact(msg) };
-    this.file.write(`${JSON.stringify(line)}\n`);
+    // One synchronous append per line: a log line is a single small write, and through a stream each costs two
+    // thread-pool hand-offs (measured: most of a warm dispatch's context switches). Lines stay in arrival order.
+    if (this.fd !== null) {
+      try {
+        writeSync(this.fd, `${JSON.stringify(line)}\n`);
+      } catch {
+        // A failing write (disk full) must not take the task down; the line still reaches onLog.
+      }
+    }
     try {
       this.onLog?.(line);
     } catch {
@@ -62,12 +68,16 @@ export class AttemptLog {
     this.write("log", raw);
   }
 
-  /** Resolves once everything written is flushed; a stream that already failed is simply done. */
+  /** Closes the file (every line is already written); later lines still reach onLog. */
   close(): Promise<void> {
-    if (this.file.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.file.once("close", () => resolve());
-      this.file.end();
-    });
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed underneath us: nothing left to flush
+      }
+      this.fd = null;
+    }
+    return Promise.resolve();
   }
 }

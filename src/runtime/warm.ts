@@ -11,17 +11,19 @@
  * Lifecycle: a zygote starts on first use, is retired after `maxForks` forks or above `maxRssBytes`, stops after
  * `idleMs` without work, at most `maxZygotes` live at once (least recently used out first), and exits when this
  * process dies (PR_SET_PDEATHSIG on Linux, its control pipe's EOF and a parent-pid check everywhere).
+ * PR_SET_PDEATHSIG follows the *thread* that spawned: launch from the main thread (or a thread that lives as long
+ * as the pool), never from a short-lived worker thread, or the zygote dies with that thread.
  */
 import { fileURLToPath } from "node:url";
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { killGroup, settleWithin, stopGroup } from "../util/process.ts";
+import { isAlive, killGroup, settleWithin, stopGroup } from "../util/process.ts";
 import { spawnLauncher, type Attempt, type Launcher, type ProcessOutcome } from "./launcher.ts";
 import type { AttemptLog } from "./logs.ts";
 
@@ -29,6 +31,7 @@ const ZYGOTE = fileURLToPath(new URL("../../src/runtime/zygote.py", import.meta.
 /** As in the shared primitive: once the child exited, its pipes get this long to deliver what they still hold. */
 const DRAIN_AFTER_EXIT_MS = 1_000;
 const STREAMS = ["stdout", "stderr", "log"] as const;
+const EXIT_REPORT = "__venvflow_exit__";
 
 export interface WarmPoolOptions {
   /** Forks before a zygote is replaced (its heap only grows). Default 500. */
@@ -73,6 +76,10 @@ class Zygote {
   private readonly pending = new Map<number, PendingFork>();
   private nextId = 1;
   private deathReason: string | null = null;
+  private leaving: Promise<void> | null = null;
+  /** Resolves once the process is gone and its pipes are closed. */
+  readonly gone: Promise<void>;
+  private markGone: () => void = () => undefined;
   /** The attempt its stderr (import warnings while preloading) belongs to: the one that asked last. */
   private currentLog: AttemptLog | null = null;
 
@@ -85,6 +92,7 @@ class Zygote {
     });
     this.pid = this.child.pid ?? -1;
     this.currentLog = attempt.log;
+    this.gone = new Promise<void>((resolve) => (this.markGone = resolve));
     this.child.unref();
     for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as net.Socket).unref?.();
     this.child.stdin.on("error", () => undefined);
@@ -97,7 +105,12 @@ class Zygote {
     });
     this.ready.catch(() => undefined);
     createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on("line", (line) => {
-      const message = JSON.parse(line) as { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string };
+      let message: { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string };
+      try {
+        message = JSON.parse(line) as typeof message;
+      } catch {
+        return this.currentLog?.write("stderr", line); // not protocol: something wrote to the zygote's own stdout fd
+      }
       if (message.ready) return markReady();
       const pending = message.id === undefined ? undefined : this.pending.get(message.id);
       if (!pending || message.id === undefined) return;
@@ -122,9 +135,11 @@ class Zygote {
         pending.exited?.({ code: null, signal: "SIGKILL" });
       }
       this.pending.clear();
+      this.markGone();
     };
     this.child.once("error", (error) => onGone(`it could not start: ${error.message}`));
-    this.child.once("exit", (code, signal) => onGone(`it exited (${signal ?? `code ${code}`})`));
+    // "close", not "exit": the exit reports of its last children may still be in its stdout pipe at "exit".
+    this.child.once("close", (code, signal) => onGone(`it exited (${signal ?? `code ${code}`})`));
   }
 
   get alive(): boolean {
@@ -159,15 +174,17 @@ class Zygote {
     killGroup(this.pid, "SIGKILL");
   }
 
-  /** No new forks; it exits once its running children ended (or at once when idle). */
-  retire(): void {
-    if (this.retired && !this.alive) return;
+  /**
+   * No new forks; it exits once its running children ended (at once when idle). Resolves when it is gone and what
+   * it held (its environment lease) is released.
+   */
+  retire(): Promise<void> {
+    if (this.leaving) return this.leaving;
     this.retired = true;
     if (this.alive) this.child.stdin.write(`${JSON.stringify({ op: "retire" })}\n`);
     const holdings = this.holdings.splice(0);
-    const release = (): void => void Promise.all(holdings.map((h) => h.release().catch(() => undefined)));
-    if (!this.alive) release();
-    else this.child.once("exit", release);
+    this.leaving = this.gone.then(async () => void (await Promise.all(holdings.map((h) => h.release().catch(() => undefined)))));
+    return this.leaving;
   }
 }
 
@@ -177,6 +194,8 @@ function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 
 interface AttemptStreams {
   handlers: Record<(typeof STREAMS)[number], (line: string) => void>;
+  /** Resolves with the exit code the child reported on its log stream just before exiting. */
+  reported: Promise<number>;
   sockets: net.Socket[];
   closedCount: number;
   /** Resolves once the child's three connections arrived and closed. */
@@ -196,6 +215,8 @@ export class WarmPool implements Launcher {
   private socketPath: string | null = null;
   private listening: Promise<string> | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Retired zygotes not gone yet. */
+  private readonly leaving = new Set<Zygote>();
 
   constructor(options: WarmPoolOptions = {}) {
     this.options = { maxForks: 500, maxRssBytes: 1024 ** 3, idleMs: 5 * 60_000, maxZygotes: 4, ...options };
@@ -214,10 +235,10 @@ export class WarmPool implements Launcher {
     return true;
   }
 
-  /** True while a live zygote serves this interpreter and environment (its lease is held). */
+  /** True while a live zygote serves this interpreter and environment and holds a lease on it (see `hold`). */
   warmFor(attempt: Pick<Attempt, "python" | "env">): boolean {
     const zygote = this.zygotes.get(zygoteKey(attempt));
-    return zygote !== undefined && zygote.alive && !zygote.retired;
+    return zygote !== undefined && zygote.alive && !zygote.retired && zygote.holdings.length > 0;
   }
 
   async launch(attempt: Attempt): Promise<ProcessOutcome> {
@@ -244,7 +265,7 @@ export class WarmPool implements Launcher {
           denied.add(answer.unsafe);
           this.denied.set(key, denied);
           attempt.log.system(`importing ${answer.unsafe} starts a thread, which makes forking unsafe: it is not preloaded in this environment's warm interpreter`, "WARNING");
-          zygote.retire();
+          this.retire(zygote);
           continue;
         }
         // The zygote died before the child ran: this attempt must not fail for it.
@@ -257,15 +278,26 @@ export class WarmPool implements Launcher {
     }
   }
 
-  /** Stops every zygote (they also exit on their own when this process ends). */
+  /** Stops every zygote and releases their leases (they also exit on their own when this process ends). */
   async close(): Promise<void> {
-    for (const zygote of this.zygotes.values()) zygote.retire();
+    const zygotes = [...this.zygotes.values(), ...this.leaving];
     this.zygotes.clear();
     if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+    // A zygote waits for its running children; past this, it is killed (with them).
+    const deadline = setTimeout(() => zygotes.forEach((zygote) => zygote.kill()), CLOSE_GRACE_MS);
+    await Promise.all(zygotes.map((zygote) => zygote.retire()));
+    clearTimeout(deadline);
     this.server?.close();
     if (this.socketPath) rmSync(this.socketPath, { force: true });
     this.server = null;
     this.listening = null;
+  }
+
+  /** Retires `zygote`, keeping track of it until it is gone (so `close` can wait for it). */
+  private retire(zygote: Zygote): void {
+    this.leaving.add(zygote);
+    void zygote.retire().then(() => this.leaving.delete(zygote));
   }
 
   private async follow(started: Started, streams: AttemptStreams, token: string, attempt: Attempt, zygote: Zygote): Promise<ProcessOutcome> {
@@ -280,7 +312,9 @@ export class WarmPool implements Launcher {
     if (attempt.signal.aborted) stop();
     else attempt.signal.addEventListener("abort", stop, { once: true });
     try {
-      const exit = await started.exit;
+      // Whichever comes first: the child's own report (no wait for the zygote to be scheduled and reap it, which on a
+      // busy machine is the slowest hop), or the zygote's (a child killed by a signal reports nothing).
+      const exit = await Promise.race([started.exit, streams.reported.then((code) => ({ code, signal: null }))]);
       // Whatever the callable left in its session would outlive the task: end the group.
       killGroup(started.pid, "SIGKILL");
       await settleWithin(streams.allClosed, DRAIN_AFTER_EXIT_MS, () => streams.sockets.forEach((socket) => socket.destroy()));
@@ -298,14 +332,30 @@ export class WarmPool implements Launcher {
   private retireIfSpent(zygote: Zygote): void {
     if (zygote.retired) return;
     const rss = zygote.forks % 20 === 0 ? zygote.rssBytes() : null;
-    if (zygote.forks >= this.options.maxForks || (rss !== null && rss > this.options.maxRssBytes)) zygote.retire();
+    if (zygote.forks >= this.options.maxForks || (rss !== null && rss > this.options.maxRssBytes)) this.retire(zygote);
   }
 
   private expect(token: string, log: AttemptLog): AttemptStreams {
+    // The child's last log line: its exit code, tagged with this attempt's token (see zygote.py).
     let markAllClosed = (): void => undefined;
     const allClosed = new Promise<void>((resolve) => (markAllClosed = resolve));
+    let report: (code: number) => void = () => undefined;
+    const reported = new Promise<number>((resolve) => (report = resolve));
+    const exitReport = `{"${EXIT_REPORT}": `;
+    const onLogLine = (line: string): void => {
+      if (line.startsWith(exitReport)) {
+        try {
+          const frame = JSON.parse(line) as { [EXIT_REPORT]?: number; token?: string };
+          if (frame.token === token && typeof frame[EXIT_REPORT] === "number") return report(frame[EXIT_REPORT]);
+        } catch {
+          // not our frame: an ordinary line of the log stream
+        }
+      }
+      log.record(line);
+    };
     const streams: AttemptStreams = {
-      handlers: { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: (line) => log.record(line) },
+      handlers: { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: onLogLine },
+      reported,
       sockets: [],
       closedCount: 0,
       allClosed,
@@ -326,7 +376,7 @@ export class WarmPool implements Launcher {
       const socketPath = await this.listen();
       while (this.zygotes.size >= this.options.maxZygotes) {
         const [oldestKey, oldest] = [...this.zygotes.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed)[0] as [string, Zygote];
-        oldest.retire();
+        this.retire(oldest);
         this.zygotes.delete(oldestKey);
       }
       zygote = new Zygote(attempt.python, socketPath, [...(this.denied.get(key) ?? [])], attempt);
@@ -342,7 +392,7 @@ export class WarmPool implements Launcher {
     this.idleTimer = setInterval(() => {
       for (const [key, zygote] of this.zygotes) {
         if (zygote.running === 0 && Date.now() - zygote.lastUsed > this.options.idleMs) {
-          zygote.retire();
+          this.retire(zygote);
           this.zygotes.delete(key);
         }
       }
@@ -356,13 +406,15 @@ export class WarmPool implements Launcher {
 
   private listen(): Promise<string> {
     this.listening ??= new Promise<string>((resolve, reject) => {
-      const socketPath = path.join(os.tmpdir(), `venvflow-warm-${process.pid}-${randomBytes(6).toString("hex")}.sock`);
+      sweepStaleSockets();
+      const socketPath = path.join(os.tmpdir(), `${SOCKET_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}.sock`);
       const server = net.createServer((socket) => this.accept(socket));
       server.once("error", reject);
       server.listen(socketPath, () => {
         server.unref();
         this.server = server;
         this.socketPath = socketPath;
+        process.once("exit", () => rmSync(socketPath, { force: true }));
         resolve(socketPath);
       });
     });
@@ -391,6 +443,23 @@ export class WarmPool implements Launcher {
   }
 }
 
+const SOCKET_PREFIX = "venvflow-warm-";
+
+/**
+ * Removes the sockets of pools whose process died without cleaning up (kill -9). Linux's abstract sockets would
+ * leave nothing behind, but Node before 22 cannot be connected to on one, so files it is.
+ */
+function sweepStaleSockets(): void {
+  try {
+    for (const entry of readdirSync(os.tmpdir())) {
+      const pid = entry.startsWith(SOCKET_PREFIX) && entry.endsWith(".sock") ? Number(entry.slice(SOCKET_PREFIX.length).split("-")[0]) : NaN;
+      if (Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid)) rmSync(path.join(os.tmpdir(), entry), { force: true });
+    }
+  } catch {
+    // an unreadable tmpdir only means nothing is swept
+  }
+}
+
 /** Zygotes are per interpreter and per exact environment variables: a fork inherits what its zygote started with. */
 function zygoteKey(attempt: Pick<Attempt, "python" | "env">): string {
   const env = Object.entries(stringEnv(attempt.env)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -399,6 +468,8 @@ function zygoteKey(attempt: Pick<Attempt, "python" | "env">): string {
 
 /** A zygote imports the runner and nothing else before it is ready: far below this even on a loaded machine. */
 const START_TIMEOUT_MS = 30_000;
+/** How long `close` lets running attempts finish before their zygote (and they) are killed. */
+const CLOSE_GRACE_MS = 10_000;
 
 /** Waits for the zygote to be ready; an abort or a zygote that does not answer in time is a start failure. */
 async function readyWithin(zygote: Zygote, signal: AbortSignal): Promise<void> {
@@ -412,7 +483,7 @@ async function readyWithin(zygote: Zygote, signal: AbortSignal): Promise<void> {
   try {
     await Promise.race([zygote.ready, failed]);
   } catch (error) {
-    zygote.retire();
+    void zygote.retire();
     zygote.kill();
     throw error;
   } finally {

@@ -5,7 +5,8 @@ environment's interpreter, with the attempts' environment variables and cwd.
 Protocol (JSON lines): requests on stdin, replies on the original stdout (fd 1 is pointed at stderr, so nothing an
 import prints can corrupt them).
   {"op": "fork", "id", "token", "callDir", "cwd", "env", "callable", "preload"}
-      -> {"id", "pid"} once the child runs, later {"id", "exit", "signal"} when it ended;
+      -> {"id", "pid"} once the child runs, later {"id", "exit", "signal"} when it ended (the child itself also
+         ends its log stream with {"__venvflow_exit__": code, "token"} just before it exits);
       -> {"id", "unsafe": module} when importing `module` started a thread: forking is no longer safe, and this
          zygote exits (the host starts a new one without that module);
   {"op": "retire"} -> exits once its running children ended.
@@ -32,6 +33,7 @@ import warnings  # noqa: E402
 import runner  # noqa: E402  (this file's directory is sys.path[0])
 
 LOG_FD = 3
+EXIT_REPORT = "__venvflow_exit__"
 PR_SET_PDEATHSIG = 1
 _PRISTINE_PATH = list(sys.path)
 _PREFIXES = tuple(
@@ -52,6 +54,8 @@ def _load_prctl() -> object:
 
 
 _prctl = _load_prctl()
+if _prctl is not None:
+    runner._libc_prctl.append(_prctl)  # the runner's own prctl handle, loaded once here instead of in every child
 
 
 def die_with_parent() -> None:
@@ -85,6 +89,7 @@ def thread_count() -> int:
 
 
 _imports_by_file: dict = {}
+_imports_by_source: dict = {}
 
 
 def listed_imports(spec: dict) -> list:
@@ -103,10 +108,15 @@ def listed_imports(spec: dict) -> list:
             except (OSError, SyntaxError, ValueError):
                 _imports_by_file[key] = []
         return _imports_by_file[key]
-    try:
-        return imports_in(str(spec.get("source", "")))
-    except (SyntaxError, ValueError):
-        return []
+    source = str(spec.get("source", ""))
+    if source not in _imports_by_source:
+        if len(_imports_by_source) >= 256:
+            _imports_by_source.clear()
+        try:
+            _imports_by_source[source] = imports_in(source)
+        except (SyntaxError, ValueError):
+            _imports_by_source[source] = []
+    return _imports_by_source[source]
 
 
 def imports_in(source: object) -> list:
@@ -233,7 +243,10 @@ class Zygote:
         sys.path[:] = _PRISTINE_PATH
         sys.argv[:] = [runner.__file__, request["callDir"]]
         reset_process_state()
-        return run_like_main()
+        code = run_like_main()
+        # The runner reports its end itself: the host need not wait for this zygote to reap the child.
+        os.write(LOG_FD, ('{"%s": %d, "token": "%s"}\n' % (EXIT_REPORT, code, request["token"])).encode("ascii"))
+        return code
 
     def reap(self) -> None:
         while self.running:

@@ -98,6 +98,27 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
     }, 30_000);
   });
 
+  describe("signals and large output", () => {
+    it("a callable killed by a signal fails with the signal, not a result", async () => {
+      const result = await run("import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n");
+      expect(result).toMatchObject({ state: "failed", exitCode: null, error: { type: "ProcessExit", message: "Process was killed by SIGKILL" } });
+    });
+
+    it("carries 8 MB of stdout and a 1 MB logging record whole", async () => {
+      let stdoutBytes = 0;
+      let longest = 0;
+      const result = await run("import logging, sys\ndef f():\n    for _ in range(8192):\n        sys.stdout.write('x' * 1023 + '\\n')\n    logging.info('y' * (1 << 20))\n    return 'ok'\n", {
+        onLog: (line) => {
+          if (line.stream === "stdout") stdoutBytes += line.msg.length + 1;
+          if (line.stream === "log") longest = Math.max(longest, line.msg.length);
+        },
+      });
+      expect(result).toMatchObject({ state: "success", returnValue: "ok" });
+      expect(stdoutBytes).toBe(8192 * 1024);
+      expect(longest).toBe(1 << 20);
+    });
+  });
+
   describe("#9.14 results JSON cannot carry", () => {
     it.each([
       ["float('nan')", "nan"],
