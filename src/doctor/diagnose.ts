@@ -107,13 +107,6 @@ function listOf(value: string[] | string | undefined): string[] {
   return value === undefined ? [] : typeof value === "string" ? [value] : value;
 }
 
-/** The indexes pip would use: the task's indexUrls, else PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, else PyPI. */
-function effectiveIndexUrls(input: PythonTaskInput, env: NodeJS.ProcessEnv): string[] {
-  if (input.indexUrls !== undefined) return listOf(input.indexUrls);
-  if (env.PIP_NO_INDEX && !["0", "false", "no", "off"].includes(env.PIP_NO_INDEX.toLowerCase())) return [];
-  const primary = env.PIP_INDEX_URL ?? "https://pypi.org/simple/";
-  return [primary, ...(env.PIP_EXTRA_INDEX_URL ?? "").split(/\s+/).filter(Boolean)];
-}
 
 function specFor(input: PythonTaskInput): EnvSpecInput {
   // The runtime's own spec for this task, so doctor and the run share one cached environment.
@@ -129,6 +122,7 @@ const SPEC_CODES: Record<string, FindingCode> = {
   python_unsupported: "python_not_found",
   index_unreachable: "index_unreachable",
   index_unauthorized: "index_unauthorized",
+  index_http_error: "index_http_error",
   no_compatible_wheel: "no_compatible_wheel",
   unsupported_wheel: "no_compatible_wheel",
   sdist_build_failed: "sdist_build_failed",
@@ -206,6 +200,10 @@ class Doctor {
           : `${pythons.length ? `use pythonVersion "${pythons.join('" or "')}"` : "use a pythonVersion those files support (they may require a newer Python)"}, or a version of ${project} with a wheel for Python ${view.facts?.version ?? "this Python"}`;
         return [finding(view, "no_compatible_wheel", `the index has ${project} only as ${files.join(", ")}; none fits Python ${view.facts?.version ?? "?"} on ${process.platform}`, fix)];
       }
+      const failing = probes.find((p) => p.probe.kind === "http_error");
+      if (failing && failing.probe.kind === "http_error") {
+        return [finding(view, "index_http_error", `the package index ${redactUrl(failing.url)} failed with HTTP ${failing.probe.status} when asked for ${project}`, "the index server is failing: retry later or ask its operator; check the index URL")];
+      }
       if (probes.length > 0 && probes.every((p) => p.probe.kind === "unreachable")) {
         return [finding(view, "index_unreachable", `the package index is unreachable: ${probes.map((p) => redactUrl(p.url)).join(", ")}`, "check the index URL, and that this machine can reach it (proxy, VPN, firewall)")];
       }
@@ -234,7 +232,7 @@ class Doctor {
 
   /** Resolves every task's interpreter and callable, analyzes them in batches, builds the environments. */
   async views(inputs: readonly PythonTaskInput[]): Promise<TaskView[]> {
-    const views: TaskView[] = inputs.map((input) => ({ input, findings: [], visible: null, host: new Map(), declared: new Set(), indexUrls: effectiveIndexUrls(input, this.env) }));
+    const views: TaskView[] = inputs.map((input) => ({ input, findings: [], visible: null, host: new Map(), declared: new Set(), indexUrls: listOf(input.indexUrls) }));
     const byPython = new Map<string, TaskView[]>();
     await Promise.all(
       views.map(async (view) => {
@@ -297,6 +295,8 @@ class Doctor {
       }
       const spec = await resolving;
       for (const line of spec.requirements) if (line.name) view.declared.add(line.name);
+      // The index in effect, as the build sees it: the task's (or its requirements files'), else the installer's configuration.
+      view.indexUrls = spec.indexUrls ?? (await spec.installer.configuredIndexes(this.env).catch(() => view.indexUrls));
       return spec.interpreter.path;
     } catch (error) {
       if (!(error instanceof VenvflowError)) throw error;

@@ -82,6 +82,8 @@ export interface Environment {
   lastUsedAt: string;
   sizeBytes: number;
   buildLogPath: string;
+  /** What the installer warned about while building (e.g. an extra the distribution does not provide). */
+  warnings?: string[];
 }
 
 /** An environment held by a running task: never deleted until released. */
@@ -92,7 +94,7 @@ export interface EnvironmentLease {
 
 export interface BuildProgress {
   key: string;
-  phase: "resolve" | "waiting" | "create" | "install" | "lock" | "publish" | "cached" | "done";
+  phase: "resolve" | "waiting" | "create" | "install" | "lock" | "publish" | "cached" | "done" | "warning";
   message: string;
 }
 
