@@ -177,7 +177,7 @@ class Doctor {
     const requirement = String(error.details.requirement ?? "");
     const project = /^[A-Za-z0-9._-]+/.exec(requirement)?.[0];
     const serializer = view.input.serializer;
-    // The environment layer sharpens "from versions: none" only for explicit indexUrls; doctor asks the index in effect.
+    // Doctor asks the index in effect, as the build does: the same probe, so the two never contradict.
     if ((reason === "no_matching_distribution" || reason === "no_compatible_wheel") && project) {
       const available = Array.isArray(error.details.availableVersions) ? (error.details.availableVersions as string[]) : [];
       if (serializer && canonicalizeName(project) === serializer && !listOf(view.input.requirements).some((r) => r.trim().toLowerCase().startsWith(serializer))) {

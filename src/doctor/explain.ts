@@ -6,6 +6,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { listEnvironments, parseRequirements } from "../env/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
+import { pipConfiguredIndexes } from "../env/pip-config.ts";
 import type { Environment } from "../env/types.ts";
 import { distributionsProviding } from "./index-lookup.ts";
 import { envSitePackages, scanAll, type ModuleProvider } from "./modules.ts";
@@ -22,7 +23,7 @@ export interface ImportFailureContext {
   requirements?: string[] | string;
   systemSitePackages?: boolean;
   baseDir?: string;
-  /** The task's index URLs; unset: PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, asked which distribution provides the module. */
+  /** The task's index URLs; unset: the index of pip's configuration (PIP_*, pip.conf), asked which distribution provides the module. */
   indexUrls?: string[] | string;
   /** VENVFLOW_HOME override. */
   home?: string;
@@ -82,9 +83,10 @@ async function declaredNames(context: ImportFailureContext): Promise<Set<string>
 }
 
 /** The first distribution the task's index says provides `module`, if it can say. */
-async function fromIndex(context: ImportFailureContext, module: string): Promise<string | null> {
+async function fromIndex(context: ImportFailureContext, module: string, baseInterpreter: string): Promise<string | null> {
   const given = context.indexUrls === undefined ? undefined : typeof context.indexUrls === "string" ? [context.indexUrls] : context.indexUrls;
-  const urls = given ?? [process.env.PIP_INDEX_URL, ...(process.env.PIP_EXTRA_INDEX_URL ?? "").split(/\s+/)].filter((u): u is string => Boolean(u));
+  // No indexUrls: the index pip's own configuration gives (PIP_*, pip.conf), as the build and doctor read it.
+  const urls = given ?? (await pipConfiguredIndexes([baseInterpreter, "-m", "pip"], process.env).catch(() => []));
   for (const url of urls) {
     const found = await distributionsProviding(url, module).catch(() => null);
     if (found?.length) return found[0] as string;
@@ -132,7 +134,7 @@ export async function explainImportFailure(context: ImportFailureContext): Promi
     const provider = (await scanAll(await envSitePackages(env.path))).get(top);
     if (provider) elsewhere.push({ env, provider });
   }
-  const distribution = onHost?.distribution ?? elsewhere.find((e) => e.provider.distribution)?.provider.distribution ?? (await fromIndex(context, top)) ?? knownDistribution(top) ?? top;
+  const distribution = onHost?.distribution ?? elsewhere.find((e) => e.provider.distribution)?.provider.distribution ?? (await fromIndex(context, top, current ? current.interpreter.path : context.env.python)) ?? knownDistribution(top) ?? top;
   const declaredLine = declared.has(canonicalizeName(top)) && !declared.has(canonicalizeName(distribution));
   const facts: string[] = [];
   facts.push(declared.has(canonicalizeName(distribution)) ? `the requirement "${distribution}" is declared` : "no requirement declares it");
