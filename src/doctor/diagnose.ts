@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureEnvironment, MIN_PYTHON, resolveSpec } from "../env/index.ts";
 import { probeIndex } from "../env/index-probe.ts";
+import { pipConfiguredIndexes } from "../env/pip-config.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { EnvSpecInput, Environment } from "../env/types.ts";
 import { environmentSpecFor, resolveCallable, type CallableTarget } from "../runtime/index.ts";
@@ -283,6 +284,8 @@ class Doctor {
         view.findings.push(finding(view, "external_python_not_found", `python ${input.python} ${stat ? "is not an interpreter file" : "does not exist"}`, "point python at an existing interpreter (an absolute path such as /opt/venvs/etl/bin/python), or drop it to let venvflow build the environment"));
         return null;
       }
+      // What `python -m pip install` would use for this interpreter: its pip's configuration (as the post-mortem reads it).
+      if (input.indexUrls === undefined) view.indexUrls = await pipConfiguredIndexes([input.python, "-m", "pip"], this.env).catch(() => []);
       return input.python;
     }
     try {
