@@ -45,7 +45,8 @@ async function pipResolve(pip: ProbedInterpreter, target: ProbedInterpreter, ind
   } catch (error) {
     const reason = String((error as { stderr?: string }).stderr ?? error).trim().split("\n").filter((l) => l.startsWith("ERROR")).join(" ");
     const project = /No matching distribution found for ([A-Za-z0-9._-]+)/.exec(reason)?.[1];
-    return { ok: false, kind: project ? `no_match:${canonicalizeName(project)}` : /conflicting dependencies|ResolutionImpossible/.test(reason) ? "conflict" : "other", reason };
+    const kind = project ? `no_match:${canonicalizeName(project)}` : /requires a different Python/.test(reason) ? "requires_python" : /conflicting dependencies|ResolutionImpossible/.test(reason) ? "conflict" : "other";
+    return { ok: false, kind, reason };
   }
   const parsed = JSON.parse(await readFile(report, "utf8")) as { install: { metadata: { name: string; version: string } }[] };
   return { ok: true, pins: parsed.install.map((i) => `${canonicalizeName(i.metadata.name)}==${i.metadata.version}`).sort() };
@@ -57,7 +58,8 @@ async function ourResolve(target: ProbedInterpreter, indexUrls: string[], c: Cor
     return { ok: true, pins: result.distributions.map((d) => `${d.name}==${d.version}`).sort() };
   } catch (error) {
     if (error instanceof VenvflowError) {
-      const kind = error.code === "conflicting_requirements" ? "conflict" : ["no_matching_distribution", "no_compatible_wheel"].includes(error.code) ? `no_match:${String(error.details.requirement)}` : error.code;
+      const kinds: Record<string, string> = { conflicting_requirements: "conflict", requires_python_mismatch: "requires_python", no_matching_distribution: `no_match:${String(error.details.requirement)}`, no_compatible_wheel: `no_match:${String(error.details.requirement)}` };
+      const kind = kinds[error.code] ?? error.code;
       return { ok: false, kind, reason: `${error.code}: ${error.message}` };
     }
     throw error;

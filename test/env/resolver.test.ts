@@ -193,7 +193,7 @@ describe("resolution", () => {
     expect(pins(await resolveHere(["rv-b"], { constraints: ["rv-a<2"] }))).toEqual(["rv-a==1.1", "rv-b==3.0"]);
     const excluded = await failure(resolveHere(["rv-a"], { constraints: ["rv-a>=3"] }));
     expect(excluded.code).toBe("conflicting_requirements");
-    expect(excluded.message).toContain("The constraint rv-a>=3 excludes every version of rv-a the index has for Python 3.11.7 on linux x86_64 (1.0, 1.1, 2.0, 2.1)");
+    expect(excluded.message).toContain("No version of rv-a satisfies rv-a together with the constraint rv-a>=3; the index has 1.0, 1.1, 2.0, 2.1 for Python 3.11.7 on linux x86_64");
     expect(pins(await resolveHere(["rv-f"]))).toEqual(["rv-f==1.0"]);
     expect(pins(await resolveHere(["rv-f"], { prereleases: true }))).toEqual(["rv-f==2.0rc1"]);
     expect(pins(await resolveHere(["rv-g"]))).toEqual(["rv-g==1.0a1"]);

@@ -255,15 +255,16 @@ function describeRequirement(info: RequirementInformation, criteria: ResolutionI
 async function explainImpossible(error: ResolutionImpossible, client: IndexClient, provider: PipProvider, target: ResolveTarget): Promise<VenvflowError> {
   const { causes, criteria } = error;
   const where = `Python ${target.pythonVersion} on ${target.markers.sys_platform} ${target.markers.platform_machine}`;
-  const pythonCauses = causes.filter((c) => c.requirement.kind === "python");
-  if (pythonCauses.length === causes.length && causes.length > 0) {
+  // As pip reports: a Requires-Python that excludes the target wins over everything else.
+  const pythonCauses = causes.filter((c) => c.requirement.kind === "python" && !c.requirement.specifier.contains(target.pythonVersion, { prereleases: true }));
+  if (pythonCauses.length > 0) {
     const lines = pythonCauses.map((c) => `${c.parent ? chainOf(c.parent, criteria) : "the user"} requires Python ${c.requirement.kind === "python" ? c.requirement.specifier.toString() : ""}`);
     return new VenvflowError("requires_python_mismatch", `No version fits ${where}: ${lines.join("; ")}`, {
       fix: "pick a pythonVersion these distributions support, or versions of them that support this Python",
       details: { causes: lines },
     });
   }
-  const identifiers = [...new Set(causes.map((c) => c.requirement.name))];
+  const identifiers = [...new Set(causes.filter((c) => c.requirement.kind !== "python").map((c) => c.requirement.name))];
   if (identifiers.length === 1) {
     const name = identifiers[0] as string;
     const wanted = causes.map((c) => describeRequirement(c, criteria).replace(/^the user requested /, "")).join("; ");
@@ -288,9 +289,9 @@ async function explainImpossible(error: ResolutionImpossible, client: IndexClien
       });
     }
     const constraint = provider.constraintFor(name);
-    if (constraint && (await provider.findMatches(name, () => [], () => [])).length === 0) {
-      return new VenvflowError("conflicting_requirements", `The constraint ${name}${constraint.toString()} excludes every version of ${name} the index has for ${where} (${available.join(", ")}), and ${wanted}`, {
-        fix: `loosen the constraint on ${name}, or drop it`,
+    if (constraint && causes.length === 1) {
+      return new VenvflowError("conflicting_requirements", `No version of ${name} satisfies ${wanted} together with the constraint ${name}${constraint.toString()}; the index has ${available.join(", ")} for ${where}`, {
+        fix: `loosen the constraint on ${name}, or the requirement`,
         details: { conflict: [`constraint ${name}${constraint.toString()}`, wanted], identifiers: [name], availableVersions: available },
       });
     }

@@ -305,7 +305,11 @@ export class PipProvider {
       }
       return out;
     }
+    // pip 24 yields Requires-Python after the dependencies: which conflict is met first decides the reported cause.
     const out: ResolverRequirement[] = [];
+    for (const r of requiresDist) {
+      if (!r.marker || r.marker.evaluate({ ...this.source.markers, extra: "" })) out.push(...this.requirementsFrom(r.toString(), []));
+    }
     if (metadata.requiresPython) {
       let specifier: SpecifierSet | null = null;
       try {
@@ -314,9 +318,6 @@ export class PipProvider {
         // pip ignores an unreadable Requires-Python
       }
       if (specifier && specifier.size > 0) out.push({ kind: "python", identifier: PYTHON_IDENTIFIER, name: PYTHON_IDENTIFIER, specifier, text: `Requires-Python ${metadata.requiresPython}` });
-    }
-    for (const r of requiresDist) {
-      if (!r.marker || r.marker.evaluate({ ...this.source.markers, extra: "" })) out.push(...this.requirementsFrom(r.toString(), []));
     }
     return out;
   }
