@@ -17,8 +17,8 @@ import { IndexClient, type IndexFile } from "./index-client.ts";
 import { parseCoreMetadata, type CoreMetadata } from "./metadata.ts";
 import { PYTHON_IDENTIFIER, PipProvider, Resolution, ResolutionImpossible, requirementsFrom, requiresPythonFits, type Candidate, type RequirementInformation, type ResolverRequirement } from "./resolver.ts";
 
-export { IndexClient, parseHtmlPage, parseJsonPage, type IndexFile, type ProjectLookup } from "./index-client.ts";
-export { parseCoreMetadata, type CoreMetadata } from "./metadata.ts";
+export { IndexClient, parseHtmlPage, type IndexFile } from "./index-client.ts";
+export type { CoreMetadata } from "./metadata.ts";
 
 const execFileAsync = promisify(execFile);
 
