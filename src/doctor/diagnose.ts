@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureEnvironment, MIN_PYTHON, resolveSpec, runPythonJson } from "../env/index.ts";
 import { probeIndex } from "../env/index-probe.ts";
+import { pipConfiguredIndexes } from "../env/pip-config.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { EnvSpecInput, Environment } from "../env/types.ts";
 import { environmentSpecFor, resolveCallable, type CallableTarget } from "../runtime/index.ts";
@@ -97,13 +98,6 @@ function listOf(value: string[] | string | undefined): string[] {
   return value === undefined ? [] : typeof value === "string" ? [value] : value;
 }
 
-/** The indexes pip would use: the task's indexUrls, else PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, else PyPI. */
-function effectiveIndexUrls(input: PythonTaskInput, env: NodeJS.ProcessEnv): string[] {
-  if (input.indexUrls !== undefined) return listOf(input.indexUrls);
-  if (env.PIP_NO_INDEX && !["0", "false", "no", "off"].includes(env.PIP_NO_INDEX.toLowerCase())) return [];
-  const primary = env.PIP_INDEX_URL ?? "https://pypi.org/simple/";
-  return [primary, ...(env.PIP_EXTRA_INDEX_URL ?? "").split(/\s+/).filter(Boolean)];
-}
 
 function specFor(input: PythonTaskInput): EnvSpecInput {
   // The runtime's own spec for this task, so doctor and the run share one cached environment.
@@ -119,6 +113,7 @@ const SPEC_CODES: Record<string, FindingCode> = {
   python_unsupported: "python_not_found",
   index_unreachable: "index_unreachable",
   index_unauthorized: "index_unauthorized",
+  index_http_error: "index_http_error",
   no_compatible_wheel: "no_compatible_wheel",
   unsupported_wheel: "no_compatible_wheel",
   sdist_build_failed: "sdist_build_failed",
@@ -175,7 +170,7 @@ class Doctor {
     const requirement = String(error.details.requirement ?? "");
     const project = /^[A-Za-z0-9._-]+/.exec(requirement)?.[0];
     const serializer = view.input.serializer;
-    // The environment layer sharpens "from versions: none" only for explicit indexUrls; doctor asks the index in effect.
+    // Doctor asks the index in effect, as the build does: the same probe, so the two never contradict.
     if ((reason === "no_matching_distribution" || reason === "no_compatible_wheel") && project) {
       const available = Array.isArray(error.details.availableVersions) ? (error.details.availableVersions as string[]) : [];
       if (serializer && canonicalizeName(project) === serializer && !listOf(view.input.requirements).some((r) => r.trim().toLowerCase().startsWith(serializer))) {
@@ -197,6 +192,10 @@ class Doctor {
           ? `${project} publishes wheels only for ${platforms.join(", ")}: run the task on such a machine, or pick a version or an alternative with a wheel for ${process.platform}`
           : `${pythons.length ? `use pythonVersion "${pythons.join('" or "')}"` : "use a pythonVersion those files support (they may require a newer Python)"}, or a version of ${project} with a wheel for Python ${view.facts?.version ?? "this Python"}`;
         return [finding(view, "no_compatible_wheel", `the index has ${project} only as ${files.join(", ")}; none fits Python ${view.facts?.version ?? "?"} on ${process.platform}`, fix)];
+      }
+      const failing = probes.find((p) => p.probe.kind === "http_error");
+      if (failing && failing.probe.kind === "http_error") {
+        return [finding(view, "index_http_error", `the package index ${redactUrl(failing.url)} failed with HTTP ${failing.probe.status} when asked for ${project}`, "the index server is failing: retry later or ask its operator; check the index URL")];
       }
       if (probes.length > 0 && probes.every((p) => p.probe.kind === "unreachable")) {
         return [finding(view, "index_unreachable", `the package index is unreachable: ${probes.map((p) => redactUrl(p.url)).join(", ")}`, "check the index URL, and that this machine can reach it (proxy, VPN, firewall)")];
@@ -226,7 +225,7 @@ class Doctor {
 
   /** Resolves every task's interpreter and callable, analyzes them in batches, builds the environments. */
   async views(inputs: readonly PythonTaskInput[]): Promise<TaskView[]> {
-    const views: TaskView[] = inputs.map((input) => ({ input, findings: [], visible: null, host: new Map(), declared: new Set(), indexUrls: effectiveIndexUrls(input, this.env) }));
+    const views: TaskView[] = inputs.map((input) => ({ input, findings: [], visible: null, host: new Map(), declared: new Set(), indexUrls: listOf(input.indexUrls) }));
     const byPython = new Map<string, TaskView[]>();
     await Promise.all(
       views.map(async (view) => {
@@ -277,6 +276,8 @@ class Doctor {
         view.findings.push(finding(view, "external_python_not_found", `python ${input.python} ${stat ? "is not an interpreter file" : "does not exist"}`, "point python at an existing interpreter (an absolute path such as /opt/venvs/etl/bin/python), or drop it to let venvflow build the environment"));
         return null;
       }
+      // What `python -m pip install` would use for this interpreter: its pip's configuration (as the post-mortem reads it).
+      if (input.indexUrls === undefined) view.indexUrls = await pipConfiguredIndexes([input.python, "-m", "pip"], this.env).catch(() => []);
       return input.python;
     }
     try {
@@ -289,6 +290,8 @@ class Doctor {
       }
       const spec = await resolving;
       for (const line of spec.requirements) if (line.name) view.declared.add(line.name);
+      // The index in effect, as the build sees it: the task's (or its requirements files'), else the installer's configuration.
+      view.indexUrls = spec.indexUrls ?? (await spec.installer.configuredIndexes(this.env).catch(() => view.indexUrls));
       return spec.interpreter.path;
     } catch (error) {
       if (!(error instanceof VenvflowError)) throw error;

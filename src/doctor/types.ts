@@ -20,6 +20,7 @@ export const FINDING_CODES = [
   "serializer_missing",
   "index_unreachable",
   "index_unauthorized",
+  "index_http_error",
   "sdist_build_failed",
   "install_failed",
   "dag_load_failed",

@@ -73,6 +73,9 @@ function sources(spec: ResolvedSpec): InstallSources {
   return { indexUrls: spec.indexUrls, findLinks: spec.findLinks, installOptions: spec.installOptions };
 }
 
+/** pip's and uv's warnings about an extra the distribution does not provide (pip installs it without the extra). */
+const UNKNOWN_EXTRA = /does not provide the extra '[^']+'|does not have an extra named/;
+
 function requirementsText(lines: RequirementLine[]): string {
   return lines.map((l) => l.text).join("\n") + "\n";
 }
@@ -119,12 +122,12 @@ async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.Proc
  * pip's "from versions: none" hides four different causes; asking the index itself tells them apart:
  * unreachable, unauthorized, no such project, or files that all target other platforms/Pythons.
  */
-async function sharpenWithIndexProbe(explained: VenvflowError, spec: ResolvedSpec): Promise<VenvflowError> {
+async function sharpenWithIndexProbe(explained: VenvflowError, spec: ResolvedSpec, indexUrls: string[] | null): Promise<VenvflowError> {
   const available = explained.details.availableVersions;
-  if (explained.code !== "no_matching_distribution" || !Array.isArray(available) || available.length > 0 || !spec.indexUrls?.length) return explained;
+  if (explained.code !== "no_matching_distribution" || !Array.isArray(available) || available.length > 0 || !indexUrls?.length) return explained;
   const project = /^[A-Za-z0-9._-]+/.exec(String(explained.details.requirement ?? ""))?.[0];
   if (!project) return explained;
-  const probes = await Promise.all(spec.indexUrls.map(async (url) => ({ url: redactUrl(url), probe: await probeIndex(url, project) })));
+  const probes = await Promise.all(indexUrls.map(async (url) => ({ url: redactUrl(url), probe: await probeIndex(url, project) })));
   const where = `Python ${spec.interpreter.version} on ${spec.interpreter.platform}`;
   const details = { ...explained.details, probes: probes.map((p) => ({ url: p.url, kind: p.probe.kind })) };
   const log = `full installer output: ${explained.details.buildLogPath}`;
@@ -142,6 +145,13 @@ async function sharpenWithIndexProbe(explained: VenvflowError, spec: ResolvedSpe
     return new VenvflowError("index_unreachable", `The package index is unreachable: ${detail}; so ${project} could not be found\n${log}`, {
       fix: "check the index URL, and that this machine can reach it (proxy, VPN, firewall)",
       details,
+    });
+  }
+  const failing = probes.find((p) => p.probe.kind === "http_error");
+  if (failing) {
+    return new VenvflowError("index_http_error", `The package index ${failing.url} failed with HTTP ${failing.probe.kind === "http_error" ? failing.probe.status : "?"}, so ${project} could not be found (pip reports this as "from versions: none")\n${log}`, {
+      fix: "the index server is failing: retry later or ask its operator; check the index URL",
+      details: { ...details, status: failing.probe.kind === "http_error" ? failing.probe.status : null },
     });
   }
   const refused = probes.find((p) => p.probe.kind === "unauthorized");
@@ -219,6 +229,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
     }
 
     let lock: LockedPackage[] = [];
+    let warnings: string[] = [];
     const pins = request.pins ?? [];
     if (spec.requirements.length > 0) {
       progress("install", `installing ${spec.requirements.length} requirement${spec.requirements.length === 1 ? "" : "s"} with ${spec.installer.name} ${spec.installer.version}`);
@@ -240,18 +251,21 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
         redact: (text) => spec.redactor.redact(text),
       });
       if (installed.lock === null) {
+        // With no indexUrls, name the index the installer's own configuration gives (pip.conf, PIP_*), as doctor does.
+        const indexUrls = spec.indexUrls ?? (await spec.installer.configuredIndexes(env).catch(() => null));
         const explained = explainInstallFailure({
           lines: installed.result.lines,
           pythonVersion: spec.interpreter.version,
           platform: spec.interpreter.platform,
-          indexUrls: spec.indexUrls?.map(redactUrl) ?? null,
+          indexUrls: indexUrls?.map(redactUrl) ?? null,
           buildLogPath,
           exitCode: installed.result.exitCode,
         });
-        throw new EnvBuildError(await sharpenWithIndexProbe(explained, spec));
+        throw new EnvBuildError(await sharpenWithIndexProbe(explained, spec, indexUrls));
       }
       progress("lock", "recording the resolved packages");
       lock = installed.lock;
+      warnings = installed.result.lines.map((l) => l.trim()).filter((l) => UNKNOWN_EXTRA.test(l));
     }
 
     progress("publish", "publishing");
@@ -268,6 +282,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       buildDurationMs: Date.now() - started,
       buildLogPath,
       sizeBytes: await directorySize(dir),
+      ...(warnings.length ? { warnings } : {}),
     };
     await cache.publish(metadata);
     await log.write(`published ${key} in ${metadata.buildDurationMs} ms\n`);

@@ -61,6 +61,8 @@ async function obtain(input: EnvSpecInput, options: EnsureOptions, leaseIt: bool
     } else {
       metadata = await buildEnvironment({ spec, key, cache, lock, env, onProgress: options.onProgress, onOutput: options.onOutput, signal: options.signal });
     }
+    // Repeated on every use, not just the build: a task using a cached environment still learns its extra was ignored.
+    for (const warning of metadata.warnings ?? []) options.onProgress?.({ key, phase: "warning", message: warning });
     const lease = leaseIt ? await cache.addLease(key) : null;
     await cache.touch(key);
     return { env: await cache.toEnvironment(metadata), lease, cache };

@@ -87,6 +87,26 @@ export function explainInstallFailure(context: InstallFailureContext): VenvflowE
     );
   }
 
+  // Hash-checking mode (`--hash` lines, `--require-hashes`): pip lists each package whose file did not match.
+  const mismatch = lines.findIndex((l) => /THESE PACKAGES DO NOT MATCH THE HASHES/.test(l));
+  if (mismatch !== -1) {
+    const packages = lines.slice(mismatch + 1).map((l) => /^\s+(\S+?==\S+) from /.exec(l)?.[1]).filter((p): p is string => p !== undefined);
+    const expected = lines.slice(mismatch + 1).find((l) => /Expected sha256/.test(l))?.trim();
+    const got = lines.slice(mismatch + 1).find((l) => /Got\s+[0-9a-f]{64}/.test(l))?.trim().replace(/\s+/g, " ");
+    return new VenvflowError("hash_mismatch", `The downloaded file of ${packages.join(", ") || "a package"} does not match the --hash in the requirements${expected ? ` (${expected}; ${got ?? "got another"})` : ""}\n${log}`, {
+      fix: "if the version changed on purpose, regenerate the hashes (pip-compile --generate-hashes); otherwise the index is serving a different file than the one you locked",
+      details: details({ decisiveLine: (lines[mismatch] as string).trim(), packages }),
+    });
+  }
+  const missingHashes = firstLine(lines, /Hashes are required in --require-hashes mode, but they are missing|In --require-hashes mode, all requirements must have their versions pinned/);
+  if (missingHashes) {
+    const offenders = lines.filter((l) => /--hash=sha256:[0-9a-f]{64}$|^\s+\S+ from /.test(l)).map((l) => l.trim()).slice(0, 5);
+    return new VenvflowError("hashes_missing", `${missingHashes.trim()}${offenders.length ? `: ${offenders.join("; ")}` : ""}\n${log}`, {
+      fix: "with --require-hashes every requirement, dependencies included, must be pinned with == and carry a --hash (pip-compile --generate-hashes writes them)",
+      details: details({ decisiveLine: missingHashes.trim() }),
+    });
+  }
+
   const unsupported = firstLine(lines, /is not a supported wheel on this platform/);
   if (unsupported) {
     return new VenvflowError("unsupported_wheel", `${unsupported.trim()} (${where})\n${log}`, {

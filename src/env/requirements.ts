@@ -23,6 +23,8 @@ export interface RequirementLine {
   marker: string | null;
   /** "requirements.txt:3", or "requirements[0]" for list entries. */
   origin: string;
+  /** `--hash=ALG:HEX` options of the line (pip's hash-checking mode), as "sha256:…". */
+  hashes: string[];
 }
 
 export interface ParsedRequirements {
@@ -89,10 +91,38 @@ function looksLikePathOrUrl(text: string): boolean {
   return /^(\.{0,2}\/|~|[a-z][a-z0-9+.-]*:\/\/)/i.test(text) || /\.(whl|tar\.gz|zip)$/i.test(text);
 }
 
-/** Parses one requirement line into its validated, canonical form. */
-export function parseRequirementLine(text: string, origin: string): RequirementLine {
+/** Hash algorithms pip accepts in `--hash` (pip's `STRONG_HASHES`). */
+const HASH_OPTION = /^--hash[=\s]\s*(sha256|sha384|sha512):([0-9a-f]+)$/i;
+const HASH_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/**
+ * Splits pip's per-requirement options off a line, as pip's `break_args_options` does: the requirement ends
+ * at the first token starting with "-". Only `--hash` is accepted (what pip-compile --generate-hashes writes).
+ */
+function splitHashes(text: string, origin: string): { requirement: string; hashes: string[] } {
+  const optionStart = text.search(/(^|\s)--?[a-z]/i);
+  if (optionStart === -1) return { requirement: text, hashes: [] };
+  const requirement = text.slice(0, optionStart).trim();
+  const hashes: string[] = [];
+  for (const option of text.slice(optionStart).trim().split(/\s+(?=--?[a-z])/i)) {
+    const match = HASH_OPTION.exec(option.trim());
+    if (!match || match[2]?.length !== HASH_LENGTHS[(match[1] as string).toLowerCase()]) {
+      throw new VenvflowError("invalid_requirement", `Unsupported or malformed option "${redactUrl(option.trim())}" after the requirement at ${origin}`, {
+        fix: "per-requirement options other than --hash=sha256:<64 hex digits> (or sha384/sha512) are not supported; write hashes as pip-compile --generate-hashes does",
+        details: { origin },
+      });
+    }
+    hashes.push(`${(match[1] as string).toLowerCase()}:${(match[2] as string).toLowerCase()}`);
+  }
+  return { requirement, hashes };
+}
+
+/** Parses one requirement line into its validated, canonical form; `--hash` options stay in `text` for pip. */
+export function parseRequirementLine(line: string, origin: string): RequirementLine {
+  const { requirement: text, hashes } = splitHashes(line, origin);
+  const withHashes = (canonical: string) => [canonical, ...[...hashes].sort().map((h) => `--hash=${h}`)].join(" ");
   if (looksLikePathOrUrl(text) && !text.includes("@")) {
-    return { text, canonical: text, name: null, pins: [], marker: null, origin };
+    return { text: line, canonical: withHashes(text), name: null, pins: [], marker: null, origin, hashes };
   }
   let requirement: Requirement;
   try {
@@ -113,12 +143,13 @@ export function parseRequirementLine(text: string, origin: string): RequirementL
   }
   const pins = [...requirement.specifier].filter((s) => s.operator === "==" || s.operator === "===").map((s) => s.version);
   return {
-    text,
-    canonical: canonicalRequirement(requirement),
+    text: line,
+    canonical: withHashes(canonicalRequirement(requirement)),
     name: canonicalizeName(requirement.name),
     pins,
     marker: requirement.marker ? requirement.marker.toString() : null,
     origin,
+    hashes,
   };
 }
 

@@ -84,6 +84,8 @@ export interface Environment {
   buildLogPath: string;
   /** Why this environment cannot run tasks (its interpreter or base Python is gone); absent when healthy. */
   problem?: string;
+  /** What the installer warned about while building (e.g. an extra the distribution does not provide). */
+  warnings?: string[];
 }
 
 /** An environment held by a running task: never deleted until released. */
@@ -94,7 +96,7 @@ export interface EnvironmentLease {
 
 export interface BuildProgress {
   key: string;
-  phase: "resolve" | "waiting" | "create" | "install" | "lock" | "publish" | "cached" | "done";
+  phase: "resolve" | "waiting" | "create" | "install" | "lock" | "publish" | "cached" | "done" | "warning";
   message: string;
 }
 

@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   util: ["invalid_duration", "invalid_path_id", "internal_error"],
   env: [
     "ambiguous_env_key", "build_cancelled", "build_timeout", "conflicting_requirements", "env_build_failed", "env_in_use",
-    "env_not_found", "hash_mismatch", "index_http_error", "index_unauthorized", "index_unreachable", "install_failed",
+    "env_not_found", "hash_mismatch", "hashes_missing", "index_http_error", "index_unauthorized", "index_unreachable", "install_failed",
     "installer_not_found", "invalid_env_key", "metadata_hash_mismatch", "requires_python_mismatch", "resolution_too_deep", "resolver_unsupported_platform", "unsupported_requirement", "sdist_metadata_unavailable", "invalid_env_spec", "invalid_index_url", "invalid_installer",
     "invalid_marker", "invalid_name", "invalid_python_version", "invalid_requirement", "invalid_sdist_filename",
     "invalid_specifier", "invalid_tag", "invalid_version", "invalid_wheel_filename", "lock_timeout",

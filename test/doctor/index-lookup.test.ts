@@ -51,7 +51,7 @@ describe("distributionsProviding", () => {
     expect(await distributionsProviding(privateIndex.urlWithCredentials("ci", "s3cr3t"), "widgets")).toEqual(["corp-widgets"]);
     expect(await distributionsProviding(privateIndex.url, "widgets")).toBeNull();
     expect(await distributionsProviding(await unreachableIndexUrl(), "widgets")).toBeNull();
-    expect(await distributionsProviding("file:///opt/pypi/simple", "widgets")).toBeNull();
+    expect(await distributionsProviding("file:///nonexistent/venvflow/simple", "widgets")).toBeNull();
     // PyPI's listing is far too large to read: no request is even made.
     expect(await distributionsProviding("https://pypi.org/simple/", "yaml")).toBeNull();
   });

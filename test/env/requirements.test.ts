@@ -75,6 +75,19 @@ describe("requirements", () => {
     await expect(parseRequirements("c.txt", undefined, dir)).rejects.toThrow(/gone\.txt \(included from .*c\.txt\)/);
   });
 
+  it("accepts --hash options as pip does (pip-compile --generate-hashes output) and rejects malformed ones", async () => {
+    const sha = "a".repeat(64);
+    const file = path.join(dir, "hashed.txt");
+    await writeFile(file, `--require-hashes\nVf_Alpha==1.0.0 \\\n    --hash=sha256:${sha} \\\n    --hash=sha256:${"b".repeat(64)}\n`);
+    const parsed = await parseRequirements(file, undefined, dir);
+    expect(parsed.installOptions).toEqual(["--require-hashes"]);
+    expect(parsed.requirements[0]).toMatchObject({ name: "vf-alpha", pins: ["1.0.0"], hashes: [`sha256:${sha}`, `sha256:${"b".repeat(64)}`] });
+    expect(parsed.requirements[0]?.canonical).toBe(`vf-alpha==1.0.0 --hash=sha256:${sha} --hash=sha256:${"b".repeat(64)}`);
+    await expect(parseRequirements([`vf-alpha==1.0.0 --hash=sha256:${sha.slice(1)}`], undefined, dir)).rejects.toThrow(/malformed option "--hash=sha256:a{63}" after the requirement at requirements\[0\]/);
+    await expect(parseRequirements(["vf-alpha==1.0.0 --hash=md5:0123"], undefined, dir)).rejects.toMatchObject({ code: "invalid_requirement" });
+    await expect(parseRequirements(["vf-alpha==1.0.0 --global-option=x"], undefined, dir)).rejects.toThrow(/Unsupported or malformed option "--global-option=x"/);
+  });
+
   it("never puts a credential in an error message", async () => {
     const error = await parseRequirements(["pkg @ https://user:hunter2@example.com/pkg.whl ; ="], undefined, dir).catch((e: unknown) => e);
     expect((error as Error).message).not.toContain("hunter2");

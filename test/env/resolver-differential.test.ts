@@ -27,7 +27,8 @@ const pythons = [...byMinor.values()].sort((a, b) => a.minor - b.minor);
 // The newest pip found runs every pip side (`--python TARGET`): the provider reproduces pip 23.1–24.x.
 const pipHost = found.filter((p) => p.pipVersion && /^(2[3-4])\./.test(p.pipVersion)).sort((a, b) => (b.pipVersion as string).localeCompare(a.pipVersion as string, undefined, { numeric: true }))[0];
 
-type Outcome = { ok: true; pins: string[] } | { ok: false; reason: string };
+/** A failure reduced to what both sides can say: the project nothing fits ("no_match:NAME"), or a conflict. */
+type Outcome = { ok: true; pins: string[] } | { ok: false; kind: string; reason: string };
 
 async function pipResolve(pip: ProbedInterpreter, target: ProbedInterpreter, indexUrls: string[], c: CorpusCase, scratch: string): Promise<Outcome> {
   const report = join(scratch, `report-${Math.random().toString(36).slice(2)}.json`);
@@ -42,7 +43,10 @@ async function pipResolve(pip: ProbedInterpreter, target: ProbedInterpreter, ind
   try {
     await execFileAsync(pip.path, [...args, ...c.requirements], { env: testPipEnv(), timeout: 300_000 });
   } catch (error) {
-    return { ok: false, reason: String((error as { stderr?: string }).stderr ?? error).trim().split("\n").filter((l) => l.startsWith("ERROR")).join(" ") };
+    const reason = String((error as { stderr?: string }).stderr ?? error).trim().split("\n").filter((l) => l.startsWith("ERROR")).join(" ");
+    const project = /No matching distribution found for ([A-Za-z0-9._-]+)/.exec(reason)?.[1];
+    const kind = project ? `no_match:${canonicalizeName(project)}` : /requires a different Python/.test(reason) ? "requires_python" : /conflicting dependencies|ResolutionImpossible/.test(reason) ? "conflict" : "other";
+    return { ok: false, kind, reason };
   }
   const parsed = JSON.parse(await readFile(report, "utf8")) as { install: { metadata: { name: string; version: string } }[] };
   return { ok: true, pins: parsed.install.map((i) => `${canonicalizeName(i.metadata.name)}==${i.metadata.version}`).sort() };
@@ -53,7 +57,11 @@ async function ourResolve(target: ProbedInterpreter, indexUrls: string[], c: Cor
     const result = await resolve(c.requirements, { indexes: indexUrls, target: targetFor(target), constraints: c.constraints ?? [], prereleases: c.pre ?? false, client });
     return { ok: true, pins: result.distributions.map((d) => `${d.name}==${d.version}`).sort() };
   } catch (error) {
-    if (error instanceof VenvflowError) return { ok: false, reason: `${error.code}: ${error.message}` };
+    if (error instanceof VenvflowError) {
+      const kinds: Record<string, string> = { conflicting_requirements: "conflict", requires_python_mismatch: "requires_python", no_matching_distribution: `no_match:${String(error.details.requirement)}`, no_compatible_wheel: `no_match:${String(error.details.requirement)}` };
+      const kind = kinds[error.code] ?? error.code;
+      return { ok: false, kind, reason: `${error.code}: ${error.message}` };
+    }
     throw error;
   }
 }
@@ -81,13 +89,13 @@ interface Comparison {
 
 function agree(c: Comparison): boolean {
   if (c.ours.ok && c.pips.ok) return c.ours.pins.join(" ") === c.pips.pins.join(" ");
-  return !c.ours.ok && !c.pips.ok;
+  return !c.ours.ok && !c.pips.ok && c.ours.kind === c.pips.kind;
 }
 
 function report(title: string, comparisons: Comparison[]): void {
   const agreeing = comparisons.filter(agree);
   const bothResolved = agreeing.filter((c) => c.ours.ok).length;
-  console.log(`${title}: ${agreeing.length}/${comparisons.length} agree with pip ${pipHost?.pipVersion} (${bothResolved} identical pinned sets, ${agreeing.length - bothResolved} fail in both)`);
+  console.log(`${title}: ${agreeing.length}/${comparisons.length} agree with pip ${pipHost?.pipVersion} (${bothResolved} identical pinned sets, ${agreeing.length - bothResolved} fail in both for the same reason)`);
   for (const c of comparisons.filter((x) => !agree(x))) console.log(`  DIFFERS ${c.label}\n    venvflow: ${JSON.stringify(c.ours)}\n    pip:      ${JSON.stringify(c.pips)}`);
 }
 

@@ -4,8 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { linuxPlatforms, supportedTags } from "../../src/env/pep/index.ts";
-import { IndexClient, parseHtmlPage, resolve, type ResolveTarget } from "../../src/env/resolver/index.ts";
+import { listPythons } from "../../src/env/python.ts";
+import { IndexClient, parseHtmlPage, resolve, targetFor, type ResolveTarget } from "../../src/env/resolver/index.ts";
 import { VenvflowError } from "../../src/util/errors.ts";
 import { startPackageIndex, type PackageIndex } from "../support/pypi.ts";
 import { buildWheel, wheelFileName } from "../support/wheels.ts";
@@ -188,6 +191,9 @@ describe("resolution", () => {
 
   it("applies constraints, pre-releases and Requires-Python for the target", async () => {
     expect(pins(await resolveHere(["rv-b"], { constraints: ["rv-a<2"] }))).toEqual(["rv-a==1.1", "rv-b==3.0"]);
+    const excluded = await failure(resolveHere(["rv-a"], { constraints: ["rv-a>=3"] }));
+    expect(excluded.code).toBe("conflicting_requirements");
+    expect(excluded.message).toContain("No version of rv-a satisfies rv-a together with the constraint rv-a>=3; the index has 1.0, 1.1, 2.0, 2.1 for Python 3.11.7 on linux x86_64");
     expect(pins(await resolveHere(["rv-f"]))).toEqual(["rv-f==1.0"]);
     expect(pins(await resolveHere(["rv-f"], { prereleases: true }))).toEqual(["rv-f==2.0rc1"]);
     expect(pins(await resolveHere(["rv-g"]))).toEqual(["rv-g==1.0a1"]);
@@ -210,4 +216,56 @@ describe("resolution", () => {
     const error = await failure(resolveHere(["rv-a @ https://example.invalid/rv_a-1.0-py3-none-any.whl"]));
     expect(error.code).toBe("unsupported_requirement");
   });
+});
+
+/** An sdist whose in-tree PEP 517 backend only prepares metadata: pip builds it offline, with nothing to install. */
+async function writeSdist(dir: string): Promise<string> {
+  const root = join(dir, "rv_sdist-1.0");
+  await mkdir(root, { recursive: true });
+  const metadata = "Metadata-Version: 2.1\\nName: rv-sdist\\nVersion: 1.0\\nRequires-Dist: rv-a<2\\n";
+  await writeFile(join(root, "pyproject.toml"), '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n');
+  await writeFile(join(root, "PKG-INFO"), "Metadata-Version: 2.1\nName: rv-sdist\nVersion: 1.0\n");
+  await writeFile(
+    join(root, "backend.py"),
+    [
+      "import os",
+      "def get_requires_for_build_wheel(config_settings=None):",
+      "    return []",
+      "def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):",
+      "    info = os.path.join(metadata_directory, 'rv_sdist-1.0.dist-info')",
+      "    os.makedirs(info)",
+      `    open(os.path.join(info, 'METADATA'), 'w').write("${metadata}")`,
+      "    return 'rv_sdist-1.0.dist-info'",
+      "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):",
+      "    raise NotImplementedError('metadata only')",
+      "",
+    ].join("\n"),
+  );
+  await promisify(execFile)("tar", ["czf", join(dir, "rv_sdist-1.0.tar.gz"), "-C", dir, "rv_sdist-1.0"]);
+  return join(dir, "rv_sdist-1.0.tar.gz");
+}
+
+const withPip = (await listPythons()).find((p) => p.major === 3 && p.pipVersion !== null && /^2[3-9]\./.test(p.pipVersion) && p.markers.sys_platform === "linux");
+describe("source distributions", () => {
+  it.skipIf(!withPip)("have their metadata built once with pip, then cached; without pip the error says so", async () => {
+    const root = join(work, "sdist-index");
+    await mkdir(join(root, "simple", "rv-sdist"), { recursive: true });
+    const sdist = await writeSdist(join(root, "files"));
+    const sha = createHash("sha256").update(await readFile(sdist)).digest("hex");
+    await writeFile(join(root, "simple", "rv-sdist", "index.html"), `<a href="../../files/rv_sdist-1.0.tar.gz#sha256=${sha}">rv_sdist-1.0.tar.gz</a>`);
+    const indexes = [pathToFileURL(join(root, "simple")).toString(), index.url];
+    const python = withPip as NonNullable<typeof withPip>;
+    const cacheDir = join(work, "sdist-cache");
+    const options = { indexes, target: targetFor(python), cacheDir, pip: [python.path, "-m", "pip"], env: { ...process.env, PIP_CONFIG_FILE: "/dev/null", PIP_NO_CACHE_DIR: "1" } };
+    const first = await resolve(["rv-sdist"], options);
+    expect(pins(first)).toEqual(["rv-a==1.1", "rv-sdist==1.0"]);
+    expect(first.distributions.find((d) => d.name === "rv-sdist")?.metadata.requiresDist).toEqual(["rv-a<2"]);
+    // Cached: a resolution without any pip to build with still knows the metadata.
+    const { pip: _pip, ...withoutPip } = options;
+    expect(pins(await resolve(["rv-sdist"], withoutPip))).toEqual(["rv-a==1.1", "rv-sdist==1.0"]);
+    const error = await failure(resolve(["rv-sdist"], { ...withoutPip, cacheDir: join(work, "sdist-cache-empty") }));
+    expect(error.code).toBe("sdist_metadata_unavailable");
+    expect(error.message).toContain("rv_sdist-1.0.tar.gz");
+  }, 120_000);
+  if (!withPip) console.log("skipped the sdist case: no Python with pip 23+ found");
 });

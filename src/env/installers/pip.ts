@@ -4,6 +4,7 @@
  */
 import { promises as fs } from "node:fs";
 import { redactUrl } from "../../util/secrets.ts";
+import { pipConfiguredIndexes } from "../pip-config.ts";
 import type { LockedPackage } from "../types.ts";
 import { installedDistributions, sourceArgs, urlSources } from "./common.ts";
 import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome, RunCommand } from "./types.ts";
@@ -71,6 +72,10 @@ export class PipInstaller implements EnvironmentInstaller {
     if (result.exitCode !== 0) return { result, pins: null };
     const report = JSON.parse(await fs.readFile(reportFile, "utf8")) as PipReport;
     return { result, pins: lockFromReport(report, (s) => s).map(({ name, version }) => ({ name, version })) };
+  }
+
+  configuredIndexes(env: NodeJS.ProcessEnv): Promise<string[]> {
+    return pipConfiguredIndexes(this.command, env);
   }
 
   inspect(envDir: string): Promise<{ name: string; version: string }[]> {

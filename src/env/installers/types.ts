@@ -63,6 +63,8 @@ export interface EnvironmentInstaller {
   install(request: InstallRequest & { requested: ReadonlySet<string>; redact: (text: string) => string; envDir: string }): Promise<InstallOutcome>;
   /** Resolves without installing, ignoring what the environment already has. */
   resolve(request: InstallRequest): Promise<ResolveOutcome>;
+  /** The indexes the installer uses when the spec names none (its own configuration), clear text. */
+  configuredIndexes(env: NodeJS.ProcessEnv): Promise<string[]>;
   /** name/version of every distribution installed in an environment. */
   inspect(envDir: string): Promise<{ name: string; version: string }[]>;
 }

@@ -1,5 +1,6 @@
 /** uv as an installer: `uv venv` creates the environment without starting Python; `uv pip` installs and resolves. */
 import { promises as fs } from "node:fs";
+import { PYPI_SIMPLE } from "../pip-config.ts";
 import { parseRequirementLine } from "../requirements.ts";
 import { installedDistributions, lockFromInstalled, sourceArgs, urlSources } from "./common.ts";
 import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome, RunCommand } from "./types.ts";
@@ -47,6 +48,13 @@ export class UvInstaller implements EnvironmentInstaller {
       .map((line) => parseRequirementLine(line, output))
       .flatMap((line) => (line.name && line.pins[0] ? [{ name: line.name, version: line.pins[0] }] : []));
     return { result, pins };
+  }
+
+  /** uv's own variables (it does not read pip's configuration); PyPI otherwise. */
+  async configuredIndexes(env: NodeJS.ProcessEnv): Promise<string[]> {
+    if (env.UV_NO_INDEX && env.UV_NO_INDEX !== "0" && env.UV_NO_INDEX !== "false") return [];
+    const primary = env.UV_DEFAULT_INDEX ?? env.UV_INDEX_URL ?? PYPI_SIMPLE;
+    return [...(env.UV_INDEX ?? env.UV_EXTRA_INDEX_URL ?? "").split(/\s+/).filter(Boolean), primary];
   }
 
   inspect(envDir: string): Promise<{ name: string; version: string }[]> {

@@ -145,8 +145,11 @@ export function parseJsonPage(body: string, pageUrl: string, index: string): Ind
 /** Reads byte ranges of a file: local, or remote with HTTP range requests. */
 type RangeReader = { size: number; read(start: number, end: number): Promise<Buffer> };
 
-/** Finds and inflates `*.dist-info/METADATA` in a wheel from its central directory, reading only what it needs. */
-export async function wheelMetadataFromZip(reader: RangeReader): Promise<string> {
+/**
+ * Reads the zip entries whose names `wanted` accepts, from the central directory, fetching only those bytes
+ * (a wheel's METADATA is a few kB of a file that can be hundreds of MB).
+ */
+export async function readZipEntries(reader: RangeReader, wanted: (name: string) => boolean): Promise<Map<string, Buffer>> {
   const tailStart = Math.max(0, reader.size - TAIL_BYTES);
   const tail = await reader.read(tailStart, reader.size);
   const eocd = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
@@ -163,6 +166,7 @@ export async function wheelMetadataFromZip(reader: RangeReader): Promise<string>
     cdOffset = Number(record.readBigUInt64LE(48));
   }
   const cd = cdOffset >= tailStart ? tail.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize) : await reader.read(cdOffset, cdOffset + cdSize);
+  const out = new Map<string, Buffer>();
   for (let at = 0; at + 46 <= cd.length && cd.readUInt32LE(at) === 0x02014b50; ) {
     const method = cd.readUInt16LE(at + 10);
     const compressedSize = cd.readUInt32LE(at + 20);
@@ -172,17 +176,25 @@ export async function wheelMetadataFromZip(reader: RangeReader): Promise<string>
     const localOffset = cd.readUInt32LE(at + 42);
     const name = cd.subarray(at + 46, at + 46 + nameLength).toString("utf8");
     at += 46 + nameLength + extraLength + commentLength;
-    if (!/^[^/]+\.dist-info\/METADATA$/.test(name)) continue;
+    if (!wanted(name)) continue;
     // The local header's name and extra lengths may differ from the central directory's: read it first.
     const header = await reader.read(localOffset, localOffset + 30);
     if (header.readUInt32LE(0) !== 0x04034b50) throw new Error("bad local file header");
     const dataStart = localOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
     const data = await reader.read(dataStart, dataStart + compressedSize);
-    if (method === 0) return data.toString("utf8");
-    if (method === 8) return inflateRawSync(data).toString("utf8");
-    throw new Error(`METADATA uses unsupported compression method ${method}`);
+    if (method === 0) out.set(name, data);
+    else if (method === 8) out.set(name, inflateRawSync(data));
+    else throw new Error(`${name} uses unsupported compression method ${method}`);
   }
-  throw new Error("no .dist-info/METADATA in the wheel");
+  return out;
+}
+
+const METADATA_ENTRY = /^[^/]+\.dist-info\/METADATA$/;
+
+async function wheelMetadataFromZip(reader: RangeReader): Promise<string> {
+  const [metadata] = (await readZipEntries(reader, (name) => METADATA_ENTRY.test(name))).values();
+  if (!metadata) throw new Error("no .dist-info/METADATA in the wheel");
+  return metadata.toString("utf8");
 }
 
 async function localReader(file: string): Promise<RangeReader & { close(): Promise<void> }> {
@@ -391,31 +403,41 @@ export class IndexClient {
     if (!file.filename.endsWith(".whl")) {
       throw new VenvflowError("sdist_metadata_unavailable", `${file.filename} is a source distribution: its metadata must be built`, { fix: "build it with pip (resolve() does this when given a pip command)" });
     }
+    return this.withReader(file, wheelMetadataFromZip);
+  }
+
+  /** Entries of a wheel (e.g. top_level.txt, RECORD), read with range requests or from the local file. */
+  wheelEntries(file: IndexFile, wanted: (name: string) => boolean): Promise<Map<string, Buffer>> {
+    return this.withReader(file, (reader) => readZipEntries(reader, wanted));
+  }
+
+  private async withReader<T>(file: IndexFile, use: (reader: RangeReader) => Promise<T>): Promise<T> {
+    const url = new URL(file.url);
     if (url.protocol === "file:") {
       const reader = await localReader(fileURLToPath(url));
       try {
-        return await wheelMetadataFromZip(reader);
+        return await use(reader);
       } finally {
         await reader.close();
       }
     }
-    return this.remoteWheelMetadata(url);
+    return use(await this.remoteReader(url));
   }
 
-  /** METADATA over HTTP: a suffix range for the central directory, then the entry; a download when ranges are not served. */
-  private async remoteWheelMetadata(url: URL): Promise<string> {
+  /** A remote file read with HTTP ranges (a suffix range first: the central directory); a download when ranges are not served. */
+  private async remoteReader(url: URL): Promise<RangeReader> {
     this.stats.rangeRequests++;
     const first = await this.get(url, { Range: `bytes=-${TAIL_BYTES}` });
     const total = /\/(\d+)$/.exec(first.headers.get("content-range") ?? "")?.[1];
     if (first.status !== 206 || total === undefined) {
       this.stats.downloads++;
       const whole = Buffer.from(await first.arrayBuffer());
-      return wheelMetadataFromZip({ size: whole.length, read: async (start, end) => whole.subarray(start, end) });
+      return { size: whole.length, read: async (start, end) => whole.subarray(start, end) };
     }
     const size = Number(total);
     const tail = Buffer.from(await first.arrayBuffer());
     const tailStart = size - tail.length;
-    return wheelMetadataFromZip({
+    return {
       size,
       read: async (start, end) => {
         if (start >= tailStart) return tail.subarray(start - tailStart, end - tailStart);
@@ -424,7 +446,7 @@ export class IndexClient {
         const body = Buffer.from(await part.arrayBuffer());
         return part.status === 206 ? body : body.subarray(start, end);
       },
-    });
+    };
   }
 
   /** Downloads a file to `target` (0600), verifying its sha256 when the index gives one. */

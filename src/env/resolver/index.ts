@@ -15,10 +15,10 @@ import { Requirement, SpecifierSet, canonicalizeName, linuxPlatforms, supportedT
 import type { ProbedInterpreter } from "../python.ts";
 import { IndexClient, type IndexFile } from "./index-client.ts";
 import { parseCoreMetadata, type CoreMetadata } from "./metadata.ts";
-import { PYTHON_IDENTIFIER, PipProvider, Resolution, ResolutionImpossible, requirementsFrom, type Candidate, type RequirementInformation, type ResolverRequirement } from "./resolver.ts";
+import { PYTHON_IDENTIFIER, PipProvider, Resolution, ResolutionImpossible, requirementsFrom, requiresPythonFits, type Candidate, type RequirementInformation, type ResolverRequirement } from "./resolver.ts";
 
-export { IndexClient, parseHtmlPage, parseJsonPage, type IndexFile, type ProjectLookup } from "./index-client.ts";
-export { parseCoreMetadata, type CoreMetadata } from "./metadata.ts";
+export { IndexClient, parseHtmlPage, type IndexFile } from "./index-client.ts";
+export type { CoreMetadata } from "./metadata.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -255,38 +255,52 @@ function describeRequirement(info: RequirementInformation, criteria: ResolutionI
 async function explainImpossible(error: ResolutionImpossible, client: IndexClient, provider: PipProvider, target: ResolveTarget): Promise<VenvflowError> {
   const { causes, criteria } = error;
   const where = `Python ${target.pythonVersion} on ${target.markers.sys_platform} ${target.markers.platform_machine}`;
-  const pythonCauses = causes.filter((c) => c.requirement.kind === "python");
-  if (pythonCauses.length === causes.length && causes.length > 0) {
+  // As pip reports: a Requires-Python that excludes the target wins over everything else.
+  const pythonCauses = causes.filter((c) => c.requirement.kind === "python" && !c.requirement.specifier.contains(target.pythonVersion, { prereleases: true }));
+  if (pythonCauses.length > 0) {
     const lines = pythonCauses.map((c) => `${c.parent ? chainOf(c.parent, criteria) : "the user"} requires Python ${c.requirement.kind === "python" ? c.requirement.specifier.toString() : ""}`);
     return new VenvflowError("requires_python_mismatch", `No version fits ${where}: ${lines.join("; ")}`, {
       fix: "pick a pythonVersion these distributions support, or versions of them that support this Python",
       details: { causes: lines },
     });
   }
-  const identifiers = [...new Set(causes.map((c) => c.requirement.name))];
-  if (causes.every((c) => c.parent === null) && identifiers.length === 1) {
+  const identifiers = [...new Set(causes.filter((c) => c.requirement.kind !== "python").map((c) => c.requirement.name))];
+  if (identifiers.length === 1) {
     const name = identifiers[0] as string;
-    const wanted = causes.map((c) => describeRequirement(c, criteria).replace(/^the user requested /, "")).join(", ");
+    const wanted = causes.map((c) => describeRequirement(c, criteria).replace(/^the user requested /, "")).join("; ");
     const lookups = await client.lookup(name);
     const files = lookups.flatMap((l) => (l.kind === "files" ? l.files : []));
     if (files.length === 0) {
-      return new VenvflowError("no_matching_distribution", `No distribution named ${name} on ${[...new Set(lookups.map((_, i) => client.indexNames[i] ?? "?"))].join(", ")} (asked for ${wanted})`, {
+      return new VenvflowError("no_matching_distribution", `No distribution named ${name} on ${client.indexNames.join(", ")} (${wanted})`, {
         fix: `check the distribution name (it can differ from the import name, e.g. PyYAML for yaml), or add the index that publishes ${name}`,
-        details: { requirement: wanted, availableVersions: [] },
+        details: { requirement: name, wanted, availableVersions: [] },
       });
     }
-    const fitting = await provider.findMatches(name, () => [], () => []);
-    const versions = fitting.map((c) => c.version.toString()).reverse();
-    if (versions.length === 0) {
-      return new VenvflowError("no_compatible_wheel", `The index has ${name} only as ${files.map((f) => f.filename).join(", ")}; none fits ${where}`, {
+    const available = await provider.availableVersions(name);
+    if (available.length === 0) {
+      // Say which files Requires-Python or a yank excluded: "only as x.whl" alone reads like a platform problem.
+      const excluded = [
+        ...files.filter((f) => f.requiresPython && !requiresPythonFits(f.requiresPython, target.pythonVersion)).map((f) => `${f.filename} requires Python ${f.requiresPython as string}`),
+        ...files.filter((f) => f.yanked !== null).map((f) => `${f.filename} is yanked${f.yanked ? ` (${f.yanked})` : ""}, usable only when pinned with ==`),
+      ];
+      return new VenvflowError("no_compatible_wheel", `The index has ${name} only as ${files.map((f) => f.filename).join(", ")}; none fits ${where}${excluded.length ? ` (${excluded.join("; ")})` : ""} — ${wanted}`, {
         fix: `use a pythonVersion and platform one of those files supports, or a version of ${name} that has a wheel for ${where}`,
-        details: { requirement: wanted, files: files.map((f) => f.filename), availableVersions: [] },
+        details: { requirement: name, wanted, files: files.map((f) => f.filename), availableVersions: [] },
       });
     }
-    return new VenvflowError("no_matching_distribution", `No version of ${name} satisfies ${wanted}; the index has ${versions.join(", ")} for ${where}`, {
-      fix: `ask for one of the available versions of ${name}: ${versions.join(", ")}`,
-      details: { requirement: wanted, availableVersions: versions },
-    });
+    const constraint = provider.constraintFor(name);
+    if (constraint && causes.length === 1) {
+      return new VenvflowError("conflicting_requirements", `No version of ${name} satisfies ${wanted} together with the constraint ${name}${constraint.toString()}; the index has ${available.join(", ")} for ${where}`, {
+        fix: `loosen the constraint on ${name}, or the requirement`,
+        details: { conflict: [`constraint ${name}${constraint.toString()}`, wanted], identifiers: [name], availableVersions: available },
+      });
+    }
+    if (causes.length === 1) {
+      return new VenvflowError("no_matching_distribution", `No version of ${name} satisfies ${wanted}; the index has ${available.join(", ")} for ${where}`, {
+        fix: `ask for one of the available versions of ${name}: ${available.join(", ")}`,
+        details: { requirement: name, wanted, availableVersions: available },
+      });
+    }
   }
   const lines = causes.map((c) => describeRequirement(c, criteria));
   const parents = [...new Set(causes.flatMap((c) => (c.parent ? [`${c.parent.identifier} ${c.parent.version.toString()}`] : [])))];

@@ -101,6 +101,17 @@ export function requirementsFrom(text: string, requestedExtras: readonly string[
   return out;
 }
 
+/** pip's `check_requires_python`: an unreadable specifier does not exclude the file. */
+export function requiresPythonFits(requiresPython: string, pythonVersion: string): boolean {
+  let specifier: SpecifierSet;
+  try {
+    specifier = new SpecifierSet(requiresPython);
+  } catch {
+    return true;
+  }
+  return specifier.contains(pythonVersion);
+}
+
 function sameCandidate(a: Candidate, b: Candidate): boolean {
   return a === b || (a.identifier === b.identifier && a.version.equals(b.version));
 }
@@ -193,7 +204,7 @@ export class PipProvider {
           } catch {
             continue; // a file name pip cannot read is skipped by pip too
           }
-          if (file.requiresPython && !this.pythonFits(file.requiresPython)) continue;
+          if (file.requiresPython && !requiresPythonFits(file.requiresPython, this.source.pythonVersion)) continue;
           out.push({ file, version, yanked: file.yanked !== null, tagPriority, build });
         }
         return out.sort(compareRanked);
@@ -203,15 +214,14 @@ export class PipProvider {
     return pending;
   }
 
-  /** pip's `check_requires_python`: an unreadable specifier does not exclude the file. */
-  private pythonFits(requiresPython: string): boolean {
-    let specifier: SpecifierSet;
-    try {
-      specifier = new SpecifierSet(requiresPython);
-    } catch {
-      return true;
-    }
-    return specifier.contains(this.source.pythonVersion);
+
+  /** Versions with a file for the target, ignoring every specifier and constraint (for explanations), oldest first as pip lists them. */
+  async availableVersions(name: string): Promise<string[]> {
+    return [...new Set((await this.ranked(name)).filter((r) => !r.yanked).map((r) => r.version.toString()))];
+  }
+
+  constraintFor(name: string): SpecifierSet | undefined {
+    return this.constraints.get(name);
   }
 
   async findMatches(identifier: string, requirements: (id: string) => ResolverRequirement[], incompatibilities: (id: string) => Candidate[]): Promise<Candidate[]> {
@@ -304,7 +314,11 @@ export class PipProvider {
       }
       return out;
     }
+    // pip 24 yields Requires-Python after the dependencies: which conflict is met first decides the reported cause.
     const out: ResolverRequirement[] = [];
+    for (const r of requiresDist) {
+      if (!r.marker || r.marker.evaluate({ ...this.source.markers, extra: "" })) out.push(...this.requirementsFrom(r.toString(), []));
+    }
     if (metadata.requiresPython) {
       let specifier: SpecifierSet | null = null;
       try {
@@ -313,9 +327,6 @@ export class PipProvider {
         // pip ignores an unreadable Requires-Python
       }
       if (specifier && specifier.size > 0) out.push({ kind: "python", identifier: PYTHON_IDENTIFIER, name: PYTHON_IDENTIFIER, specifier, text: `Requires-Python ${metadata.requiresPython}` });
-    }
-    for (const r of requiresDist) {
-      if (!r.marker || r.marker.evaluate({ ...this.source.markers, extra: "" })) out.push(...this.requirementsFrom(r.toString(), []));
     }
     return out;
   }
