@@ -106,6 +106,11 @@ function parseSchedule(input: Schedule | undefined, where: string): { schedule: 
   return { schedule: expr, timezone };
 }
 
+/** `DAG "id" (file), task "id"`: how errors name a task, at authoring and at run time alike. */
+export function taskWhere(dag: { dagId: string; fileloc: string }, taskId?: string): string {
+  return `DAG "${dag.dagId}" (${displayPath(dag.fileloc)})${taskId === undefined ? "" : `, task "${taskId}"`}`;
+}
+
 /** Collects one DAG's tasks and edges while its callback runs, then validates it into a DagDefinition. */
 export class DagBuilder implements DagContext {
   readonly dagId: string;
@@ -169,7 +174,7 @@ export class DagBuilder implements DagContext {
 
   /** `DAG "id" (file), task "id"`: the prefix of every authoring error. */
   where(taskId?: string): string {
-    return `DAG "${this.dagId}" (${displayPath(this.fileloc)})${taskId === undefined ? "" : `, task "${taskId}"`}`;
+    return taskWhere(this, taskId);
   }
 
   getTask(taskId: string): BaseOperator {
@@ -264,8 +269,8 @@ export class DagBuilder implements DagContext {
         xcomRefs: task.xcomRefs.map((ref) => ({ kind: "xcom_ref", taskId: ref.taskId, key: ref.key })),
         ...(task.environmentSpec ? { environment: task.environmentSpec } : {}),
         ...(task.pythonSpec ? { python: task.pythonSpec } : {}),
-        execute: (ctx) => task.execute(ctx),
-      });
+        options: task.options,
+      } as TaskDefinition);
     }
     return { ...this.#definition, tasks };
   }

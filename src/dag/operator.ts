@@ -3,10 +3,10 @@ import type { Duration } from "../util/duration.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import type { DagBuilder } from "./builder.ts";
-import type { PythonTaskSpec, TaskExecutionContext, TaskError, TaskKind, TaskOutcome, TriggerRule, XComRef } from "./model.ts";
-import { parseOptions, taskSchemas } from "./options.ts";
+import type { PythonTaskSpec, TaskKind, TaskOptionsByKind, TriggerRule, XComRef } from "./model.ts";
+import { COMMON_TASK_KEYS, parseOptions, taskSchemas } from "./options.ts";
 import { authoring } from "./state.ts";
-import { collectRefs, isXComRef, XComArg, type DependencyNode } from "./xcom.ts";
+import { collectRefs, XComArg, type DependencyNode } from "./xcom.ts";
 
 /** Options every task accepts (Airflow's BaseOperator arguments, camelCased). */
 export interface TaskOptions {
@@ -48,20 +48,9 @@ export function isVenvflowError(error: unknown): error is VenvflowError {
   return error instanceof Error && error.name === "VenvflowError" && typeof (error as { code?: unknown }).code === "string";
 }
 
-/** A failed outcome carrying a thrown error (a VenvflowError keeps its code and fix). */
-export function failedOutcome(error: unknown): TaskOutcome {
-  if (isVenvflowError(error)) {
-    return { state: "failed", error: { type: error.name, message: error.message, code: error.code, ...(error.fix ? { fix: error.fix } : {}) } };
-  }
-  const err = error instanceof Error ? error : new Error(String(error));
-  const taskError: TaskError = { type: err.name, message: err.message };
-  if (err.stack) taskError.traceback = err.stack;
-  return { state: "failed", error: taskError };
-}
-
 /**
- * A task in the DAG being defined. Subclasses declare their kind, which option fields may hold upstream
- * references, and how one try runs.
+ * A task in the DAG being defined. Subclasses declare their kind and which option fields may hold upstream
+ * references; the engine's executor for the kind runs it.
  */
 export abstract class BaseOperator<R = unknown> {
   readonly kind: TaskKind;
@@ -132,6 +121,11 @@ export abstract class BaseOperator<R = unknown> {
     return undefined;
   }
 
+  /** The kind's own options (validated, defaults applied), as the declarative task definition carries them. */
+  get options(): TaskOptionsByKind[TaskKind] {
+    return Object.fromEntries(Object.entries(this.config).filter(([key]) => !COMMON_TASK_KEYS.has(key))) as TaskOptionsByKind[TaskKind];
+  }
+
   /** The task's return value, as an argument for other tasks. */
   get output(): XComArg<R> {
     return new XComArg<R>(this);
@@ -153,34 +147,4 @@ export abstract class BaseOperator<R = unknown> {
       this.dag.addEdge(operatorOf(node), this, "cannot make a dependency between");
     }
   }
-
-  /** Runs one try; never throws (a thrown error becomes a failed outcome). */
-  async execute(ctx: TaskExecutionContext): Promise<TaskOutcome> {
-    let outcome: TaskOutcome;
-    try {
-      outcome = await this.run(ctx);
-    } catch (error) {
-      return failedOutcome(error);
-    }
-    if (outcome.state === "success" && this.multipleOutputs && !isDict(outcome.returnValue)) {
-      const got = outcome.returnValue === null ? "null" : Array.isArray(outcome.returnValue) ? "array" : typeof outcome.returnValue;
-      return {
-        state: "failed",
-        returnValue: outcome.returnValue,
-        error: {
-          type: "TypeError",
-          code: "multiple_outputs_not_dict",
-          message: `${this.where()}: returned ${got}, but multipleOutputs needs a dict (object) result`,
-          fix: "return a dict, or drop multipleOutputs",
-        },
-      };
-    }
-    return outcome;
-  }
-
-  protected abstract run(ctx: TaskExecutionContext): Promise<TaskOutcome>;
-}
-
-function isDict(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !isXComRef(value);
 }

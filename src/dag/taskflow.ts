@@ -2,7 +2,7 @@ import type { PythonCallable } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { BashOperator, type BashOperatorOptions } from "./bash.ts";
 import type { TaskContext } from "./context.ts";
-import { PythonOperator, type PythonOperatorOptions } from "./function.ts";
+import { BranchPythonOperator, PythonOperator, type PythonOperatorOptions } from "./function.ts";
 import { currentDag, type BaseOperator } from "./operator.ts";
 import {
   BranchExternalPythonOperator,
@@ -80,6 +80,18 @@ function functionTask<F extends (...args: never[]) => unknown>(
   return factory("task()", options, fn.name || undefined, (taskId, args, opts) => new PythonOperator({ ...opts, taskId, pythonCallable: fn, opArgs: args }));
 }
 
+type BranchFn = (...args: never[]) => BranchResult | Promise<BranchResult>;
+
+function branch<F extends BranchFn>(fn: F): TaskFactory<ArgsOf<F>, BranchResult, FunctionTaskOptions>;
+function branch<F extends BranchFn>(options: FunctionTaskOptions, fn: F): TaskFactory<ArgsOf<F>, BranchResult, FunctionTaskOptions>;
+function branch<F extends BranchFn>(fnOrOptions: F | FunctionTaskOptions, maybeFn?: F): TaskFactory<ArgsOf<F>, BranchResult, FunctionTaskOptions> {
+  const [options, fn] = typeof fnOrOptions === "function" ? [{}, fnOrOptions] : [fnOrOptions, maybeFn];
+  if (typeof fn !== "function") {
+    throw new VenvflowError("invalid_task_options", "task.branch() needs a function that returns the task id(s) to follow", { fix: "task.branch((…args) => \"task_id\")" });
+  }
+  return factory("task.branch()", options, fn.name || undefined, (taskId, args, opts) => new BranchPythonOperator({ ...opts, taskId, pythonCallable: fn, opArgs: args }));
+}
+
 function virtualenv<A extends unknown[] = unknown[], R = unknown>(options: VirtualenvTaskOptions, pythonCallable: PythonCallable): TaskFactory<A, R, VirtualenvTaskOptions> {
   return factory("task.virtualenv()", options, pythonName(pythonCallable), (taskId, args, opts) => new PythonVirtualenvOperator({ ...opts, taskId, pythonCallable, opArgs: args }));
 }
@@ -109,8 +121,9 @@ function bash<F extends CommandFn>(fnOrOptions: F | BashTaskOptions, maybeFn?: F
 }
 
 /**
- * TaskFlow: `task(fn)` runs a TypeScript function in-process; `task.virtualenv`, `task.externalPython`,
+ * TaskFlow: `task(fn)` runs a TypeScript function in-process (`task.branch(fn)` one that picks the downstream
+ * tasks to follow); `task.virtualenv`, `task.externalPython`,
  * `task.branchVirtualenv`, `task.branchExternalPython` run a Python callable; `task.bash` runs the command its
  * function returns. Each returns a factory; calling it inside a DAG adds a task and returns its result's reference.
  */
-export const task = Object.assign(functionTask, { virtualenv, externalPython, branchVirtualenv, branchExternalPython, bash });
+export const task = Object.assign(functionTask, { branch, virtualenv, externalPython, branchVirtualenv, branchExternalPython, bash });

@@ -1,10 +1,18 @@
 /**
- * One try of one task: build its context, call `execute` under its execution timeout and any outside abort,
- * and turn whatever happened into a checked outcome (XComs to store, branch skips) that a transition records.
+ * One try of one task: build its context, run it through the executor of its kind under its execution timeout
+ * and any outside abort, and turn whatever happened into a checked outcome (XComs to store, branch skips) that
+ * a transition records. Every kind shares this path: the abort race, error → TaskError and the result checks
+ * live here once.
  */
+import { taskWhere } from "../dag/builder.ts";
+import { isTaskSkipped } from "../dag/function.ts";
 import type { DagDefinition, TaskDefinition, TaskError, TaskExecutionContext, TaskOutcome, XComRef } from "../dag/model.ts";
+import { isVenvflowError } from "../dag/operator.ts";
+import { AttemptLog } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { Redactor } from "../util/secrets.ts";
+import { EXECUTORS, type ExecutionContext, type ExecutorRegistry, type TaskExecutor } from "./executors/index.ts";
 import { xcomKey } from "./queries.ts";
 
 export interface InvokeInput {
@@ -23,6 +31,7 @@ export interface InvokeInput {
   onLog(line: LogLine): void;
   /** Aborts the try from outside (run timeout, lost lock, worker shutdown); its reason becomes the error. */
   signal?: AbortSignal;
+  executors?: ExecutorRegistry;
 }
 
 export interface Invocation {
@@ -84,17 +93,9 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
     home: input.home,
   };
 
-  // A plain TS execute may ignore the signal; the race makes an abort end the try at once regardless.
-  const aborted = new Promise<"aborted">((resolve) => {
-    if (controller.signal.aborted) resolve("aborted");
-    else controller.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
-  });
   let outcome: TaskOutcome;
   try {
-    const result = await Promise.race([Promise.resolve().then(() => task.execute(ctx)), aborted]);
-    outcome = result === "aborted" ? { state: "failed", error: toTaskError(controller.signal.reason) } : result;
-  } catch (error) {
-    outcome = { state: "failed", error: toTaskError(controller.signal.aborted ? controller.signal.reason : error) };
+    outcome = await executeTask(dag, task, ctx, input.executors);
   } finally {
     if (timer) clearTimeout(timer);
     input.signal?.removeEventListener("abort", onOuterAbort);
@@ -103,44 +104,88 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
     outcome = { state: "failed", error: toTaskError(controller.signal.reason) };
   }
   if (timedOut && outcome.error) outcome.error.type = "AirflowTaskTimeout";
-  return checkOutcome(dag, task, outcome);
+  return toInvocation(dag, task, outcome);
 }
 
-function checkOutcome(dag: DagDefinition, task: TaskDefinition, outcome: TaskOutcome): Invocation {
-  const base = { state: outcome.state, error: outcome.error ?? null, returnValue: outcome.returnValue, xcoms: new Map<string, unknown>(), skipTaskIds: [] as string[] };
-  if (outcome.state !== "success") return base;
-  const fail = (code: string, message: string, fix: string): Invocation => ({ ...base, state: "failed", error: { type: "VenvflowError", code, message, fix } });
+/**
+ * Runs one try through the executor of the task's kind: never throws (a thrown error becomes a failed outcome,
+ * a thrown TaskSkipped a skipped one); an abort ends work that cannot be stopped at once; a success's result is
+ * checked (JSON, multipleOutputs) before anyone stores it.
+ */
+export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS): Promise<TaskOutcome> {
+  const where = taskWhere(dag, task.taskId);
+  let log: AttemptLog | null = null;
+  const ctx: ExecutionContext = {
+    ...base,
+    dag,
+    where,
+    get log(): AttemptLog {
+      return (log ??= new AttemptLog(base.logPath, new Redactor(), base.onLog));
+    },
+  };
+  const executor = executors[task.kind] as TaskExecutor;
+  const { signal } = base;
+  let outcome: TaskOutcome;
+  try {
+    const work = Promise.resolve().then(() => executor.execute(task as never, ctx));
+    // An in-process function may ignore the signal; the race ends its try at once regardless.
+    const result = executor.stopsOnAbort ? await work : await Promise.race([work, abortOf(signal)]);
+    outcome = result === "aborted" ? { state: "failed", error: abortError(where, signal.reason) } : result;
+  } catch (error) {
+    if (isTaskSkipped(error)) {
+      ctx.log.system(`Skipping: ${error.message}`);
+      outcome = { state: "skipped" };
+    } else {
+      outcome = { state: "failed", error: signal.aborted ? abortError(where, signal.reason) : toTaskError(error) };
+    }
+  } finally {
+    await (log as AttemptLog | null)?.close();
+  }
+  return checkResult(where, task, outcome);
+}
 
+function abortOf(signal: AbortSignal): Promise<"aborted"> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+}
+
+/** The engine's own reasons (timeouts, lost locks) keep their code; any other reason is an "aborted" error. */
+function abortError(where: string, reason: unknown): TaskError {
+  if (isVenvflowError(reason)) return toTaskError(reason);
+  return { type: "VenvflowError", code: "aborted", message: `${where}: aborted (${reason instanceof Error ? reason.message : String(reason)})` };
+}
+
+function checkResult(where: string, task: TaskDefinition, outcome: TaskOutcome): TaskOutcome {
+  if (outcome.state !== "success") return outcome;
   const value = outcome.returnValue;
-  // Airflow pushes no return_value XCom for None.
+  const fail = (type: string, code: string, message: string, fix: string): TaskOutcome => ({ state: "failed", returnValue: value, error: { type, code, message, fix } });
   if (value !== undefined && value !== null) {
     try {
       JSON.stringify(value);
     } catch (error) {
-      return fail("xcom_not_serializable", `task "${task.taskId}" returned a value that is not JSON-serializable: ${(error as Error).message}`, "return JSON data (objects, arrays, strings, numbers, booleans, null)");
-    }
-    base.xcoms.set("return_value", value);
-    if (task.multipleOutputs) {
-      if (typeof value !== "object" || Array.isArray(value)) {
-        return fail("multiple_outputs_not_dict", `task "${task.taskId}" has multipleOutputs but returned ${Array.isArray(value) ? "an array" : typeof value}`, "return an object (a dict in Python), or turn multipleOutputs off");
-      }
-      for (const [key, v] of Object.entries(value)) base.xcoms.set(key, v);
+      return fail("VenvflowError", "xcom_not_serializable", `${where}: returned a value that is not JSON-serializable: ${(error as Error).message}`, "return JSON data (objects, arrays, strings, numbers, booleans, null)");
     }
   }
+  if (task.multipleOutputs && (typeof value !== "object" || value === null || Array.isArray(value))) {
+    const got = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+    return fail("TypeError", "multiple_outputs_not_dict", `${where}: returned ${got}, but multipleOutputs needs a dict (object) result`, "return a dict, or drop multipleOutputs");
+  }
+  return outcome;
+}
 
-  if (outcome.branch !== undefined) {
-    const chosen = outcome.branch ?? [];
-    const invalid = chosen.filter((id) => !task.downstreamTaskIds.includes(id));
-    if (invalid.length > 0) {
-      return fail(
-        "invalid_branch",
-        `branch task "${task.taskId}" chose ${invalid.map((id) => `"${id}"`).join(", ")}, which ${invalid.length === 1 ? "is not a task" : "are not tasks"} directly downstream of it (${task.downstreamTaskIds.join(", ") || "none"})`,
-        "return the task_id (or list of task_ids) of direct downstream tasks, or None to skip them all",
-      );
-    }
-    base.skipTaskIds = branchSkips(dag, task, chosen);
+function toInvocation(dag: DagDefinition, task: TaskDefinition, outcome: TaskOutcome): Invocation {
+  const inv: Invocation = { state: outcome.state, error: outcome.error ?? null, returnValue: outcome.returnValue, xcoms: new Map(), skipTaskIds: [] };
+  if (outcome.state !== "success") return inv;
+  const value = outcome.returnValue;
+  // Airflow pushes no return_value XCom for None.
+  if (value !== undefined && value !== null) {
+    inv.xcoms.set("return_value", value);
+    if (task.multipleOutputs) for (const [key, v] of Object.entries(value)) inv.xcoms.set(key, v);
   }
-  return base;
+  if (outcome.branch !== undefined) inv.skipTaskIds = branchSkips(dag, task, outcome.branch ?? []);
+  return inv;
 }
 
 /**
@@ -160,7 +205,7 @@ export function branchSkips(dag: DagDefinition, task: TaskDefinition, chosen: re
 }
 
 export function toTaskError(error: unknown): TaskError {
-  if (error instanceof VenvflowError) {
+  if (isVenvflowError(error)) {
     return { type: error.name, code: error.code, message: error.message, ...(error.fix ? { fix: error.fix } : {}), ...(error.stack ? { traceback: error.stack } : {}) };
   }
   if (error instanceof Error) return { type: error.name, message: error.message, ...(error.stack ? { traceback: error.stack } : {}) };

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
-import type { LogLine, TaskExecutionContext, XComRef } from "../../src/index.ts";
+import type { DagDefinition, LogLine, TaskDefinition, TaskExecutionContext, TaskOutcome, XComRef } from "../../src/index.ts";
+import { executeTask } from "../../src/engine/execute.ts";
 import { VenvflowError } from "../../src/index.ts";
 
 const scratch: string[] = [];
@@ -52,4 +53,11 @@ export function caught(fn: () => unknown): VenvflowError {
     throw error;
   }
   throw new Error("expected a VenvflowError");
+}
+
+/** A task of `d` with `execute(ctx)`: one try through the engine's executor for its kind. */
+export function taskOf(d: DagDefinition, taskId: string): TaskDefinition & { execute(ctx: TaskExecutionContext): Promise<TaskOutcome> } {
+  const task = d.tasks.get(taskId);
+  if (!task) throw new Error(`no task ${taskId} in ${d.dagId}`);
+  return { ...task, execute: (ctx) => executeTask(d, task, ctx) };
 }
