@@ -1,24 +1,12 @@
 /** `venvflow logs RUN_ID TASK_ID`: a try's log, optionally followed while the try runs. */
 import type { Command } from "@commander-js/extra-typings";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { findRun, taskTries } from "../engine/queries.ts";
-import type { LogLine } from "../runtime/types.ts";
+import { followLog, formatLogLine } from "../runtime/logs.ts";
 import { openStore, type Store } from "../store/index.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { action } from "./common.ts";
 import { parsePositiveInt } from "./runs.ts";
-
-const FOLLOW_POLL_MS = 250;
-
-function formatLine(text: string): string {
-  try {
-    const line = JSON.parse(text) as LogLine;
-    const level = line.level ? ` ${line.level}` : "";
-    return `${line.ts} ${line.stream}${level} ${line.msg}`;
-  } catch {
-    return text;
-  }
-}
 
 async function locate(store: Store, runId: string, taskId: string, dagId: string | undefined, tryNumber: number | undefined): Promise<{ dagId: string; path: string; tryNumber: number; live: () => Promise<boolean> }> {
   const run = await findRun(store, runId, dagId);
@@ -54,24 +42,10 @@ export function registerLogsCommand(program: Command): void {
         const store = await openStore();
         try {
           const found = await locate(store, runId, taskId, opts.dag, opts.try === undefined ? undefined : parsePositiveInt(opts.try, "--try"));
-          let printed = 0;
-          const flush = (): void => {
-            if (!existsSync(found.path)) return;
-            const text = readFileSync(found.path, "utf8");
-            // Only whole lines: the writer may be midway through one.
-            const end = text.lastIndexOf("\n") + 1;
-            for (const line of text.slice(printed, end).split("\n")) if (line) process.stdout.write(`${opts.raw ? line : formatLine(line)}\n`);
-            printed = Math.max(printed, end);
-          };
-          flush();
+          const printed = await followLog(found.path, (line) => process.stdout.write(`${opts.raw ? line : formatLogLine(line)}\n`), opts.follow ? { live: found.live } : {});
           if (!opts.follow && printed === 0 && !existsSync(found.path)) {
             throw new VenvflowError("log_not_found", `the log of try ${found.tryNumber} (${found.path}) is not on this machine`, { fix: "run the command where the task ran, or share VENVFLOW_HOME/logs" });
           }
-          while (opts.follow && (await found.live())) {
-            await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
-            flush();
-          }
-          flush();
         } finally {
           await store.close();
         }

@@ -8,7 +8,7 @@ import { taskWhere } from "../dag/builder.ts";
 import { isTaskSkipped } from "../dag/function.ts";
 import type { DagDefinition, TaskDefinition, TaskError, TaskExecutionContext, TaskOutcome, XComRef } from "../dag/model.ts";
 import { isVenvflowError } from "../dag/operator.ts";
-import { AttemptLog } from "../runtime/logs.ts";
+import { AttemptLog, callableRedactor } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { Redactor } from "../util/secrets.ts";
@@ -49,6 +49,11 @@ export function resolveParams(dag: DagDefinition, conf: Record<string, unknown>)
   const params = structuredClone(dag.params);
   for (const key of Object.keys(params)) if (Object.hasOwn(conf, key)) params[key] = conf[key];
   return params;
+}
+
+/** What a task's log masks: the secrets its options declare (a Python task's secret envVars, index credentials). */
+export function taskRedactor(task: TaskDefinition): Redactor {
+  return "envVars" in task.options || "indexUrls" in task.options ? callableRedactor(task.options) : new Redactor();
 }
 
 export async function invokeTask(input: InvokeInput): Promise<Invocation> {
@@ -120,7 +125,7 @@ export async function executeTask(dag: DagDefinition, task: TaskDefinition, base
     dag,
     where,
     get log(): AttemptLog {
-      return (log ??= new AttemptLog(base.logPath, new Redactor(), base.onLog));
+      return (log ??= new AttemptLog(base.logPath, taskRedactor(task), base.onLog));
     },
   };
   const executor = executors[task.kind] as TaskExecutor;

@@ -5,8 +5,8 @@ import type { DagRunRow, RunType } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
 import { manualRunDates } from "./dates.ts";
-import { invokeTask } from "./execute.ts";
-import { appendSystemLog, taskLogPath } from "./logs.ts";
+import { appendLogLine, taskLogPath } from "../runtime/logs.ts";
+import { invokeTask, taskRedactor } from "./execute.ts";
 import { getRun, latestRun, loadXComs, summarizeRun, taskInstances, xcomKey } from "./queries.ts";
 import { createRun, runTasks } from "./transitions.ts";
 import type { EngineEvent, RunSummary } from "./types.ts";
@@ -140,9 +140,10 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
   const dates = manualRunDates(dag, opts.logicalDate ?? new Date());
   const runId = `test__${dates.logicalDate.toISOString()}`;
   const logPath = taskLogPath(home, dag.dagId, runId, taskId, 1);
+  const redactor = taskRedactor(task);
   const started = Date.now();
   const line = (msg: string, level?: "INFO" | "ERROR"): void => {
-    const written = appendSystemLog(logPath, msg, level);
+    const written = appendLogLine(logPath, "system", msg, level ?? "INFO", redactor);
     opts.onLog?.(written);
   };
   line(`Testing ${dag.dagId}.${taskId} (no upstream, nothing recorded)`);

@@ -10,8 +10,9 @@ import type { Store } from "../store/index.ts";
 import type { TaskInstanceRow, TaskState } from "../store/schema.ts";
 import { venvflowHome } from "../util/home.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { invokeTask, toTaskError } from "./execute.ts";
-import { appendSystemLog, taskLogPath } from "./logs.ts";
+import { Redactor } from "../util/secrets.ts";
+import { appendLogLine, taskLogPath } from "../runtime/logs.ts";
+import { invokeTask, taskRedactor, toTaskError } from "./execute.ts";
 import { getRun, loadXComs } from "./queries.ts";
 import { retryDelayMs } from "./retry.ts";
 import { nextScheduledInterval } from "./dates.ts";
@@ -191,9 +192,14 @@ export class Worker {
   private async sweep(): Promise<void> {
     this.lastSweep = Date.now();
     for (const { ti, state } of await requeueLostTasks(this.store, this.lockTimeoutMs)) {
-      if (ti.log_path) appendSystemLog(ti.log_path, `Worker ${ti.locked_by ?? "?"} stopped heartbeating; try ${ti.try_number} is lost; task instance ${state}`, "ERROR");
+      if (ti.log_path) appendLogLine(ti.log_path, "system", `Worker ${ti.locked_by ?? "?"} stopped heartbeating; try ${ti.try_number} is lost; task instance ${state}`, "ERROR", this.taskRedactor(ti));
       this.onEvent({ type: "task", dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, state, tryNumber: ti.try_number, at: new Date().toISOString() });
     }
+  }
+
+  private taskRedactor(ti: TaskInstanceRow): Redactor {
+    const task = this.dags.get(ti.dag_id)?.tasks.get(ti.task_id);
+    return task ? taskRedactor(task) : new Redactor();
   }
 
   private start(ti: TaskInstanceRow): void {
@@ -215,8 +221,9 @@ export class Worker {
     const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, tryNumber: ti.try_number };
     const emit = (state: TaskState, error?: TaskError): void =>
       this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    const redactor = this.taskRedactor(ti);
     const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
-      this.onEvent({ type: "log", ...base, line: appendSystemLog(logPath, msg, level) });
+      this.onEvent({ type: "log", ...base, line: appendLogLine(logPath, "system", msg, level, redactor) });
     };
     emit("running");
     log(`Starting try ${ti.try_number} of ${ti.max_tries + 1} of ${ti.dag_id}.${ti.task_id} (run ${ti.run_id}) on ${this.hostname}, worker ${this.id}`);

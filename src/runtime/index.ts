@@ -13,10 +13,10 @@ import type { EnvironmentLease, EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
-import { Redactor } from "../util/secrets.ts";
+import type { Redactor } from "../util/secrets.ts";
 import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } from "./callable.ts";
 import { decodeValue, describeValue, encodeValue } from "./codec.ts";
-import { AttemptLog } from "./logs.ts";
+import { AttemptLog, callableRedactor } from "./logs.ts";
 import { LOG_FD, runProcess } from "./process.ts";
 import type { CallableError, CallableOptions, CallableResult, Serializer } from "./types.ts";
 
@@ -106,14 +106,6 @@ function childEnv(options: CallableOptions): NodeJS.ProcessEnv {
   return env;
 }
 
-function redactorFor(options: CallableOptions): Redactor {
-  const redactor = new Redactor();
-  for (const value of Object.values(options.envVars ?? {})) if (typeof value !== "string") redactor.add(value.secret);
-  const urls = options.indexUrls === undefined ? [] : typeof options.indexUrls === "string" ? [options.indexUrls] : options.indexUrls;
-  for (const url of urls) redactor.addUrl(url);
-  return redactor;
-}
-
 function defaultLogPath(home: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return path.join(home, "logs", "calls", `${stamp}-${randomBytes(4).toString("hex")}.jsonl`);
@@ -189,7 +181,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     }
     await checkExternalPython(options.python);
   }
-  const redactor = redactorFor(options);
+  const redactor = callableRedactor(options);
   const target = await resolveCallable(options.pythonCallable, baseDir);
   const systemSitePackages = options.systemSitePackages ?? false;
   // Loaded only when an environment is needed: an external interpreter never pays for the PEP machinery.
