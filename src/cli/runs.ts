@@ -60,11 +60,12 @@ export function runJson(s: RunSummary): Record<string, unknown> {
 }
 
 function taskJson(t: TaskSummary): Record<string, unknown> {
-  return { taskId: t.taskId, state: t.state, tryNumber: t.tryNumber, durationMs: t.durationMs, returnValue: t.returnValue ?? null, error: t.error, logPath: t.logPath };
+  return { taskId: t.taskId, ...(t.mapIndex >= 0 ? { mapIndex: t.mapIndex } : {}), state: t.state, tryNumber: t.tryNumber, durationMs: t.durationMs, returnValue: t.returnValue ?? null, error: t.error, logPath: t.logPath };
 }
 
 export function runTable(s: RunSummary): string {
-  const rows = s.tasks.map((t) => [t.taskId, t.state, String(t.tryNumber), formatMs(t.durationMs), t.error ? errorLine(t.error) : ""]);
+  // A mapped task's instances show as task[0], task[1], …
+  const rows = s.tasks.map((t) => [t.mapIndex >= 0 ? `${t.taskId}[${t.mapIndex}]` : t.taskId, t.state, String(t.tryNumber), formatMs(t.durationMs), t.error ? errorLine(t.error) : ""]);
   return table(["TASK", "STATE", "TRY", "DURATION", "ERROR"], rows);
 }
 
@@ -113,7 +114,7 @@ export function registerRunsCommands(program: Command): void {
           const run = await findRun(store, runId, opts.dag);
           const summary = await summarizeRun(store, run.dag_id, run.run_id);
           if (opts.json) {
-            const tries = await Promise.all(summary.tasks.map((t) => taskTries(store.db, run.dag_id, run.run_id, t.taskId)));
+            const tries = await Promise.all(summary.tasks.map((t) => taskTries(store.db, run.dag_id, run.run_id, t.taskId, t.mapIndex)));
             printJson({
               ...runJson(summary),
               tasks: summary.tasks.map((t, i) => ({

@@ -76,6 +76,8 @@ export interface TaskExecutionContext {
   dagId: string;
   taskId: string;
   runId: string;
+  /** A mapped task instance's index; -1 when the task is not mapped. */
+  mapIndex: number;
   /** 1 for the first try. */
   tryNumber: number;
   logicalDate: Date;
@@ -128,6 +130,29 @@ export interface PythonTaskSpec {
   python?: string;
 }
 
+/**
+ * Where each item of a mapped list goes in the options of one mapped task instance: an option (`expand`), a
+ * positional argument (`opArgs[arg]`, TaskFlow's `expand`), or — `expandKwargs` — the item itself holds options
+ * (`"options"`), keyword arguments (`"opKwargs"`, a Python callable's) or the whole argument list (`"opArgs"`).
+ */
+export type MapTarget = { field: string } | { arg: number } | { kwargs: "options" | "opKwargs" | "opArgs" };
+
+/** One list a task is mapped over: literal, or an upstream task's result known only at run time. */
+export interface MapAxis {
+  source: readonly unknown[] | XComRef;
+  target: MapTarget;
+}
+
+/**
+ * Airflow's dynamic task mapping: one task instance per item — per combination of items with several lists
+ * (the first list varies slowest) — with map indexes 0, 1, … in that order.
+ */
+export interface TaskMapping {
+  axes: readonly MapAxis[];
+  /** A list longer than this fails the task that produced it (default 1024, as Airflow's max_map_length). */
+  maxMapLength: number;
+}
+
 interface TaskDefinitionBase {
   taskId: string;
   upstreamTaskIds: readonly string[];
@@ -147,6 +172,8 @@ interface TaskDefinitionBase {
   environment?: EnvSpecInput;
   /** Python-callable tasks: the callable and what decides its interpreter (for `venvflow doctor`). */
   python?: PythonTaskSpec;
+  /** Mapped tasks (`expand`, `expandKwargs`): what the task is mapped over. */
+  mapping?: TaskMapping;
 }
 
 /** A task of kind K (or of one of the kinds in K). */

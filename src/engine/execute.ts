@@ -8,11 +8,13 @@ import { taskWhere } from "../dag/builder.ts";
 import { isTaskSkipped } from "../dag/function.ts";
 import type { DagDefinition, TaskDefinition, TaskError, TaskExecutionContext, TaskOutcome, XComRef } from "../dag/model.ts";
 import { isVenvflowError } from "../dag/operator.ts";
+import { maxResultBytes } from "../runtime/index.ts";
 import { AttemptLog, callableRedactor } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { Redactor } from "../util/secrets.ts";
 import { EXECUTORS, type ExecutionContext, type ExecutorRegistry, type TaskExecutor } from "./executors/index.ts";
+import { checkMapSource } from "./mapping.ts";
 import { xcomKey } from "./queries.ts";
 
 export interface InvokeInput {
@@ -24,6 +26,8 @@ export interface InvokeInput {
   dataIntervalStart: Date;
   dataIntervalEnd: Date;
   conf: Record<string, unknown>;
+  /** A mapped instance's index (its `task` already holds that instance's options); -1 when not mapped. */
+  mapIndex?: number;
   /** Upstream values by `xcomKey`. */
   xcoms: ReadonlyMap<string, unknown>;
   logPath: string;
@@ -76,6 +80,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
     dagId: dag.dagId,
     taskId: task.taskId,
     runId: input.runId,
+    mapIndex: input.mapIndex ?? -1,
     tryNumber: input.tryNumber,
     logicalDate: input.logicalDate,
     dataIntervalStart: input.dataIntervalStart,
@@ -146,7 +151,7 @@ export async function executeTask(dag: DagDefinition, task: TaskDefinition, base
   } finally {
     await (log as AttemptLog | null)?.close();
   }
-  return checkResult(where, task, outcome);
+  return checkResult(dag, where, task, outcome);
 }
 
 function abortOf(signal: AbortSignal): Promise<"aborted"> {
@@ -162,22 +167,65 @@ function abortError(where: string, reason: unknown): TaskError {
   return { type: "VenvflowError", code: "aborted", message: `${where}: aborted (${reason instanceof Error ? reason.message : String(reason)})` };
 }
 
-function checkResult(where: string, task: TaskDefinition, outcome: TaskOutcome): TaskOutcome {
+/**
+ * A successful result is checked before anyone stores it, by the rules Python results follow (the runner's
+ * `json.dumps(allow_nan=False)` and its size cap): plain JSON data only — no NaN or ±Infinity, no Map, Set, Date,
+ * class instance, function or undefined that JSON.stringify would silently turn into something else or drop.
+ */
+function checkResult(dag: DagDefinition, where: string, task: TaskDefinition, outcome: TaskOutcome): TaskOutcome {
   if (outcome.state !== "success") return outcome;
   const value = outcome.returnValue;
   const fail = (type: string, code: string, message: string, fix: string): TaskOutcome => ({ state: "failed", returnValue: value, error: { type, code, message, fix } });
   if (value !== undefined && value !== null) {
+    const problem = jsonProblem(value, "the result");
+    if (problem) return fail("VenvflowError", "xcom_not_serializable", `${where}: returned a value that is not JSON data: ${problem}`, "return JSON data (objects, arrays, strings, finite numbers, booleans, null); encode anything else yourself");
+    let text: string;
     try {
-      JSON.stringify(value);
+      text = JSON.stringify(value);
     } catch (error) {
       return fail("VenvflowError", "xcom_not_serializable", `${where}: returned a value that is not JSON-serializable: ${(error as Error).message}`, "return JSON data (objects, arrays, strings, numbers, booleans, null)");
+    }
+    const limit = maxResultBytes();
+    const size = Buffer.byteLength(text);
+    if (size > limit) {
+      return fail("VenvflowError", "result_too_large", `${where}: the return value is ${size} bytes once serialized, over the ${limit}-byte limit`, "return something smaller (write large data to a file and return its path), or raise VENVFLOW_MAX_RESULT_BYTES");
     }
   }
   if (task.multipleOutputs && (typeof value !== "object" || value === null || Array.isArray(value))) {
     const got = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
     return fail("TypeError", "multiple_outputs_not_dict", `${where}: returned ${got}, but multipleOutputs needs a dict (object) result`, "return a dict, or drop multipleOutputs");
   }
+  const keys = task.multipleOutputs && value !== null && typeof value === "object" ? ["return_value", ...Object.keys(value)] : ["return_value"];
+  for (const key of keys) {
+    const mapError = checkMapSource(dag, task, key, key === "return_value" ? value : (value as Record<string, unknown>)[key]);
+    if (mapError) return { state: "failed", returnValue: value, error: mapError };
+  }
   return outcome;
+}
+
+/** Why `value` is not plain JSON data (null when it is); `at` names where in the value. */
+function jsonProblem(value: unknown, at: string, depth = 0): string | null {
+  if (depth > 1000) return `${at} is nested more than 1000 levels deep`;
+  if (value === null || typeof value === "string" || typeof value === "boolean") return null;
+  if (typeof value === "number") return Number.isFinite(value) ? null : `${at} is ${value} (JSON has no NaN or Infinity)`;
+  if (typeof value === "undefined") return `${at} is undefined`;
+  if (typeof value === "function") return `${at} is a function`;
+  if (typeof value === "bigint") return `${at} is a bigint`;
+  if (typeof value === "symbol") return `${at} is a symbol`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = jsonProblem(value[i], `${at}[${i}]`, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return `${at} is a ${(value as object).constructor?.name ?? "non-plain object"}`;
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    const problem = jsonProblem(item, `${at}.${key}`, depth + 1);
+    if (problem) return problem;
+  }
+  return null;
 }
 
 function toInvocation(dag: DagDefinition, task: TaskDefinition, outcome: TaskOutcome): Invocation {

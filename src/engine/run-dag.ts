@@ -6,13 +6,17 @@ import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
 import { manualRunDates } from "./dates.ts";
 import { appendLogLine, taskLogPath } from "../runtime/logs.ts";
+import type { Kysely } from "kysely";
+import { isXComRef } from "../dag/xcom.ts";
+import type { Database } from "../store/schema.ts";
 import { invokeTask, taskRedactor } from "./execute.ts";
+import { mapLists, mappedTask } from "./mapping.ts";
 import { getRun, latestRun, loadXComs, summarizeRun, taskInstances, xcomKey } from "./queries.ts";
 import { createRun, runTasks } from "./transitions.ts";
 import type { EngineEvent, RunSummary } from "./types.ts";
 import { Worker } from "./worker.ts";
 
-// Airflow's RUN_ID_REGEX; it also keeps run ids safe as log directory names.
+// Airflow's RUN_ID_REGEX; it also keeps run ids safe as log directory names (with "." and ".." refused).
 const RUN_ID = /^[A-Za-z0-9_.~:+-]+$/;
 
 export interface TriggerOptions {
@@ -33,13 +37,17 @@ export async function triggerRun(store: Store, dag: DagDefinition, opts: Trigger
   const dates = manualRunDates(dag, opts.logicalDate ?? new Date());
   const runType = opts.runType ?? "manual";
   const runId = opts.runId ?? `${runType}__${dates.logicalDate.toISOString()}`;
-  if (!RUN_ID.test(runId)) {
+  if (!RUN_ID.test(runId) || runId === "." || runId === "..") {
     throw new VenvflowError("invalid_run_id", `run id "${runId}" may only contain letters, digits and _ . ~ : + -`, { fix: "choose another run id" });
   }
   if (await getRun(store.db, dag.dagId, runId)) {
     throw new VenvflowError("run_exists", `DAG "${dag.dagId}" already has a run "${runId}"`, { fix: "pass another logical date or run id" });
   }
-  return store.writeTransaction((trx) => createRun(trx, { dagId: dag.dagId, runId, runType, ...dates, conf, tasks: runTasks(dag) }));
+  return store.writeTransaction(async (trx, notify) => {
+    const run = await createRun(trx, { dagId: dag.dagId, runId, runType, ...dates, conf, tasks: runTasks(dag) }, await store.adapter.now(trx));
+    await notify(`run:${dag.dagId}`);
+    return run;
+  });
 }
 
 export interface RunDagOptions extends TriggerOptions {
@@ -89,6 +97,8 @@ export interface RunTaskOptions {
   home?: string;
   onLog?: (line: LogLine) => void;
   signal?: AbortSignal;
+  /** A mapped task: which instance to run (default 0); lists mapped from upstream results come from the latest run. */
+  mapIndex?: number;
 }
 
 export interface TaskTestResult {
@@ -111,9 +121,21 @@ export interface TaskTestResult {
  * `airflow tasks test`). Upstream XComs the task references come from the DAG's latest run.
  */
 export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskOptions = {}): Promise<TaskTestResult> {
-  const task = dag.tasks.get(taskId);
-  if (!task) {
+  const declared = dag.tasks.get(taskId);
+  if (!declared) {
     throw new VenvflowError("task_not_found", `DAG "${dag.dagId}" has no task "${taskId}"`, { fix: `use one of: ${[...dag.tasks.keys()].join(", ")}` });
+  }
+  let task = declared;
+  const mapIndex = declared.mapping ? (opts.mapIndex ?? 0) : -1;
+  if (declared.mapping) {
+    const latest = opts.store ? await latestRun(opts.store.db, dag.dagId) : undefined;
+    const fromRuns = declared.mapping.axes.some((a) => isXComRef(a.source));
+    if (fromRuns && (!opts.store || !latest)) {
+      throw new VenvflowError("xcom_missing", `task "${taskId}" is mapped over upstream results, but DAG "${dag.dagId}" has no run to take them from`, {
+        fix: "run the DAG once (venvflow run FILE), then test the task again",
+      });
+    }
+    task = mappedTask(declared, mapIndex, await mapLists((opts.store as Store | undefined)?.db as Kysely<Database>, dag, latest?.run_id ?? "", declared));
   }
   let xcoms = new Map<string, unknown>();
   if (task.xcomRefs.length > 0) {
@@ -125,7 +147,7 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
       });
     }
     const store = opts.store;
-    xcoms = await loadXComs(store.db, dag.dagId, latest.run_id, task.xcomRefs);
+    xcoms = await loadXComs(store.db, dag, latest.run_id, task.xcomRefs);
     const states = new Map((await taskInstances(store.db, dag.dagId, latest.run_id)).map((ti) => [ti.task_id, ti.state]));
     // An upstream that succeeded without storing the key returned None: that pulls as None, as in a real run.
     const missing = task.xcomRefs.filter((r) => !xcoms.has(xcomKey(r)) && states.get(r.taskId) !== "success");
@@ -139,7 +161,7 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
   const home = opts.home ?? venvflowHome();
   const dates = manualRunDates(dag, opts.logicalDate ?? new Date());
   const runId = `test__${dates.logicalDate.toISOString()}`;
-  const logPath = taskLogPath(home, dag.dagId, runId, taskId, 1);
+  const logPath = taskLogPath(home, dag.dagId, runId, taskId, 1, mapIndex);
   const redactor = taskRedactor(task);
   const started = Date.now();
   const line = (msg: string, level?: "INFO" | "ERROR"): void => {
@@ -151,6 +173,7 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
     dag,
     task,
     runId,
+    mapIndex,
     tryNumber: 1,
     ...dates,
     conf: opts.conf ?? {},

@@ -2,22 +2,28 @@
  * A worker: schedules the runs of the DAGs it has loaded, claims their queued task instances from the store,
  * executes them in up to `slots` concurrent tries, heartbeats its locks and sweeps locks of dead workers. Any
  * number of workers (processes, machines) can share one store; claiming guarantees one executor per try.
+ *
+ * It does not poll for work: a commit that queues work or changes a run wakes it — at once in this process,
+ * by LISTEN/NOTIFY from other processes on PostgreSQL, and within 5–100 ms by SQLite's `data_version` watch.
+ * A periodic pass (`pollIntervalMs`) remains for what no commit announces: a cron schedule or a retry coming due.
  */
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import type { DagDefinition, TaskError } from "../dag/model.ts";
+import path from "node:path";
+import type { DagDefinition, TaskDefinition, TaskError } from "../dag/model.ts";
+import { appendLogLine } from "../runtime/logs.ts";
 import type { Store } from "../store/index.ts";
 import type { TaskInstanceRow, TaskState } from "../store/schema.ts";
-import { venvflowHome } from "../util/home.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { venvflowHome } from "../util/home.ts";
 import { Redactor } from "../util/secrets.ts";
-import { appendLogLine, taskLogPath } from "../runtime/logs.ts";
+import { nextScheduledInterval } from "./dates.ts";
 import { invokeTask, taskRedactor, toTaskError } from "./execute.ts";
+import { mapLists, mappedTask, XComCache } from "./mapping.ts";
 import { getRun, loadXComs } from "./queries.ts";
 import { retryDelayMs } from "./retry.ts";
-import { nextScheduledInterval } from "./dates.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
-import { claimTasks, failTask, heartbeat, requeueLostTasks, retryTask, skipRunningTask, succeedTask } from "./transitions.ts";
+import { claimTasks, failTask, heartbeat, requeueLostTasks, retryTask, skipRunningTask, succeedTask, type Transition } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 
 export interface WorkerOptions {
@@ -29,11 +35,11 @@ export interface WorkerOptions {
   workerId?: string;
   /** VENVFLOW_HOME (logs). */
   home?: string;
-  /** How often to look for work other workers made available (default 1000 ms). */
+  /** How often to run a scheduling pass when nothing wakes the worker (default 1000 ms). */
   pollIntervalMs?: number;
   /** How often to refresh the locks of running tries (default 5000 ms). */
   heartbeatIntervalMs?: number;
-  /** A lock not refreshed for this long belongs to a dead worker and is swept (default 60 000 ms). */
+  /** A lock not refreshed for this long (database time) belongs to a dead worker and is swept (default 60 000 ms). */
   lockTimeoutMs?: number;
   onEvent?: (event: EngineEvent) => void;
   /** Also create the runs the DAGs' cron schedules make due (Airflow's scheduler); default false. */
@@ -58,11 +64,16 @@ export class Worker {
   private readonly createScheduledRuns: boolean;
   private readonly hostname = os.hostname();
   private readonly running = new Map<string, Running>();
+  private readonly xcomCache = new XComCache();
   private stopping = false;
   private woken = false;
   private wakeUp: (() => void) | null = null;
   private failure: unknown = null;
   private lastSweep = 0;
+  private passWanted = true;
+  private lastPass = 0;
+  /** When the next retry or run timeout comes due (local epoch ms). */
+  private nextDueAt: number | null = null;
 
   constructor(opts: WorkerOptions) {
     const slots = opts.slots ?? 1;
@@ -87,36 +98,57 @@ export class Worker {
   /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
   async run(opts: { until?: () => Promise<boolean> } = {}): Promise<void> {
     const beat = setInterval(() => void this.beat(), this.heartbeatIntervalMs);
+    const stopWatching = await this.store.watch((topic) => this.onTopic(topic));
     try {
       while (!this.stopping) {
-        let nextDueAt = Date.now() + this.pollIntervalMs;
-        for (const dag of await this.dagsToSchedule()) {
-          const pass = await scheduleDag(this.store, dag, { createScheduledRuns: this.createScheduledRuns });
-          pass.events.forEach(this.onEvent);
-          for (const id of pass.abortIds) this.abort(id, "the run exceeded its dagrunTimeout");
-          if (pass.nextDueAt !== null) nextDueAt = Math.min(nextDueAt, pass.nextDueAt);
-        }
+        const now = Date.now();
+        if (this.passWanted || now - this.lastPass >= this.pollIntervalMs || (this.nextDueAt !== null && this.nextDueAt <= now)) await this.schedulingPass();
         if (Date.now() - this.lastSweep >= Math.min(this.lockTimeoutMs, this.pollIntervalMs * 5)) await this.sweep();
-        const free = this.slots - this.running.size;
-        if (free > 0) {
-          const claimed = await claimTasks(this.store, {
-            workerId: this.id,
-            hostname: this.hostname,
-            dagIds: [...this.dags.keys()],
-            limit: free,
-            logPath: (ti) => taskLogPath(this.home, ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
-          });
-          for (const ti of claimed) this.start(ti);
-        }
+        await this.claim();
         if (this.failure) throw this.failure;
         if (opts.until && (await opts.until())) break;
-        await this.sleep(Math.max(0, nextDueAt - Date.now()));
+        const wakeAt = Math.min(this.lastPass + this.pollIntervalMs, this.nextDueAt ?? Infinity);
+        await this.sleep(Math.max(0, wakeAt - Date.now()));
       }
     } finally {
       clearInterval(beat);
       await Promise.allSettled([...this.running.values()].map((r) => r.done));
+      await stopWatching();
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** `work:DAG` — claimable work appeared; `run:DAG` (or "*", a change of unknown kind) — a pass may have work. */
+  private onTopic(topic: string): void {
+    const [kind, dagId] = topic.split(/:(.*)/s, 2) as [string, string | undefined];
+    if (dagId !== undefined && !this.dags.has(dagId)) return;
+    if (kind !== "work") this.passWanted = true;
+    this.wake();
+  }
+
+  private async schedulingPass(): Promise<void> {
+    this.passWanted = false;
+    this.lastPass = Date.now();
+    this.nextDueAt = null;
+    for (const dag of await this.dagsToSchedule()) {
+      const pass = await scheduleDag(this.store, dag, { createScheduledRuns: this.createScheduledRuns });
+      pass.events.forEach(this.onEvent);
+      for (const id of pass.abortIds) this.abort(id, "the run exceeded its dagrunTimeout");
+      if (pass.nextDueInMs !== null) this.nextDueAt = Math.min(this.nextDueAt ?? Infinity, Date.now() + pass.nextDueInMs);
+    }
+  }
+
+  private async claim(): Promise<void> {
+    const free = this.slots - this.running.size;
+    if (free <= 0) return;
+    const claimed = await claimTasks(this.store, {
+      workerId: this.id,
+      hostname: this.hostname,
+      dagIds: [...this.dags.keys()],
+      limit: free,
+      logsRoot: path.resolve(this.home, "logs"),
+    });
+    for (const ti of claimed) this.start(ti);
   }
 
   /**
@@ -136,7 +168,7 @@ export class Worker {
       ).map((r) => r.dag_id),
     );
     if (this.createScheduledRuns) {
-      const now = new Date();
+      const now = new Date(await this.store.now());
       for (const dag of this.dags.values()) {
         if (ids.has(dag.dagId) || dag.schedule === null) continue;
         if (nextScheduledInterval(dag, await lastScheduledIntervalEnd(this.store.db, dag.dagId), now)) ids.add(dag.dagId);
@@ -191,9 +223,10 @@ export class Worker {
 
   private async sweep(): Promise<void> {
     this.lastSweep = Date.now();
-    for (const { ti, state } of await requeueLostTasks(this.store, this.lockTimeoutMs)) {
+    for (const { ti, state, events } of await requeueLostTasks(this.store, [...this.dags.values()], this.lockTimeoutMs)) {
       if (ti.log_path) appendLogLine(ti.log_path, "system", `Worker ${ti.locked_by ?? "?"} stopped heartbeating; try ${ti.try_number} is lost; task instance ${state}`, "ERROR", this.taskRedactor(ti));
-      this.onEvent({ type: "task", dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, state, tryNumber: ti.try_number, at: new Date().toISOString() });
+      this.onEvent({ type: "task", dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), state, tryNumber: ti.try_number, at: new Date().toISOString() });
+      events.forEach(this.onEvent);
     }
   }
 
@@ -218,43 +251,57 @@ export class Worker {
   private async execute(ti: TaskInstanceRow, signal: AbortSignal): Promise<void> {
     const dag = this.dags.get(ti.dag_id) as DagDefinition;
     const logPath = ti.log_path as string;
-    const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, tryNumber: ti.try_number };
-    const emit = (state: TaskState, error?: TaskError): void =>
-      this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), tryNumber: ti.try_number };
+    const emit = (state: TaskState, error?: TaskError): void => this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    const report = (t: Transition): boolean => {
+      t.events.forEach(this.onEvent);
+      return t.applied;
+    };
     const redactor = this.taskRedactor(ti);
     const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
       this.onEvent({ type: "log", ...base, line: appendLogLine(logPath, "system", msg, level, redactor) });
     };
     emit("running");
-    log(`Starting try ${ti.try_number} of ${ti.max_tries + 1} of ${ti.dag_id}.${ti.task_id} (run ${ti.run_id}) on ${this.hostname}, worker ${this.id}`);
+    const name = `${ti.dag_id}.${ti.task_id}${ti.map_index >= 0 ? `[${ti.map_index}]` : ""}`;
+    log(`Starting try ${ti.try_number} of ${ti.max_tries + 1} of ${name} (run ${ti.run_id}) on ${this.hostname}, worker ${this.id}`);
 
-    const task = dag.tasks.get(ti.task_id);
+    const declared = dag.tasks.get(ti.task_id);
     const run = await getRun(this.store.db, ti.dag_id, ti.run_id);
-    if (!task || !run) {
+    if (!declared || !run) {
       const error = toTaskError(
         new VenvflowError("task_not_found", `DAG "${ti.dag_id}" as loaded by worker ${this.id} has no task "${ti.task_id}"`, {
           fix: "make every worker load the same version of the DAG file",
         }),
       );
       log(`${error.type}: ${error.message}`, "ERROR");
-      if (await failTask(this.store, ti, error)) emit("failed", error);
+      if (report(await failTask(this.store, dag, ti, error))) emit("failed", error);
       return;
     }
-    const inv = await invokeTask({
-      dag,
-      task,
-      runId: ti.run_id,
-      tryNumber: ti.try_number,
-      logicalDate: new Date(run.logical_date),
-      dataIntervalStart: new Date(run.data_interval_start),
-      dataIntervalEnd: new Date(run.data_interval_end),
-      conf: JSON.parse(run.conf) as Record<string, unknown>,
-      xcoms: await loadXComs(this.store.db, ti.dag_id, ti.run_id, task.xcomRefs),
-      logPath,
-      home: this.home,
-      onLog: (line) => this.onEvent({ type: "log", ...base, line }),
-      signal,
-    });
+    let task: TaskDefinition = declared;
+    let prepareError: TaskError | null = null;
+    try {
+      if (declared.mapping) task = mappedTask(declared, ti.map_index, await mapLists(this.store.db, dag, ti.run_id, declared, this.xcomCache));
+    } catch (error) {
+      prepareError = toTaskError(error);
+    }
+    const inv = prepareError
+      ? { state: "failed" as const, error: prepareError, returnValue: undefined, xcoms: new Map<string, unknown>(), skipTaskIds: [] }
+      : await invokeTask({
+          dag,
+          task,
+          runId: ti.run_id,
+          mapIndex: ti.map_index,
+          tryNumber: ti.try_number,
+          logicalDate: new Date(run.logical_date),
+          dataIntervalStart: new Date(run.data_interval_start),
+          dataIntervalEnd: new Date(run.data_interval_end),
+          conf: JSON.parse(run.conf) as Record<string, unknown>,
+          xcoms: await loadXComs(this.store.db, dag, ti.run_id, task.xcomRefs),
+          logPath,
+          home: this.home,
+          onLog: (line) => this.onEvent({ type: "log", ...base, line }),
+          signal,
+        });
 
     if (signal.aborted) {
       // Someone else already settled this try (run timeout, sweeper); its outcome is not ours to record.
@@ -264,39 +311,48 @@ export class Worker {
     if (inv.error) log(`${inv.error.type}: ${inv.error.message}${inv.error.traceback ? `\n${inv.error.traceback}` : ""}`, inv.state === "failed" ? "ERROR" : "INFO");
     let applied: boolean;
     if (inv.state === "success") {
-      applied = await succeedTask(this.store, ti, { xcoms: inv.xcoms, skipTaskIds: inv.skipTaskIds });
+      const t = await succeedTask(this.store, dag, ti, { xcoms: inv.xcoms, skipTaskIds: inv.skipTaskIds });
+      applied = t.applied;
       if (applied) {
         log("Marking task as SUCCESS");
         emit("success");
-        for (const taskId of inv.skipTaskIds) {
-          log(`Branch not followed: skipping ${taskId}`);
-          this.onEvent({ type: "task", ...base, taskId, tryNumber: 0, state: "skipped", at: new Date().toISOString() });
-        }
+        for (const taskId of inv.skipTaskIds) log(`Branch not followed: skipping ${taskId}`);
       }
+      report(t);
     } else if (inv.state === "skipped") {
-      applied = await skipRunningTask(this.store, ti, inv.error);
+      const t = await skipRunningTask(this.store, dag, ti, inv.error);
+      applied = t.applied;
       if (applied) {
         log("Marking task as SKIPPED");
         emit("skipped");
       }
+      report(t);
     } else {
       const error = inv.error ?? { type: "Error", message: "the task failed without an error" };
       if (ti.try_number <= ti.max_tries) {
         const delay = retryDelayMs(task, ti.try_number, { dagId: ti.dag_id, taskId: ti.task_id, logicalDate: run.logical_date });
-        const at = new Date(Date.now() + delay);
-        applied = await retryTask(this.store, ti, error, at);
+        const t = await retryTask(this.store, dag, ti, error, delay);
+        applied = t.applied;
         if (applied) {
-          log(`Marking task as UP_FOR_RETRY; try ${ti.try_number + 1} not before ${at.toISOString()} (in ${delay} ms)`, "WARNING");
+          log(`Marking task as UP_FOR_RETRY; try ${ti.try_number + 1} not before ${t.nextRetryAt} (in ${delay} ms)`, "WARNING");
           emit("up_for_retry", error);
+          this.nextDueAt = Math.min(this.nextDueAt ?? Infinity, Date.now() + delay);
         }
+        report(t);
       } else {
-        applied = await failTask(this.store, ti, error);
+        const t = await failTask(this.store, dag, ti, error);
+        applied = t.applied;
         if (applied) {
           log("Marking task as FAILED", "ERROR");
           emit("failed", error);
         }
+        report(t);
       }
     }
     if (!applied) log(`Outcome ${inv.state} discarded: the task instance was changed elsewhere while it ran`, "WARNING");
   }
+}
+
+function mapIndexOf(ti: Pick<TaskInstanceRow, "map_index">): { mapIndex?: number } {
+  return ti.map_index >= 0 ? { mapIndex: ti.map_index } : {};
 }

@@ -34,7 +34,7 @@ export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
 const ENV_ONLY_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
 
-function maxResultBytes(): number {
+export function maxResultBytes(): number {
   const raw = process.env.VENVFLOW_MAX_RESULT_BYTES;
   if (raw === undefined || raw === "") return DEFAULT_MAX_RESULT_BYTES;
   const value = Number(raw);

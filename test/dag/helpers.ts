@@ -21,6 +21,7 @@ export function makeContext(overrides: Partial<TaskExecutionContext> & { xcoms?:
     dagId: "d",
     taskId: "t",
     runId: "manual__2026-01-02T03:04:05+00:00",
+    mapIndex: -1,
     tryNumber: 1,
     logicalDate: new Date("2026-01-02T03:04:05Z"),
     dataIntervalStart: new Date("2026-01-01T03:04:05Z"),
