@@ -125,15 +125,16 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
 export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS): Promise<TaskOutcome> {
   const where = taskWhere(dag, task.taskId);
   let log: AttemptLog | null = null;
+  const executor = executors[task.kind] as TaskExecutor;
   const ctx: ExecutionContext = {
     ...base,
     dag,
     where,
     get log(): AttemptLog {
-      return (log ??= new AttemptLog(base.logPath, taskRedactor(task), base.onLog));
+      // In-process kinds write a few lines each: direct writes; a stream only for work that streams output.
+      return (log ??= new AttemptLog(base.logPath, taskRedactor(task), base.onLog, { sync: !executor.stopsOnAbort || task.kind === "empty" }));
     },
   };
-  const executor = executors[task.kind] as TaskExecutor;
   const { signal } = base;
   let outcome: TaskOutcome;
   try {

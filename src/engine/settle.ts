@@ -23,6 +23,8 @@ export interface SettleContext {
   at: string;
 }
 
+type DagContext = Omit<SettleContext, "runId">;
+
 export interface Settled {
   events: EngineEvent[];
   /** How many task instances this queued. */
@@ -58,13 +60,25 @@ export function runEvent(dagId: string, runId: string, state: RunState, at: stri
 }
 
 /** Settles what `finished` (task instances that just reached a finished state) changes. */
-export async function settleDownstream(trx: Db, ctx: SettleContext, finished: readonly Finished[]): Promise<Settled> {
+export function settleDownstream(trx: Db, ctx: SettleContext, finished: readonly Finished[]): Promise<Settled> {
+  return settleRuns(trx, ctx, new Map([[ctx.runId, finished]]));
+}
+
+/**
+ * The same for a batch of tries ending together, of any runs of one DAG: each run's downstream is decided, then
+ * the DAG's queue is filled once and each run's completion checked once.
+ */
+export async function settleRuns(trx: Db, ctx: DagContext, finishedByRun: ReadonlyMap<string, readonly Finished[]>): Promise<Settled> {
   const settled: Settled = { events: [], queued: 0, runFinished: false };
-  const pending = new Map<string, number>();
-  await propagate(trx, ctx, finished, pending);
-  await decide(trx, ctx, pending, settled);
+  for (const [runId, finished] of finishedByRun) {
+    const pending = new Map<string, number>();
+    await propagate(trx, { ...ctx, runId }, finished, pending);
+    await decide(trx, { ...ctx, runId }, pending, settled);
+  }
   settled.queued = await queueScheduled(trx, ctx.dag, ctx.at, settled.events);
-  if (finished.length > 0) settled.runFinished = await finishRunIfDone(trx, ctx, settled.events);
+  for (const [runId, finished] of finishedByRun) {
+    if (finished.length > 0 && (await finishRunIfDone(trx, { ...ctx, runId }, settled.events))) settled.runFinished = true;
+  }
   return settled;
 }
 
@@ -127,18 +141,24 @@ async function decide(trx: Db, ctx: SettleContext, pending: Map<string, number>,
       .where("state", "=", "none")
       .execute();
     const finished: Finished[] = [];
+    const decided = new Map<"scheduled" | "skipped" | "upstream_failed", typeof rows>();
     for (const row of rows) {
       const decision = evaluateTriggerRule(task.triggerRule, countsOf(row));
       if (decision === "wait") continue;
-      if (decision === "run") {
-        if (task.mapping && row.map_index === -1) {
-          finished.push(...(await expand(trx, ctx, task, row, settled)));
-        } else if (await setState(trx, row.id, "none", "scheduled", ctx.at)) {
-          settled.events.push(taskEvent(row, "scheduled", ctx.at));
-        }
-      } else if (await setState(trx, row.id, "none", decision, ctx.at)) {
-        settled.events.push(taskEvent(row, decision, ctx.at));
-        finished.push({ row, state: decision });
+      if (decision === "run" && task.mapping && row.map_index === -1) {
+        finished.push(...(await expand(trx, ctx, task, row, settled)));
+        continue;
+      }
+      const state = decision === "run" ? "scheduled" : decision;
+      decided.set(state, [...(decided.get(state) ?? []), row]);
+    }
+    // One statement per decision, not per row: a run's first pass decides every root task at once.
+    for (const [state, list] of decided) {
+      const changed = new Set(await setStates(trx, list.map((r) => r.id), "none", state, ctx.at));
+      for (const row of list) {
+        if (!changed.has(row.id)) continue;
+        settled.events.push(taskEvent(row, state, ctx.at));
+        if (state !== "scheduled") finished.push({ row, state });
       }
     }
     await propagate(trx, ctx, finished, pending);
@@ -182,14 +202,31 @@ async function expand(trx: Db, ctx: SettleContext, task: TaskDefinition, placeho
 }
 
 async function setState(trx: Db, id: string, from: TaskState, to: TaskState, at: string): Promise<boolean> {
+  return (await setStates(trx, [id], from, to, at)).length > 0;
+}
+
+/** from → to for the rows still in `from`; returns their ids. */
+async function setStates(trx: Db, ids: readonly string[], from: TaskState, to: TaskState, at: string): Promise<string[]> {
   const finished = to === "skipped" || to === "upstream_failed" || to === "failed";
-  const r = await trx
-    .updateTable("task_instance")
-    .set({ state: to, updated_at: at, ...(finished ? { ended_at: at } : {}) })
-    .where("id", "=", id)
-    .where("state", "=", from)
-    .executeTakeFirst();
-  return r.numUpdatedRows > 0n;
+  const out: string[] = [];
+  for (const part of chunks(ids)) {
+    const rows = await trx
+      .updateTable("task_instance")
+      .set({ state: to, updated_at: at, ...(finished ? { ended_at: at } : {}) })
+      .where("id", "in", part)
+      .where("state", "=", from)
+      .returning("id")
+      .execute();
+    out.push(...rows.map((r) => r.id));
+  }
+  return out;
+}
+
+/** `items` in slices of `size`: statement parameters stay below both backends' limits. */
+export function chunks<T>(items: readonly T[], size = 200): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /** scheduled → queued, in priority order, while the DAG has fewer than maxActiveTasks queued or running. */

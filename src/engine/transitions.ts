@@ -13,7 +13,7 @@ import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskError } from "../dag/model.ts";
 import type { Notify, Store } from "../store/index.ts";
 import { UNFINISHED_TASK_STATES, type Database, type DagRunRow, type RunType, type TaskInstanceRow } from "../store/schema.ts";
-import { settleDownstream, taskEvent, type Finished, type Settled } from "./settle.ts";
+import { chunks, settleRuns, taskEvent, type Finished, type Settled } from "./settle.ts";
 import type { EngineEvent } from "./types.ts";
 
 type Db = Kysely<Database>;
@@ -35,12 +35,6 @@ export const runTasks = (dag: DagDefinition): NewRun["tasks"] =>
 
 // Rows per statement: 200 task instances × 12 columns stays far below SQLite's and PostgreSQL's parameter limits.
 const CHUNK = 200;
-
-export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 /**
  * (nothing) → run queued, every task instance `none`. Call it inside a write transaction (the run and its task
@@ -176,16 +170,22 @@ export async function claimTasks(
     .execute();
 }
 
-/** Refreshes the locks this worker holds (database time); returns the ids it still holds. */
+/**
+ * Refreshes the locks this worker holds (database time); returns the ids it still holds. The rows are locked in
+ * id order, the order a batch of ending tries takes them in (`endTries`): measured on PostgreSQL, an unordered
+ * heartbeat deadlocked with a batch ending the same rows.
+ */
 export async function heartbeat(store: Store, workerId: string, ids: readonly string[]): Promise<Set<string>> {
   const held = new Set<string>();
-  for (const part of chunks(ids)) {
+  for (const part of chunks([...ids].sort())) {
     const rows = await store.db
+      .with(
+        (w) => w("mine").materialized(),
+        (db) => store.adapter.lockInOrder(db.selectFrom("task_instance").select("id").where("id", "in", part).where("state", "=", "running").where("locked_by", "=", workerId).orderBy("id")),
+      )
       .updateTable("task_instance")
       .set({ locked_at: store.adapter.nowSql })
-      .where("id", "in", part)
-      .where("state", "=", "running")
-      .where("locked_by", "=", workerId)
+      .where("id", "in", (eb) => eb.selectFrom("mine").select("mine.id"))
       .returning("id")
       .execute();
     for (const r of rows) held.add(r.id);
@@ -260,7 +260,7 @@ async function endAndSettle(store: Store, dag: DagDefinition, ti: TaskInstanceRo
     const at = await store.adapter.now(trx);
     const finished = await change(trx, at);
     if (!finished) return NOT_APPLIED;
-    const settled = await settleDownstream(trx, { store, dag, runId: ti.run_id, at }, finished);
+    const settled = await settleRuns(trx, { store, dag, at }, new Map([[ti.run_id, finished]]));
     await notifyAll(notify, dag.dagId, settled, requeued);
     // Rows the change itself finished besides the try (a branch's not-followed tasks) come first.
     const own = finished.filter((f) => f.row !== ti).map((f) => taskEvent({ ...f.row, dag_id: ti.dag_id, run_id: ti.run_id, try_number: 0 }, f.state, at));
@@ -279,26 +279,82 @@ export async function notifyAll(notify: Notify, dagId: string, settled: Pick<Set
  * not-followed downstream tasks → skipped, all in one transaction with what they settle.
  */
 export function succeedTask(store: Store, dag: DagDefinition, ti: TaskInstanceRow, result: { xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }): Promise<Transition> {
-  return endAndSettle(store, dag, ti, async (trx, at) => {
-    if (!(await endTry(trx, ti, { state: "success" }, at))) return null;
-    await trx.deleteFrom("xcom").where("dag_id", "=", ti.dag_id).where("run_id", "=", ti.run_id).where("task_id", "=", ti.task_id).where("map_index", "=", ti.map_index).execute();
-    const rows = [...result.xcoms].map(([key, value]) => ({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index, key, value: JSON.stringify(value), created_at: at }));
-    for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
-    const finished: Finished[] = [{ row: ti, state: "success" }];
-    for (const part of chunks(result.skipTaskIds)) {
-      const skipped = await trx
-        .updateTable("task_instance")
-        .set({ state: "skipped", ended_at: at, updated_at: at })
-        .where("dag_id", "=", ti.dag_id)
-        .where("run_id", "=", ti.run_id)
-        .where("task_id", "in", part)
-        .where("state", "in", ["none", "scheduled", "queued"])
-        .returning(["task_id", "map_index"])
-        .execute();
-      finished.push(...skipped.map((row) => ({ row, state: "skipped" as const })));
+  return endAndSettle(store, dag, ti, (trx, at) => succeedInTransaction(trx, ti, result, at));
+}
+
+/** How one try ended, for `endTries`. */
+export type TryEnd =
+  | { ti: TaskInstanceRow; state: "success"; xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }
+  | { ti: TaskInstanceRow; state: "failed"; error: TaskError }
+  | { ti: TaskInstanceRow; state: "skipped"; error: TaskError | null }
+  | { ti: TaskInstanceRow; state: "up_for_retry"; error: TaskError; delayMs: number };
+
+/**
+ * Ends several tries of one DAG in one transaction (graphile-worker completes jobs in batches): one commit, one
+ * DAG lock, one queue fill and one completion check per run for the lot, instead of one of each per try.
+ * Returns, per try in order, whether it applied and what it changed (the batch's other changes go to the first).
+ */
+export async function endTries(store: Store, dag: DagDefinition, ends: readonly TryEnd[]): Promise<Array<Transition & { nextRetryAt?: string }>> {
+  if (ends.length === 0) return [];
+  return store.writeTransaction(async (trx, notify) => {
+    await store.adapter.lockDag(trx, dag.dagId);
+    const at = await store.adapter.now(trx);
+    const byRun = new Map<string, Finished[]>();
+    // In id order, as heartbeats lock the same rows (no deadlock between the two on PostgreSQL).
+    const order = ends.map((end, i) => ({ end, i })).sort((a, b) => (a.end.ti.id < b.end.ti.id ? -1 : a.end.ti.id > b.end.ti.id ? 1 : 0));
+    const results: Array<Transition & { nextRetryAt?: string }> = new Array(ends.length);
+    for (const { end, i } of order) {
+      const finished = await applyEnd(trx, end, at);
+      if (!finished) {
+        results[i] = { applied: false, events: [] };
+        continue;
+      }
+      const list = byRun.get(end.ti.run_id) ?? [];
+      byRun.set(end.ti.run_id, [...list, ...finished]);
+      const own = finished.filter((f) => f.row !== end.ti).map((f) => taskEvent({ ...f.row, dag_id: end.ti.dag_id, run_id: end.ti.run_id, try_number: 0 }, f.state, at));
+      results[i] = { applied: true, events: own, ...(end.state === "up_for_retry" ? { nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() } : {}) };
     }
-    return finished;
+    const settled = await settleRuns(trx, { store, dag, at }, byRun);
+    await notifyAll(notify, dag.dagId, settled);
+    results.find((r) => r.applied)?.events.push(...settled.events);
+    return results;
   });
+}
+
+async function applyEnd(trx: Db, end: TryEnd, at: string): Promise<Finished[] | null> {
+  const { ti } = end;
+  switch (end.state) {
+    case "failed":
+      return (await endTry(trx, ti, { state: "failed", error: end.error }, at)) ? [{ row: ti, state: "failed" }] : null;
+    case "skipped":
+      return (await endTry(trx, ti, { state: "skipped", error: end.error }, at)) ? [{ row: ti, state: "skipped" }] : null;
+    case "up_for_retry":
+      return (await endTry(trx, ti, { state: "up_for_retry", error: end.error, nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() }, at)) ? [] : null;
+    case "success":
+      return succeedInTransaction(trx, ti, end, at);
+  }
+}
+
+async function succeedInTransaction(trx: Db, ti: TaskInstanceRow, result: { xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }, at: string): Promise<Finished[] | null> {
+  if (!(await endTry(trx, ti, { state: "success" }, at))) return null;
+  // A first try has no earlier XComs to replace.
+  if (ti.try_number > 1) await trx.deleteFrom("xcom").where("dag_id", "=", ti.dag_id).where("run_id", "=", ti.run_id).where("task_id", "=", ti.task_id).where("map_index", "=", ti.map_index).execute();
+  const rows = [...result.xcoms].map(([key, value]) => ({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index, key, value: JSON.stringify(value), created_at: at }));
+  for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
+  const finished: Finished[] = [{ row: ti, state: "success" }];
+  for (const part of chunks(result.skipTaskIds)) {
+    const skipped = await trx
+      .updateTable("task_instance")
+      .set({ state: "skipped", ended_at: at, updated_at: at })
+      .where("dag_id", "=", ti.dag_id)
+      .where("run_id", "=", ti.run_id)
+      .where("task_id", "in", part)
+      .where("state", "in", ["none", "scheduled", "queued"])
+      .returning(["task_id", "map_index"])
+      .execute();
+    finished.push(...skipped.map((row) => ({ row, state: "skipped" as const })));
+  }
+  return finished;
 }
 
 /** running → failed (no tries left). */

@@ -3,7 +3,7 @@
  * streaming `AttemptLog` for a running attempt, `appendLogLine` for the engine's single system lines), and the
  * reader (`formatLogLine`, `readLogLines`, `followLog`). Every writer masks secrets before a line reaches the file.
  */
-import { appendFileSync, closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, type WriteStream } from "node:fs";
+import { appendFileSync, closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, writeSync, type WriteStream } from "node:fs";
 import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
 import { Redactor } from "../util/secrets.ts";
@@ -35,13 +35,25 @@ export function taskLogPath(home: string, dagId: string, runId: string, taskId: 
   return file;
 }
 
+// Directories this process has made: a try writes several lines and a recursive mkdir is a syscall per level
+// (measured: the biggest file-system cost per task of a no-op task in bench/engine.ts).
+const madeDirs = new Set<string>();
+
+function ensureLogDir(logPath: string): void {
+  const dir = path.dirname(logPath);
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true });
+  if (madeDirs.size >= 4096) madeDirs.clear();
+  madeDirs.add(dir);
+}
+
 /**
  * Appends one line with a synchronous O_APPEND write, so it lands whole between the lines another writer (the
  * attempt's own stream) appends to the same file.
  */
 export function appendLogLine(logPath: string, stream: LogLine["stream"], msg: string, level: string | undefined, redactor: Redactor = new Redactor()): LogLine {
   const line: LogLine = { ts: new Date().toISOString(), stream, ...(level === undefined ? {} : { level }), msg: redactor.redact(msg) };
-  mkdirSync(path.dirname(logPath), { recursive: true });
+  ensureLogDir(logPath);
   appendFileSync(logPath, `${JSON.stringify(line)}\n`, { mode: 0o600 });
   return line;
 }
@@ -102,23 +114,34 @@ export async function followLog(logPath: string, onLine: (raw: string) => void, 
   return count;
 }
 
+/**
+ * One attempt's log, open for the attempt: a stream for a child's output, or (`sync: true`) direct writes for
+ * the few lines of an in-process task — there, the stream's asynchronous write and close were a wait per task
+ * (measured in bench/engine.ts on a loaded machine).
+ */
 export class AttemptLog {
   readonly logPath: string;
-  private readonly file: WriteStream;
+  private readonly file: WriteStream | null;
+  private fd: number | null = null;
   private readonly redactor: Redactor;
   private readonly onLog: ((line: LogLine) => void) | undefined;
 
-  constructor(logPath: string, redactor: Redactor, onLog: ((line: LogLine) => void) | undefined) {
+  constructor(logPath: string, redactor: Redactor, onLog: ((line: LogLine) => void) | undefined, opts: { sync?: boolean } = {}) {
     this.logPath = logPath;
     this.redactor = redactor;
     this.onLog = onLog;
     let fd: number;
     try {
-      mkdirSync(path.dirname(logPath), { recursive: true });
+      ensureLogDir(logPath);
       // Opened here, synchronously, so an unwritable log path is an input error before anything runs.
       fd = openSync(logPath, "a", 0o600);
     } catch (error) {
       throw new VenvflowError("log_unwritable", `Cannot write the log file ${logPath}: ${(error as Error).message}`, { fix: "point logPath (or VENVFLOW_HOME) at a writable location" });
+    }
+    if (opts.sync) {
+      this.fd = fd;
+      this.file = null;
+      return;
     }
     this.file = createWriteStream("", { fd });
     // A write failing later (disk full) must not crash the host; the lines still reach onLog.
@@ -127,7 +150,15 @@ export class AttemptLog {
 
   write(stream: LogLine["stream"], msg: string, extra: { level?: string; logger?: string } = {}): void {
     const line: LogLine = { ts: new Date().toISOString(), stream, ...extra, msg: this.redactor.redact(msg) };
-    this.file.write(`${JSON.stringify(line)}\n`);
+    const text = `${JSON.stringify(line)}\n`;
+    if (this.file) this.file.write(text);
+    else if (this.fd !== null) {
+      try {
+        writeSync(this.fd, text);
+      } catch {
+        // As the stream: a failing write (disk full) must not crash the host.
+      }
+    }
     try {
       this.onLog?.(line);
     } catch {
@@ -158,10 +189,16 @@ export class AttemptLog {
 
   /** Resolves once everything written is flushed; a stream that already failed is simply done. */
   close(): Promise<void> {
-    if (this.file.closed) return Promise.resolve();
+    if (!this.file) {
+      if (this.fd !== null) closeSync(this.fd);
+      this.fd = null;
+      return Promise.resolve();
+    }
+    const file = this.file;
+    if (file.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.file.once("close", () => resolve());
-      this.file.end();
+      file.once("close", () => resolve());
+      file.end();
     });
   }
 }

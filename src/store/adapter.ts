@@ -17,6 +17,8 @@ export interface StoreAdapter {
   lockDag(trx: Kysely<Database>, dagId: string): Promise<void>;
   /** Claim candidates: rows another claimer has locked are skipped, not waited for. */
   skipLocked<O>(query: SelectQueryBuilder<Database, "task_instance", O>): SelectQueryBuilder<Database, "task_instance", O>;
+  /** Rows to update, locked in the query's order (PostgreSQL), so two updaters of the same rows cannot deadlock. */
+  lockInOrder<O>(query: SelectQueryBuilder<Database, "task_instance", O>): SelectQueryBuilder<Database, "task_instance", O>;
   /** The database's clock as an SQL expression (for a statement that must not take a second round trip). */
   readonly nowSql: RawBuilder<string>;
   /** The database's clock as ISO-8601 UTC text (the `Date#toISOString()` form every timestamp column holds). */

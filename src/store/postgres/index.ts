@@ -24,6 +24,7 @@ export function postgresAdapter(url: string): StoreAdapter {
       await sql`select pg_advisory_xact_lock(hashtext(${`venvflow:${dagId}`}))`.execute(trx);
     },
     skipLocked: (query) => query.forUpdate().skipLocked(),
+    lockInOrder: (query) => query.forUpdate(),
     nowSql: NOW,
     async now(db) {
       const { rows } = await sql<{ now: string }>`select ${NOW} as now`.execute(db);

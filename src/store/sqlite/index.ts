@@ -63,11 +63,10 @@ export const sqliteAdapter: StoreAdapter = {
     }),
   lockDag: () => Promise.resolve(),
   skipLocked: (query) => query,
+  lockInOrder: (query) => query,
   nowSql: NOW,
-  async now(db) {
-    const { rows } = await sql<{ now: string }>`select ${NOW} as now`.execute(db);
-    return rows[0]!.now;
-  },
+  // SQLite's 'now' is this machine's clock, which every process sharing the file reads too: no query needed.
+  now: () => Promise.resolve(new Date().toISOString()),
   notify: () => Promise.resolve(),
   /**
    * An adaptive poll of `data_version`: every 5 ms after a change, backing off to every 100 ms while nothing
