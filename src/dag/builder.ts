@@ -8,6 +8,7 @@ import type { DagDefinition, TaskDefinition, XComRef } from "./model.ts";
 import type { BaseOperator } from "./operator.ts";
 import { DEFAULT_ARG_KEYS, dagOptionsSchema, parseOptions } from "./options.ts";
 import { authoring } from "./state.ts";
+import { isXComRef } from "./xcom.ts";
 
 export const SCHEDULE_PRESETS = ["@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly"] as const;
 
@@ -26,6 +27,8 @@ export interface DagOptions {
   maxActiveRuns?: number;
   /** Default 16. */
   maxActiveTasks?: number;
+  /** The most items a task may be mapped over (`expand`); default 1024, as Airflow's max_map_length. */
+  maxMapLength?: number;
   /** Defaults for the options of every task in this DAG (a task's own options win). */
   defaultArgs?: Record<string, unknown>;
   /** Parameter defaults; a run's conf may override them. */
@@ -116,6 +119,7 @@ export class DagBuilder implements DagContext {
   readonly dagId: string;
   readonly fileloc: string;
   readonly params: Readonly<Record<string, unknown>>;
+  readonly maxMapLength: number;
   readonly #definition: Omit<DagDefinition, "tasks">;
   readonly #defaultArgs: Readonly<Record<string, unknown>>;
   readonly #tasks = new Map<string, BaseOperator>();
@@ -155,6 +159,7 @@ export class DagBuilder implements DagContext {
       }
     }
     this.params = { ...opts.params };
+    this.maxMapLength = opts.maxMapLength ?? 1024;
     this.#defaultArgs = { ...opts.defaultArgs };
     this.#definition = {
       dagId,
@@ -269,6 +274,7 @@ export class DagBuilder implements DagContext {
         xcomRefs: task.xcomRefs.map((ref) => ({ kind: "xcom_ref", taskId: ref.taskId, key: ref.key })),
         ...(task.environmentSpec ? { environment: task.environmentSpec } : {}),
         ...(task.pythonSpec ? { python: task.pythonSpec } : {}),
+        ...(task.mapping ? { mapping: { axes: task.mapping.axes.map((a) => ({ source: isXComRef(a.source) ? { kind: "xcom_ref", taskId: a.source.taskId, key: a.source.key } : a.source, target: a.target })), maxMapLength: this.maxMapLength } } : {}),
         options: task.options,
       } as TaskDefinition);
     }

@@ -132,10 +132,11 @@ export interface PythonTaskSpec {
 
 /**
  * Where each item of a mapped list goes in the options of one mapped task instance: an option (`expand`), a
- * positional argument (`opArgs[arg]`, TaskFlow's `expand`), or — `expandKwargs` — the item itself holds options
- * (`"options"`), keyword arguments (`"opKwargs"`, a Python callable's) or the whole argument list (`"opArgs"`).
+ * positional argument (`opArgs[arg]`, TaskFlow's `expand`), or — `expandKwargs` — the item holds options
+ * (`"options"`, an operator's), or the call's remaining arguments (`"args"`, TaskFlow's: a list of positional
+ * arguments, or an object of keyword arguments for a Python callable).
  */
-export type MapTarget = { field: string } | { arg: number } | { kwargs: "options" | "opKwargs" | "opArgs" };
+export type MapTarget = { field: string } | { arg: number } | { kwargs: "options" | "args" };
 
 /** One list a task is mapped over: literal, or an upstream task's result known only at run time. */
 export interface MapAxis {

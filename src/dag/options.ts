@@ -93,6 +93,7 @@ export const dagOptionsSchema = z.strictObject({
   catchup: z.boolean().optional(),
   maxActiveRuns: z.number().int().positive().optional(),
   maxActiveTasks: z.number().int().positive().optional(),
+  maxMapLength: z.number().int().positive().optional(),
   defaultArgs: z.record(z.string(), z.unknown()).optional(),
   params: z.record(z.string(), z.unknown()).optional(),
   tags: z.array(z.string()).optional(),
