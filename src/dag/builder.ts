@@ -48,7 +48,8 @@ export interface DagContext {
   getTask(taskId: string): BaseOperator;
 }
 
-const DAG_ID = /^[\w.-]{1,250}$/;
+// Airflow's KEY_REGEX, without "." and "..", which as a log directory name would lead out of VENVFLOW_HOME/logs.
+const DAG_ID = /^(?!\.{1,2}$)[\w.-]{1,250}$/;
 
 function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
@@ -132,7 +133,7 @@ export class DagBuilder implements DagContext {
     const where = this.where();
     if (!DAG_ID.test(dagId)) {
       throw new VenvflowError("invalid_dag_id", `${where}: DAG id "${dagId}" is not valid`, {
-        fix: "use 1 to 250 letters, digits, dashes, dots and underscores",
+        fix: 'use 1 to 250 letters, digits, dashes, dots and underscores (not "." or "..")',
       });
     }
     const opts = parseOptions(dagOptionsSchema, options, where, "invalid_dag_options");

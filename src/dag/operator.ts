@@ -25,7 +25,8 @@ export interface TaskOptions {
   multipleOutputs?: boolean;
 }
 
-const TASK_ID = /^[\w.-]{1,250}$/;
+// Airflow's KEY_REGEX, without "." and "..", which as a log directory name would lead out of VENVFLOW_HOME/logs.
+const TASK_ID = /^(?!\.{1,2}$)[\w.-]{1,250}$/;
 const DEFAULT_RETRY_DELAY_MS = 300_000;
 
 /** The DAG whose `dag()` callback is running, or an error naming what was called outside one. */
@@ -119,7 +120,7 @@ export abstract class BaseOperator<R = unknown> {
     const config = parseOptions(schema, { ...dag.defaultArgsFor(Object.keys(full.shape)), ...given }, where, "invalid_task_options");
     if (!TASK_ID.test(config.taskId)) {
       throw new VenvflowError("invalid_task_id", `${where}: task id "${config.taskId}" is not valid`, {
-        fix: "use 1 to 250 letters, digits, dashes, dots and underscores",
+        fix: 'use 1 to 250 letters, digits, dashes, dots and underscores (not "." or "..")',
       });
     }
     const ms = (value: Duration | null | undefined, name: string): number | null => {

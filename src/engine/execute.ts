@@ -171,7 +171,7 @@ function abortError(where: string, reason: unknown): TaskError {
 /**
  * A successful result is checked before anyone stores it, by the rules Python results follow (the runner's
  * `json.dumps(allow_nan=False)` and its size cap): plain JSON data only — no NaN or ±Infinity, no Map, Set, Date,
- * class instance, function or undefined that JSON.stringify would silently turn into something else or drop.
+ * class instance or function that JSON.stringify would silently turn into something else or drop.
  */
 function checkResult(dag: DagDefinition, where: string, task: TaskDefinition, outcome: TaskOutcome): TaskOutcome {
   if (outcome.state !== "success") return outcome;
@@ -209,7 +209,8 @@ function jsonProblem(value: unknown, at: string, depth = 0): string | null {
   if (depth > 1000) return `${at} is nested more than 1000 levels deep`;
   if (value === null || typeof value === "string" || typeof value === "boolean") return null;
   if (typeof value === "number") return Number.isFinite(value) ? null : `${at} is ${value} (JSON has no NaN or Infinity)`;
-  if (typeof value === "undefined") return `${at} is undefined`;
+  // undefined is TypeScript's "absent" (an optional member): it stays absent (null in a list), as JSON has it.
+  if (typeof value === "undefined") return null;
   if (typeof value === "function") return `${at} is a function`;
   if (typeof value === "bigint") return `${at} is a bigint`;
   if (typeof value === "symbol") return `${at} is a symbol`;

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import path from "node:path";
-import { Kysely } from "kysely";
+import { Kysely, type LogEvent } from "kysely";
 import { Migrator } from "kysely/migration";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
@@ -47,6 +47,8 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** How long SQLite waits for another process's write lock (default 10 s). */
   busyTimeoutMs?: number;
+  /** Called with every statement run (its SQL and parameters): for tracing, and the query-plan tests. */
+  onQuery?: (sql: string, parameters: readonly unknown[]) => void;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
   let db: Kysely<Database>;
   if (/^postgres(ql)?:\/\//i.test(target)) {
     adapter = postgresAdapter(target);
-    db = new Kysely<Database>({ dialect: createPostgresDialect(target, opts.poolSize ?? 10) });
+    db = new Kysely<Database>({ dialect: createPostgresDialect(target, opts.poolSize ?? 10), ...logOption(opts) });
   } else if (/^[a-z][a-z0-9+.-]+:\/\//i.test(target)) {
     throw new VenvflowError("invalid_database_url", `unsupported database URL "${redactUrl(target)}"`, {
       fix: "use postgres://user:password@host:port/db, sqlite:/path/to/file.db, or a file path",
@@ -68,7 +70,7 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
   } else {
     adapter = sqliteAdapter;
     const file = target.startsWith("sqlite:") ? target.slice("sqlite:".length) : target;
-    db = new Kysely<Database>({ dialect: createSqliteDialect(file === ":memory:" ? file : path.resolve(file), opts.busyTimeoutMs ?? 10_000) });
+    db = new Kysely<Database>({ dialect: createSqliteDialect(file === ":memory:" ? file : path.resolve(file), opts.busyTimeoutMs ?? 10_000), ...logOption(opts) });
   }
   const store = makeStore(db, adapter, redactUrl(target));
   if (opts.migrate ?? true) {
@@ -80,6 +82,11 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
     }
   }
   return store;
+}
+
+function logOption(opts: OpenStoreOptions): { log?: (event: LogEvent) => void } {
+  const onQuery = opts.onQuery;
+  return onQuery ? { log: (event) => onQuery(event.query.sql, event.query.parameters) } : {};
 }
 
 function makeStore(db: Kysely<Database>, adapter: StoreAdapter, url: string): Store {
