@@ -5,7 +5,7 @@
  * is an indexed read or write of a bounded number of rows, so a task's scheduling cost does not grow with the
  * size of its run.
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskDefinition } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
 import { UNFINISHED_TASK_STATES, type Database, type RunState, type TaskInstanceRow, type TaskState } from "../store/schema.ts";
@@ -231,29 +231,29 @@ export function chunks<T>(items: readonly T[], size = 200): T[][] {
 
 /** scheduled → queued, in priority order, while the DAG has fewer than maxActiveTasks queued or running. */
 export async function queueScheduled(trx: Db, dag: DagDefinition, at: string, events: EngineEvent[]): Promise<number> {
-  const active = await trx
-    .selectFrom("task_instance")
-    .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("dag_id", "=", dag.dagId)
-    .where("state", "in", ["queued", "running"])
-    .executeTakeFirstOrThrow();
-  const slots = dag.maxActiveTasks - Number(active.n);
-  if (slots <= 0) return 0;
-  const picked = await trx
-    .selectFrom("task_instance")
-    .select("id")
-    .where("dag_id", "=", dag.dagId)
-    .where("state", "=", "scheduled")
-    .orderBy("run_id")
-    .orderBy("priority")
-    .orderBy("map_index")
-    .limit(slots)
-    .execute();
-  if (picked.length === 0) return 0;
+  // One statement: the free slots (maxActiveTasks less the DAG's queued and running rows) are the LIMIT of the
+  // pick, in priority order; a per-try transaction ran three statements for this before.
   const queued = await trx
+    .with(
+      (w) => w("picked").materialized(),
+      (db) =>
+        db
+          .selectFrom("task_instance")
+          .select("id")
+          .where("dag_id", "=", dag.dagId)
+          .where("state", "=", "scheduled")
+          .orderBy("run_id")
+          .orderBy("priority")
+          .orderBy("map_index")
+          // CASE, not max()/greatest(): the one spelling both backends share; a negative LIMIT means "no limit"
+          // on SQLite and is an error on PostgreSQL.
+          .limit(
+            sql<number>`(select case when ${dag.maxActiveTasks} - count(*) > 0 then ${dag.maxActiveTasks} - count(*) else 0 end from task_instance where dag_id = ${dag.dagId} and state in ('queued', 'running'))`,
+          ),
+    )
     .updateTable("task_instance")
     .set({ state: "queued", queued_at: at, updated_at: at })
-    .where("id", "in", picked.map((p) => p.id))
+    .where("id", "in", (eb) => eb.selectFrom("picked").select("picked.id"))
     .where("state", "=", "scheduled")
     .returning(["dag_id", "run_id", "task_id", "map_index", "try_number"])
     .execute();
