@@ -132,6 +132,8 @@ function makeStore(db: Kysely<Database>, adapter: StoreAdapter, url: string): St
 export async function migrate(store: Store): Promise<void> {
   const { error, results } = await new Migrator({ db: store.db, provider: migrationProvider }).migrateToLatest();
   if (error) {
+    // A store that cannot be used at all (foreign, corrupt, read-only file) says so itself.
+    if (error instanceof VenvflowError) throw error;
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new VenvflowError("store_migration_failed", `migrating the store at ${store.url} failed at ${failed}: ${String(error)}`, {
       fix: "check that the database is reachable and writable, and that no newer venvflow has migrated it",

@@ -2,6 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { sql, SqliteDialect, type Kysely } from "kysely";
+import { VenvflowError } from "../../util/errors.ts";
 import type { StoreAdapter } from "../adapter.ts";
 import type { Database } from "../schema.ts";
 
@@ -12,12 +13,25 @@ import type { Database } from "../schema.ts";
  * better-sqlite3 waits synchronously, so two writers must be two processes, not two connections in one.
  */
 export function createSqliteDialect(file: string, busyTimeoutMs: number): SqliteDialect {
-  if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-  const database = new BetterSqlite3(file);
-  database.pragma("journal_mode = WAL");
-  database.pragma("synchronous = NORMAL");
-  database.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  database.pragma("foreign_keys = ON");
+  let database: BetterSqlite3.Database;
+  try {
+    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+    database = new BetterSqlite3(file);
+    // The first statements read the file: a foreign, corrupt or unwritable one fails here.
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+    database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    database.pragma("foreign_keys = ON");
+  } catch (error) {
+    throw storeError(file, error);
+  }
+  const guard = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (error) {
+      throw storeError(file, error);
+    }
+  };
   // Kysely prepares every query anew; preparing was a third of the engine's database time per task (measured,
   // bench/engine.ts), and the engine runs a few dozen distinct statements over and over.
   const statements = new Map<string, BetterSqlite3.Statement>();
@@ -28,15 +42,44 @@ export function createSqliteDialect(file: string, busyTimeoutMs: number): Sqlite
         let statement = statements.get(text);
         if (!statement) {
           if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
-          statements.set(text, (statement = database.prepare(text)));
+          statements.set(text, (statement = guard(() => database.prepare(text))));
         }
-        return statement;
+        const prepared = statement;
+        return {
+          reader: prepared.reader,
+          all: (parameters: readonly unknown[]) => guard(() => prepared.all(parameters)),
+          run: (parameters: readonly unknown[]) => guard(() => prepared.run(parameters)),
+          iterate: (parameters: readonly unknown[]) => guard(() => prepared.iterate(parameters)),
+        };
       },
     },
   });
 }
 
 const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * SQLite's failures as errors that name the file and what to do (a raw SqliteError named neither). A failed
+ * transaction is rolled back whole: what was committed before stays, and a new worker resumes the run.
+ */
+export function storeError(file: string, error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_") || code === "SQLITE_CONSTRAINT" || code.startsWith("SQLITE_CONSTRAINT_")) return error;
+  const detail = (error as Error).message;
+  const where = file === ":memory:" ? "the in-memory store" : `the store ${file}`;
+  const known: Record<string, [string, string, string]> = {
+    SQLITE_FULL: ["store_disk_full", `${where} cannot grow: the disk is full (${detail})`, "free space on that disk, then start the worker again: what was committed is kept and the run resumes"],
+    SQLITE_READONLY: ["store_read_only", `${where} is read-only (${detail})`, "make the file and its folder writable by this user, or set VENVFLOW_DATABASE_URL to a writable location"],
+    SQLITE_NOTADB: ["store_not_a_database", `${where} is not a SQLite database (${detail})`, "point VENVFLOW_DATABASE_URL (or VENVFLOW_HOME) at a venvflow store, or move this file away to start a new one"],
+    SQLITE_CORRUPT: ["store_corrupt", `${where} is corrupt or truncated (${detail})`, "restore it from a backup, or move it away to start a new store (its run history is then gone)"],
+    SQLITE_CANTOPEN: ["store_cannot_open", `cannot open ${where} (${detail})`, "check that the path is a file in a folder this user can write"],
+    SQLITE_IOERR: ["store_io_error", `reading or writing ${where} failed (${detail})`, "check the disk and the file system holding it"],
+  };
+  const base = Object.keys(known).find((k) => code === k || code.startsWith(`${k}_`));
+  if (!base) return error;
+  const [ours, message, fix] = known[base]!;
+  return new VenvflowError(ours, message, { fix, cause: error });
+}
 
 /** Across processes SQLite has no notifications: `PRAGMA data_version` changes when another connection commits. */
 const WATCH_MIN_MS = 5;
