@@ -9,6 +9,7 @@ import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskDefinition } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
 import { UNFINISHED_TASK_STATES, type Database, type RunState, type TaskInstanceRow, type TaskState } from "../store/schema.ts";
+import { chunks } from "../util/chunks.ts";
 import { expandMappedTask } from "./mapping.ts";
 import { evaluateTriggerRule, type UpstreamCounts } from "./trigger-rules.ts";
 import type { EngineEvent, TaskEvent } from "./types.ts";
@@ -222,12 +223,6 @@ async function setStates(trx: Db, ids: readonly string[], from: TaskState, to: T
   return out;
 }
 
-/** `items` in slices of `size`: statement parameters stay below both backends' limits. */
-export function chunks<T>(items: readonly T[], size = 200): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 /** scheduled → queued, in priority order, while the DAG has fewer than maxActiveTasks queued or running. */
 export async function queueScheduled(trx: Db, dag: DagDefinition, at: string, events: EngineEvent[]): Promise<number> {

@@ -13,7 +13,8 @@ import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskError } from "../dag/model.ts";
 import type { Notify, Store } from "../store/index.ts";
 import { UNFINISHED_TASK_STATES, type Database, type DagRunRow, type RunType, type TaskInstanceRow } from "../store/schema.ts";
-import { chunks, settleRuns, taskEvent, type Finished, type Settled } from "./settle.ts";
+import { chunks } from "../util/chunks.ts";
+import { settleRuns, taskEvent, type Finished, type Settled } from "./settle.ts";
 import type { EngineEvent } from "./types.ts";
 
 type Db = Kysely<Database>;
@@ -168,29 +169,6 @@ export async function claimTasks(
     .where("state", "=", "queued")
     .returningAll()
     .execute();
-}
-
-/**
- * Refreshes the locks this worker holds (database time); returns the ids it still holds. The rows are locked in
- * id order, the order a batch of ending tries takes them in (`endTries`): measured on PostgreSQL, an unordered
- * heartbeat deadlocked with a batch ending the same rows.
- */
-export async function heartbeat(store: Store, workerId: string, ids: readonly string[]): Promise<Set<string>> {
-  const held = new Set<string>();
-  for (const part of chunks([...ids].sort())) {
-    const rows = await store.db
-      .with(
-        (w) => w("mine").materialized(),
-        (db) => store.adapter.lockInOrder(db.selectFrom("task_instance").select("id").where("id", "in", part).where("state", "=", "running").where("locked_by", "=", workerId).orderBy("id")),
-      )
-      .updateTable("task_instance")
-      .set({ locked_at: store.adapter.nowSql })
-      .where("id", "in", (eb) => eb.selectFrom("mine").select("mine.id"))
-      .returning("id")
-      .execute();
-    for (const r of rows) held.add(r.id);
-  }
-  return held;
 }
 
 interface EndTry {

@@ -23,7 +23,8 @@ import { mapLists, mappedTask, XComCache } from "./mapping.ts";
 import { getRun, loadXComs } from "./queries.ts";
 import { retryDelayMs } from "./retry.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
-import { claimTasks, endTries, failTask, heartbeat, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
+import { startHeartbeater, type Heartbeater } from "./heartbeater.ts";
+import { claimTasks, endTries, failTask, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 
 export interface WorkerOptions {
@@ -64,6 +65,7 @@ export class Worker {
   private readonly createScheduledRuns: boolean;
   private readonly hostname = os.hostname();
   private readonly running = new Map<string, Running>();
+  private heartbeater: Heartbeater = { setIds: () => {}, stop: async () => {} };
   private readonly xcomCache = new XComCache();
   private readonly completions = new Map<string, Array<{ end: TryEnd; resolve: (t: Transition & { nextRetryAt?: string }) => void; reject: (error: unknown) => void }>>();
   private stopping = false;
@@ -105,7 +107,18 @@ export class Worker {
 
   /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
   async run(opts: { until?: () => Promise<boolean> } = {}): Promise<void> {
-    const beat = setInterval(() => void this.beat(), this.heartbeatIntervalMs);
+    this.heartbeater = await startHeartbeater({
+      store: this.store,
+      workerId: this.id,
+      intervalMs: this.heartbeatIntervalMs,
+      onLost: (ids) => {
+        for (const id of ids) this.abort(id, "the task instance was changed elsewhere (run timeout, or its lock was swept)");
+      },
+      onError: (error) => {
+        this.failure ??= error;
+        this.wake();
+      },
+    });
     const stopWatching = await this.store.watch((topic) => this.onTopic(topic));
     try {
       while (!this.stopping) {
@@ -122,9 +135,9 @@ export class Worker {
         await this.sleep(Math.max(0, wakeAt - Date.now()));
       }
     } finally {
-      clearInterval(beat);
       await Promise.allSettled([...this.running.values()].map((r) => r.done));
       await stopWatching();
+      await this.heartbeater.stop();
     }
     if (this.failure) throw this.failure;
   }
@@ -222,17 +235,6 @@ export class Worker {
     this.running.get(id)?.controller.abort(new VenvflowError("task_aborted", reason));
   }
 
-  private async beat(): Promise<void> {
-    const ids = [...this.running.keys()];
-    try {
-      const held = await heartbeat(this.store, this.id, ids);
-      for (const id of ids) if (!held.has(id)) this.abort(id, "the task instance was changed elsewhere (run timeout, or its lock was swept)");
-    } catch (error) {
-      this.failure ??= error;
-      this.wake();
-    }
-  }
-
   private async sweep(): Promise<void> {
     this.lastSweep = Date.now();
     for (const { ti, state, events } of await requeueLostTasks(this.store, [...this.dags.values()], this.lockTimeoutMs)) {
@@ -292,9 +294,11 @@ export class Worker {
       })
       .finally(() => {
         this.running.delete(ti.id);
+        this.heartbeater.setIds([...this.running.keys()]);
         this.wake();
       });
     this.running.set(ti.id, { controller, done });
+    this.heartbeater.setIds([...this.running.keys()]);
   }
 
   private async execute(ti: TaskInstanceRow, signal: AbortSignal): Promise<void> {

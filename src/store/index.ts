@@ -25,6 +25,8 @@ export interface Store {
   readonly adapter: StoreAdapter;
   /** The database URL with any password masked. */
   readonly url: string;
+  /** What it was opened with, password included: to open it again (another thread); never to display. */
+  readonly target: string;
   /**
    * Runs `fn` in a transaction that holds the write lock from its first statement: `BEGIN IMMEDIATE` on
    * SQLite, a plain transaction on PostgreSQL, where row locks and `SKIP LOCKED` do the serializing. Never nest
@@ -72,7 +74,7 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
     const file = target.startsWith("sqlite:") ? target.slice("sqlite:".length) : target;
     db = new Kysely<Database>({ dialect: createSqliteDialect(file === ":memory:" ? file : path.resolve(file), opts.busyTimeoutMs ?? 10_000), ...logOption(opts) });
   }
-  const store = makeStore(db, adapter, redactUrl(target));
+  const store = makeStore(db, adapter, redactUrl(target), target);
   if (opts.migrate ?? true) {
     try {
       await migrate(store);
@@ -89,7 +91,7 @@ function logOption(opts: OpenStoreOptions): { log?: (event: LogEvent) => void } 
   return onQuery ? { log: (event) => onQuery(event.query.sql, event.query.parameters) } : {};
 }
 
-function makeStore(db: Kysely<Database>, adapter: StoreAdapter, url: string): Store {
+function makeStore(db: Kysely<Database>, adapter: StoreAdapter, url: string, target: string): Store {
   // In-process wake-ups: a commit here reaches this process's watchers at once, whatever the backend.
   const local = new EventEmitter().setMaxListeners(0);
   const stops = new Set<() => Promise<void>>();
@@ -98,6 +100,7 @@ function makeStore(db: Kysely<Database>, adapter: StoreAdapter, url: string): St
     backend: adapter.backend,
     adapter,
     url,
+    target,
     async writeTransaction(fn) {
       const topics = new Set<string>();
       const result = await adapter.writeTransaction(db, (trx) =>

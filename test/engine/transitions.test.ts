@@ -1,6 +1,7 @@
 /** Each transition is guarded by the state it leaves: a loser of a race changes nothing. */
 import { describe, expect, it } from "vitest";
-import { claimTasks, createRun, failTask, heartbeat, requeueLostTasks, retryTask, succeedTask, timeoutRun } from "../../src/engine/transitions.ts";
+import { heartbeat } from "../../src/engine/heartbeat.ts";
+import { claimTasks, createRun, failTask, requeueLostTasks, retryTask, succeedTask, timeoutRun } from "../../src/engine/transitions.ts";
 import type { Store } from "../../src/store/index.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 import { makeDag } from "./fixtures/dags.ts";
