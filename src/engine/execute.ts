@@ -142,6 +142,10 @@ export async function executeTask(dag: DagDefinition, task: TaskDefinition, base
     // An in-process function may ignore the signal; the race ends its try at once regardless.
     const result = executor.stopsOnAbort ? await work : await Promise.race([work, abortOf(signal)]);
     outcome = result === "aborted" ? { state: "failed", error: abortError(where, signal.reason) } : result;
+    // An executor that stopped its work on the abort says so in its words; the engine's reason keeps its code.
+    if (signal.aborted && outcome.state === "failed" && outcome.error && isVenvflowError(signal.reason)) {
+      outcome.error = { ...outcome.error, code: signal.reason.code, ...(signal.reason.fix ? { fix: signal.reason.fix } : {}) };
+    }
   } catch (error) {
     if (isTaskSkipped(error)) {
       ctx.log.system(`Skipping: ${error.message}`);

@@ -12,7 +12,7 @@ import type { Database } from "../store/schema.ts";
 import { invokeTask, taskRedactor } from "./execute.ts";
 import { mapLists, mappedTask } from "./mapping.ts";
 import { getRun, latestRun, loadXComs, summarizeRun, taskInstances, xcomKey } from "./queries.ts";
-import { createRun, runTasks } from "./transitions.ts";
+import { createRun, runTasks, startRun, failRun } from "./transitions.ts";
 import type { EngineEvent, RunSummary } from "./types.ts";
 import { Worker } from "./worker.ts";
 
@@ -57,6 +57,11 @@ export interface RunDagOptions extends TriggerOptions {
   /** VENVFLOW_HOME (logs). */
   home?: string;
   onEvent?: (event: EngineEvent) => void;
+  /**
+   * Cancels the run (a signal to `venvflow run`): the running tries are stopped and recorded as failed
+   * (`task_cancelled`), then the run fails with its unfinished task instances skipped.
+   */
+  signal?: AbortSignal;
   /** Worker tuning, mostly for tests. */
   pollIntervalMs?: number;
   heartbeatIntervalMs?: number;
@@ -80,12 +85,30 @@ export async function runDag(dag: DagDefinition, opts: RunDagOptions): Promise<R
     ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
     ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
   });
-  await worker.run({
-    until: async () => {
-      const state = (await getRun(store.db, dag.dagId, run.run_id))?.state;
-      return state === "success" || state === "failed";
-    },
-  });
+  const cancel = (): void => worker.cancel(`the run was cancelled (${String(opts.signal?.reason ?? "signal")})`);
+  if (opts.signal?.aborted) cancel();
+  else opts.signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    await worker.run({
+      until: async () => {
+        const state = (await getRun(store.db, dag.dagId, run.run_id))?.state;
+        return state === "success" || state === "failed";
+      },
+    });
+  } finally {
+    opts.signal?.removeEventListener("abort", cancel);
+  }
+  if (opts.signal?.aborted) {
+    const current = await getRun(store.db, dag.dagId, run.run_id);
+    if (current && (current.state === "running" || current.state === "queued")) {
+      await store.writeTransaction(async (trx, notify) => {
+        await store.adapter.lockDag(trx, dag.dagId);
+        if (current.state === "queued") await startRun(trx, current.id, await store.adapter.now(trx));
+        await failRun(trx, { ...current, state: "running" }, await store.adapter.now(trx));
+        await notify(`run:${dag.dagId}`);
+      });
+    }
+  }
   return summarizeRun(store, dag.dagId, run.run_id, dag);
 }
 

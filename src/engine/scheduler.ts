@@ -11,7 +11,7 @@ import type { Store } from "../store/index.ts";
 import type { Database } from "../store/schema.ts";
 import { nextScheduledInterval } from "./dates.ts";
 import { queueScheduled, runEvent, settleRunStart, taskEvent } from "./settle.ts";
-import { createRun, notifyAll, runTasks, startRun, timeoutRun } from "./transitions.ts";
+import { createRun, notifyAll, runTasks, startRun, failRun } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 
 export interface SchedulePassResult {
@@ -80,7 +80,7 @@ export async function scheduleDag(store: Store, dag: DagDefinition, opts: { crea
         due(deadline);
         continue;
       }
-      const { running, skipped } = await timeoutRun(trx, run, at);
+      const { running, skipped } = await failRun(trx, run, at);
       abortIds.push(...running);
       for (const ti of skipped) events.push(taskEvent(ti, "skipped", at));
       events.push(runEvent(dag.dagId, run.run_id, "failed", at));

@@ -94,10 +94,11 @@ export async function finishRun(trx: Db, runPk: string, state: "success" | "fail
 }
 
 /**
- * Run running → failed on dagrunTimeout; as Airflow, every unfinished task instance becomes skipped, including
- * running ones (their workers see it at the next heartbeat and abort). Returns the ids that were running.
+ * Run running → failed, on dagrunTimeout or when the run is cancelled; as Airflow, every unfinished task instance
+ * becomes skipped, including running ones (their workers see it at the next heartbeat and abort). Returns the
+ * ids that were running, and the rows it skipped.
  */
-export async function timeoutRun(trx: Db, run: DagRunRow, at: string = new Date().toISOString()): Promise<{ running: string[]; skipped: TaskInstanceRow[] }> {
+export async function failRun(trx: Db, run: DagRunRow, at: string = new Date().toISOString()): Promise<{ running: string[]; skipped: TaskInstanceRow[] }> {
   const r = await trx.updateTable("dag_run").set({ state: "failed", ended_at: at }).where("id", "=", run.id).where("state", "=", "running").executeTakeFirst();
   if (r.numUpdatedRows === 0n) return { running: [], skipped: [] };
   const running = await trx

@@ -14,6 +14,7 @@ import type { DagDefinition, TaskDefinition, TaskError } from "../dag/model.ts";
 import { appendLogLine } from "../runtime/logs.ts";
 import type { Store } from "../store/index.ts";
 import type { DagRunRow, TaskInstanceRow, TaskState } from "../store/schema.ts";
+import { isVenvflowError } from "../dag/operator.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
 import { Redactor } from "../util/secrets.ts";
@@ -38,9 +39,12 @@ export interface WorkerOptions {
   home?: string;
   /** How often to run a scheduling pass when nothing wakes the worker (default 1000 ms). */
   pollIntervalMs?: number;
-  /** How often to refresh the locks of running tries (default 5000 ms). */
+  /** How often to refresh the locks of running tries, from a worker thread (default 2000 ms). */
   heartbeatIntervalMs?: number;
-  /** A lock not refreshed for this long (database time) belongs to a dead worker and is swept (default 60 000 ms). */
+  /**
+   * A lock not refreshed for this long (database time) belongs to a dead worker and is swept (default 10 000 ms:
+   * five missed heartbeats; with sweeps every 5 s at most, a lost try is found within 15 s).
+   */
   lockTimeoutMs?: number;
   onEvent?: (event: EngineEvent) => void;
   /** Also create the runs the DAGs' cron schedules make due (Airflow's scheduler); default false. */
@@ -95,8 +99,8 @@ export class Worker {
     this.id = opts.workerId ?? `${this.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.home = opts.home ?? venvflowHome();
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5000;
-    this.lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
+    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 2000;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
     const onEvent = opts.onEvent ?? (() => {});
     this.onEvent = (event) => {
       if (event.type === "run") this.runsChanged = true;
@@ -205,6 +209,17 @@ export class Worker {
   /** Stops claiming; `run()` returns once the running tries end. */
   stop(): void {
     this.stopping = true;
+    this.wake();
+  }
+
+  /**
+   * Stops claiming and cancels the running tries (their processes are stopped: process groups killed, scratch
+   * removed by the executors); each is recorded as failed with `task_cancelled`, and retried where retries remain,
+   * as Airflow does with a task that receives SIGTERM. `run()` returns once they are recorded.
+   */
+  cancel(reason: string): void {
+    this.stopping = true;
+    for (const running of this.running.values()) running.controller.abort(new VenvflowError("task_cancelled", reason, { fix: "run it again (venvflow run), or let a worker retry it" }));
     this.wake();
   }
 
@@ -356,7 +371,7 @@ export class Worker {
           signal,
         });
 
-    if (signal.aborted) {
+    if (signal.aborted && !isCancellation(signal.reason)) {
       // Someone else already settled this try (run timeout, sweeper); its outcome is not ours to record.
       log(`Try aborted: ${(signal.reason as Error).message}`, "WARNING");
       return;
@@ -394,6 +409,11 @@ export class Worker {
     report(result);
     if (!applied) log(`Outcome ${inv.state} discarded: the task instance was changed elsewhere while it ran`, "WARNING");
   }
+}
+
+/** This worker cancelled the try itself (a signal): its outcome is still the worker's to record. */
+function isCancellation(reason: unknown): boolean {
+  return isVenvflowError(reason) && reason.code === "task_cancelled";
 }
 
 function mapIndexOf(ti: Pick<TaskInstanceRow, "map_index">): { mapIndex?: number } {

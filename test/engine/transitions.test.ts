@@ -1,7 +1,7 @@
 /** Each transition is guarded by the state it leaves: a loser of a race changes nothing. */
 import { describe, expect, it } from "vitest";
 import { heartbeat } from "../../src/engine/heartbeat.ts";
-import { claimTasks, createRun, failTask, requeueLostTasks, retryTask, succeedTask, timeoutRun } from "../../src/engine/transitions.ts";
+import { claimTasks, createRun, failTask, requeueLostTasks, retryTask, succeedTask, failRun } from "../../src/engine/transitions.ts";
 import type { Store } from "../../src/store/index.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 import { makeDag } from "./fixtures/dags.ts";
@@ -40,7 +40,7 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
   it("a try of a timed-out run cannot be retried or succeed", async () => {
     const store = await stores.open();
     const { run, ti } = await oneClaimed(store);
-    expect((await timeoutRun(store.db, run)).running).toEqual([ti.id]);
+    expect((await failRun(store.db, run)).running).toEqual([ti.id]);
     expect((await retryTask(store, DAG, ti, { type: "E", message: "x" }, 0)).applied).toBe(false);
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [] })).applied).toBe(false);
     expect(await tiRow(store)).toMatchObject({ state: "skipped" });
