@@ -36,6 +36,8 @@ export interface InvokeInput {
   /** Aborts the try from outside (run timeout, lost lock, worker shutdown); its reason becomes the error. */
   signal?: AbortSignal;
   executors?: ExecutorRegistry;
+  /** The try's log when the caller keeps it open (its owner closes it). */
+  log?: AttemptLog;
 }
 
 export interface Invocation {
@@ -105,7 +107,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
 
   let outcome: TaskOutcome;
   try {
-    outcome = await executeTask(dag, task, ctx, input.executors);
+    outcome = await executeTask(dag, task, ctx, input.executors, input.log);
   } finally {
     if (timer) clearTimeout(timer);
     input.signal?.removeEventListener("abort", onOuterAbort);
@@ -122,7 +124,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
  * a thrown TaskSkipped a skipped one); an abort ends work that cannot be stopped at once; a success's result is
  * checked (JSON, multipleOutputs) before anyone stores it.
  */
-export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS): Promise<TaskOutcome> {
+export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS, openLog?: AttemptLog): Promise<TaskOutcome> {
   const where = taskWhere(dag, task.taskId);
   let log: AttemptLog | null = null;
   const executor = executors[task.kind] as TaskExecutor;
@@ -132,6 +134,7 @@ export async function executeTask(dag: DagDefinition, task: TaskDefinition, base
     where,
     get log(): AttemptLog {
       // In-process kinds write a few lines each: direct writes; a stream only for work that streams output.
+      if (openLog) return openLog;
       return (log ??= new AttemptLog(base.logPath, taskRedactor(task), base.onLog, { sync: !executor.stopsOnAbort || task.kind === "empty" }));
     },
   };

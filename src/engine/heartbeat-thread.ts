@@ -22,28 +22,32 @@ const { target, workerId, intervalMs } = workerData as HeartbeatThreadData;
 const port = parentPort!;
 const store = await openStore(target, { migrate: false, poolSize: 1 });
 let ids: string[] = [];
-let beating = false;
-const beat = async (): Promise<void> => {
-  if (beating || ids.length === 0) return;
-  beating = true;
+let beating: Promise<void> | null = null;
+let stopped = false;
+const beat = (): Promise<void> => (beating ??= beatOnce().finally(() => (beating = null)));
+const beatOnce = async (): Promise<void> => {
+  if (stopped || ids.length === 0) return;
   const sent = ids;
   try {
     const held = await heartbeat(store, workerId, sent);
     const lost = sent.filter((id) => !held.has(id));
     if (lost.length > 0) port.postMessage({ type: "lost", ids: lost } satisfies FromHeartbeater);
   } catch (error) {
+    if (stopped) return;
     const e = error as { message?: string; code?: unknown; fix?: unknown };
     port.postMessage({ type: "error", message: String(e.message ?? error), ...(typeof e.code === "string" ? { code: e.code } : {}), ...(typeof e.fix === "string" ? { fix: e.fix } : {}) } satisfies FromHeartbeater);
-  } finally {
-    beating = false;
   }
 };
 const timer = setInterval(() => void beat(), intervalMs);
 port.on("message", (message: ToHeartbeater) => {
   if (message.type === "ids") ids = message.ids;
   else {
+    // The beat in flight finishes first: closing under it would report a closed connection as a failure.
+    stopped = true;
     clearInterval(timer);
-    void store.close().finally(() => port.close());
+    void Promise.resolve(beating)
+      .then(() => store.close())
+      .finally(() => port.close());
   }
 });
 port.postMessage({ type: "ready" } satisfies FromHeartbeater);

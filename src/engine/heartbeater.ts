@@ -34,15 +34,40 @@ export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartb
     thread.once("error", reject);
     thread.once("message", (message: FromHeartbeater) => (message.type === "ready" ? resolve() : reject(new Error("the heartbeat thread did not start"))));
   });
-  thread.on("error", (error) => opts.onError(error));
+  let stopping = false;
+  thread.on("error", (error) => {
+    if (!stopping) opts.onError(error);
+  });
   thread.on("message", (message: FromHeartbeater) => {
+    if (stopping) return;
     if (message.type === "lost") opts.onLost(message.ids);
     else if (message.type === "error") opts.onError(new VenvflowError(message.code ?? "heartbeat_failed", `heartbeat failed: ${message.message}`, message.fix ? { fix: message.fix } : {}));
   });
   const send = (message: ToHeartbeater): void => thread.postMessage(message);
+  // The running set changes twice per try, and a message cost a quarter-millisecond (measured with no-op tasks).
+  // A new try is sent at once (it may block the loop right after its claim); ended ones at most every 50 ms — a
+  // finished try reported "lost" is no longer running, and aborting it does nothing.
+  let sent = new Set<string>();
+  let latest: readonly string[] | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const flush = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (latest) {
+      send({ type: "ids", ids: [...latest] });
+      sent = new Set(latest);
+    }
+    latest = null;
+  };
   return {
-    setIds: (ids) => send({ type: "ids", ids: [...ids] }),
+    setIds: (ids) => {
+      latest = ids;
+      if (ids.some((id) => !sent.has(id))) flush();
+      else timer ??= setTimeout(flush, 50);
+    },
     stop: async () => {
+      stopping = true;
+      if (timer) clearTimeout(timer);
       const exited = new Promise<void>((resolve) => thread.once("exit", () => resolve()));
       send({ type: "stop" });
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);

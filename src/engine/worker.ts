@@ -11,7 +11,8 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import type { DagDefinition, TaskDefinition, TaskError } from "../dag/model.ts";
-import { appendLogLine } from "../runtime/logs.ts";
+import { AttemptLog, appendLogLine } from "../runtime/logs.ts";
+import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
 import type { DagRunRow, TaskInstanceRow, TaskState } from "../store/schema.ts";
 import { isVenvflowError } from "../dag/operator.ts";
@@ -320,14 +321,35 @@ export class Worker {
     const dag = this.dags.get(ti.dag_id) as DagDefinition;
     const logPath = ti.log_path as string;
     const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), tryNumber: ti.try_number };
+    const redactor = this.taskRedactor(ti);
+    const onLog = (line: LogLine): void => this.onEvent({ type: "log", ...base, line });
+    // An in-process task's few lines and the engine's share one open file for the try (opening it per line was a
+    // file-system call per line); a task run by a process writes its own file, so the engine appends per line.
+    const declaredKind = dag.tasks.get(ti.task_id)?.kind;
+    const shared = declaredKind === "python" || declaredKind === "branch_python" || declaredKind === "empty" ? new AttemptLog(logPath, redactor, onLog, { sync: true }) : null;
+    const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
+      if (shared) shared.system(msg, level);
+      else onLog(appendLogLine(logPath, "system", msg, level, redactor));
+    };
+    try {
+      await this.runTry(ti, dag, signal, { base, log, onLog, shared });
+    } finally {
+      await shared?.close();
+    }
+  }
+
+  private async runTry(
+    ti: TaskInstanceRow,
+    dag: DagDefinition,
+    signal: AbortSignal,
+    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: AttemptLog | null },
+  ): Promise<void> {
+    const { base, log, onLog, shared } = io;
+    const logPath = ti.log_path as string;
     const emit = (state: TaskState, error?: TaskError): void => this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
     const report = (t: Transition): boolean => {
       t.events.forEach(this.onEvent);
       return t.applied;
-    };
-    const redactor = this.taskRedactor(ti);
-    const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
-      this.onEvent({ type: "log", ...base, line: appendLogLine(logPath, "system", msg, level, redactor) });
     };
     emit("running");
     const name = `${ti.dag_id}.${ti.task_id}${ti.map_index >= 0 ? `[${ti.map_index}]` : ""}`;
@@ -367,8 +389,9 @@ export class Worker {
           xcoms: await loadXComs(this.store.db, dag, ti.run_id, task.xcomRefs),
           logPath,
           home: this.home,
-          onLog: (line) => this.onEvent({ type: "log", ...base, line }),
+          onLog,
           signal,
+          ...(shared ? { log: shared } : {}),
         });
 
     if (signal.aborted && !isCancellation(signal.reason)) {
