@@ -57,11 +57,21 @@ export function registerRunCommand(program: Command): void {
               process.stderr.write(`${time} ${e.taskId}: ${color("dim", e.line.msg)}\n`);
             }
           };
+          // A signal cancels the run: its tries are stopped and recorded, the run fails (a second signal quits now).
+          const cancel = new AbortController();
+          const onSignal = (signal: NodeJS.Signals): void => {
+            if (cancel.signal.aborted) process.exit(130);
+            process.stderr.write(`${signal}: cancelling the run's tries (signal again to quit now)\n`);
+            cancel.abort(signal);
+          };
+          process.on("SIGINT", onSignal);
+          process.on("SIGTERM", onSignal);
           const summary = await runDag(dag, {
             store,
             conf,
             workers,
             onEvent,
+            signal: cancel.signal,
             ...(logicalDate ? { logicalDate } : {}),
             ...(opts.runId ? { runId: opts.runId } : {}),
           });
@@ -70,7 +80,9 @@ export function registerRunCommand(program: Command): void {
             process.stdout.write(`${runTable(summary, process.stdout, { ordered: true })}\n\nRun ${summary.runId} of ${summary.dagId}: ${stateText(summary.state, process.stdout)} in ${formatMs(summary.durationMs)}\n`);
             for (const t of summary.tasks.filter((t) => t.state === "failed" && t.logPath)) process.stdout.write(`  log of ${t.taskId}: venvflow logs ${summary.runId} ${t.taskId} (${t.logPath})\n`);
           }
-          if (summary.state !== "success") process.exitCode = 1;
+          if (summary.state !== "success") process.exitCode = cancel.signal.aborted ? 130 : 1;
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
         } finally {
           await store.close();
         }
@@ -81,7 +93,7 @@ export function registerRunCommand(program: Command): void {
 export function registerWorkerCommand(program: Command): void {
   program
     .command("worker")
-    .description("Work on the runs of the DAGs under PATH, creating their scheduled runs, until stopped (SIGINT/SIGTERM finish the running tries first)")
+    .description("Work on the runs of the DAGs under PATH, creating their scheduled runs, until stopped (SIGINT/SIGTERM cancel the running tries, which are retried where retries remain)")
     .argument("[path]", "DAG file or folder", "dags")
     .option("--slots <n>", "tasks run concurrently by this worker", "4")
     .option("--no-schedule", "do not create the runs the DAGs' cron schedules make due (leave that to other workers)")
@@ -108,11 +120,11 @@ export function registerWorkerCommand(program: Command): void {
           },
         });
         let signals = 0;
-        const onSignal = (): void => {
+        const onSignal = (signal: NodeJS.Signals): void => {
           // A second signal does not wait: the sweeper on another worker re-queues what this one held.
           if (++signals > 1) process.exit(130);
-          process.stderr.write("stopping: waiting for running tries (signal again to quit now)\n");
-          worker.stop();
+          process.stderr.write(`stopping: cancelling running tries (${signal}; signal again to quit now)\n`);
+          worker.cancel(`the worker received ${signal}`);
         };
         process.on("SIGINT", onSignal);
         process.on("SIGTERM", onSignal);

@@ -60,7 +60,7 @@ export function runJson(s: RunSummary): Record<string, unknown> {
 }
 
 function taskJson(t: TaskSummary): Record<string, unknown> {
-  return { taskId: t.taskId, state: t.state, tryNumber: t.tryNumber, durationMs: t.durationMs, returnValue: t.returnValue ?? null, error: t.error, logPath: t.logPath };
+  return { taskId: t.taskId, ...(t.mapIndex >= 0 ? { mapIndex: t.mapIndex } : {}), state: t.state, tryNumber: t.tryNumber, durationMs: t.durationMs, returnValue: t.returnValue ?? null, error: t.error, logPath: t.logPath };
 }
 
 /**
@@ -79,7 +79,8 @@ function inRunOrder(tasks: readonly TaskSummary[]): TaskSummary[] {
 export function runTable(s: RunSummary, stream: NodeJS.WriteStream, options: { ordered?: boolean } = {}): string {
   const tasks = options.ordered ? s.tasks : inRunOrder(s.tasks);
   const headers = ["TASK", "STATE", "TRY", "DURATION", "RESULT"];
-  const rows = tasks.map((t) => [t.taskId, t.state, String(t.tryNumber), formatMs(t.durationMs), t.state === "success" ? shortValue(t.returnValue) : t.error ? errorLine(t.error) : ""]);
+  // A mapped task's instances show as task[0], task[1], …
+  const rows = tasks.map((t) => [t.mapIndex >= 0 ? `${t.taskId}[${t.mapIndex}]` : t.taskId, t.state, String(t.tryNumber), formatMs(t.durationMs), t.state === "success" ? shortValue(t.returnValue) : t.error ? errorLine(t.error) : ""]);
   return table(headers, rows, {
     style: (cell, row, column) => (column === 1 ? stateText(tasks[row]!.state, stream, cell) : cell),
     extra: (row) => {
@@ -148,7 +149,7 @@ export function registerRunsCommands(program: Command): void {
           const run = await resolveRunRef(store, ref, opts.dag);
           const summary = await summarizeRun(store, run.dag_id, run.run_id);
           if (opts.json) {
-            const tries = await Promise.all(summary.tasks.map((t) => taskTries(store.db, run.dag_id, run.run_id, t.taskId)));
+            const tries = await Promise.all(summary.tasks.map((t) => taskTries(store.db, run.dag_id, run.run_id, t.taskId, t.mapIndex)));
             printJson({
               ...runJson(summary),
               tasks: summary.tasks.map((t, i) => ({

@@ -9,6 +9,7 @@ import type { DagDefinition, TaskDefinition, XComRef } from "./model.ts";
 import type { BaseOperator } from "./operator.ts";
 import { DEFAULT_ARG_KEYS, dagOptionsSchema, parseOptions } from "./options.ts";
 import { authoring } from "./state.ts";
+import { isXComRef } from "./xcom.ts";
 
 export const SCHEDULE_PRESETS = ["@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly"] as const;
 
@@ -27,6 +28,8 @@ export interface DagOptions {
   maxActiveRuns?: number;
   /** Default 16. */
   maxActiveTasks?: number;
+  /** The most items a task may be mapped over (`expand`); default 1024, as Airflow's max_map_length. */
+  maxMapLength?: number;
   /** Defaults for the options of every task in this DAG (a task's own options win). */
   defaultArgs?: Record<string, unknown>;
   /** Parameter defaults; a run's conf may override them. */
@@ -46,7 +49,8 @@ export interface DagContext {
   getTask(taskId: string): BaseOperator;
 }
 
-const DAG_ID = /^[\w.-]{1,250}$/;
+// Airflow's KEY_REGEX, without "." and "..", which as a log directory name would lead out of VENVFLOW_HOME/logs.
+const DAG_ID = /^(?!\.{1,2}$)[\w.-]{1,250}$/;
 
 function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
@@ -107,11 +111,17 @@ function parseSchedule(input: Schedule | undefined, where: string): { schedule: 
   return { schedule: expr, timezone };
 }
 
+/** `DAG "id" (file), task "id"`: how errors name a task, at authoring and at run time alike. */
+export function taskWhere(dag: { dagId: string; fileloc: string }, taskId?: string): string {
+  return `DAG "${dag.dagId}" (${displayPath(dag.fileloc)})${taskId === undefined ? "" : `, task "${taskId}"`}`;
+}
+
 /** Collects one DAG's tasks and edges while its callback runs, then validates it into a DagDefinition. */
 export class DagBuilder implements DagContext {
   readonly dagId: string;
   readonly fileloc: string;
   readonly params: Readonly<Record<string, unknown>>;
+  readonly maxMapLength: number;
   readonly #definition: Omit<DagDefinition, "tasks">;
   readonly #defaultArgs: Readonly<Record<string, unknown>>;
   readonly #tasks = new Map<string, BaseOperator>();
@@ -151,6 +161,7 @@ export class DagBuilder implements DagContext {
       }
     }
     this.params = { ...opts.params };
+    this.maxMapLength = opts.maxMapLength ?? 1024;
     this.#defaultArgs = { ...opts.defaultArgs };
     this.#definition = {
       dagId,
@@ -170,7 +181,7 @@ export class DagBuilder implements DagContext {
 
   /** `DAG "id" (file), task "id"`: the prefix of every authoring error. */
   where(taskId?: string): string {
-    return `DAG "${this.dagId}" (${displayPath(this.fileloc)})${taskId === undefined ? "" : `, task "${taskId}"`}`;
+    return taskWhere(this, taskId);
   }
 
   getTask(taskId: string): BaseOperator {
@@ -265,8 +276,9 @@ export class DagBuilder implements DagContext {
         xcomRefs: task.xcomRefs.map((ref) => ({ kind: "xcom_ref", taskId: ref.taskId, key: ref.key })),
         ...(task.environmentSpec ? { environment: task.environmentSpec } : {}),
         ...(task.pythonSpec ? { python: task.pythonSpec } : {}),
-        execute: (ctx) => task.execute(ctx),
-      });
+        ...(task.mapping ? { mapping: { axes: task.mapping.axes.map((a) => ({ source: isXComRef(a.source) ? { kind: "xcom_ref", taskId: a.source.taskId, key: a.source.key } : a.source, target: a.target })), maxMapLength: this.maxMapLength } } : {}),
+        options: task.options,
+      } as TaskDefinition);
     }
     return { ...this.#definition, tasks };
   }

@@ -1,9 +1,5 @@
-import { VenvflowError } from "../util/errors.ts";
-import { openTaskConsole } from "./console.ts";
-import { preview, TaskLog } from "./context.ts";
-import type { TaskExecutionContext, TaskOutcome, XComRef } from "./model.ts";
-import { BaseOperator, failedOutcome, type TaskOptions } from "./operator.ts";
-import { resolveRefs } from "./xcom.ts";
+import { BaseOperator, type TaskOptions } from "./operator.ts";
+import type { BranchResult } from "./python.ts";
 
 const SKIP_BRAND = Symbol.for("venvflow.TaskSkipped");
 
@@ -17,38 +13,9 @@ export class TaskSkipped extends Error {
   }
 }
 
-function isSkip(error: unknown): error is Error {
+/** By brand, not instanceof: a DAG file's "venvflow" may be another module instance than the engine's. */
+export function isTaskSkipped(error: unknown): error is Error {
   return error instanceof Error && (error as Error & { [SKIP_BRAND]?: boolean })[SKIP_BRAND] === true;
-}
-
-/** Rejects as soon as `signal` aborts: an in-process function cannot be killed, so its try is abandoned. */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, where: string): Promise<T> {
-  const aborted = (): VenvflowError =>
-    new VenvflowError("aborted", `${where}: aborted (${signal.reason instanceof Error ? signal.reason.message : String(signal.reason)})`);
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(aborted());
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-/** Calls `fn(...args, ctx)` with the task's arguments resolved, logging the outcome the way Airflow does. */
-export async function callInProcess(
-  task: BaseOperator,
-  ctx: TaskExecutionContext,
-  log: TaskLog,
-  fn: (...args: never[]) => unknown,
-  args: unknown,
-): Promise<unknown> {
-  const resolved = resolveRefs(args ?? [], (ref: XComRef) => ctx.pullXCom(ref)) as unknown[];
-  const call = fn as (...args: unknown[]) => unknown;
-  const taskConsole = openTaskConsole((stream, msg) => log.write(stream, msg));
-  try {
-    return await untilAborted(taskConsole.run(() => Promise.resolve().then(() => call(...resolved, log.taskContext()))), ctx.signal, task.where());
-  } finally {
-    taskConsole.close();
-  }
 }
 
 export interface PythonOperatorOptions<R> extends TaskOptions {
@@ -63,22 +30,12 @@ export class PythonOperator<R = unknown> extends BaseOperator<Awaited<R>> {
   constructor(options: PythonOperatorOptions<R>) {
     super("python", options, ["opArgs"]);
   }
+}
 
-  protected async run(ctx: TaskExecutionContext): Promise<TaskOutcome> {
-    const log = new TaskLog(ctx);
-    try {
-      const value = await callInProcess(this, ctx, log, this.config.pythonCallable as (...args: never[]) => unknown, this.config.opArgs);
-      log.write("system", `Done. Returned value was: ${preview(value)}`, "INFO");
-      return { state: "success", returnValue: value };
-    } catch (error) {
-      if (isSkip(error)) {
-        log.write("system", `Skipping: ${error.message}`, "INFO");
-        return { state: "skipped" };
-      }
-      log.write("system", error instanceof Error ? (error.stack ?? error.message) : String(error), "ERROR");
-      return failedOutcome(error);
-    } finally {
-      await log.close();
-    }
+/** Airflow's BranchPythonOperator for TypeScript: the function returns the downstream task id(s) to follow. */
+export class BranchPythonOperator extends BaseOperator<BranchResult> {
+  constructor(options: PythonOperatorOptions<BranchResult | Promise<BranchResult>>) {
+    super("branch_python", options, ["opArgs"]);
   }
 }
+

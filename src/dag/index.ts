@@ -1,5 +1,5 @@
 // The DAG authoring API, re-exported from the package root.
-export { dag, SCHEDULE_PRESETS, type DagContext, type DagOptions, type Schedule } from "./builder.ts";
+export { dag, taskWhere, SCHEDULE_PRESETS, type DagContext, type DagOptions, type Schedule } from "./builder.ts";
 export { BaseOperator, type TaskOptions } from "./operator.ts";
 export {
   PythonVirtualenvOperator,
@@ -10,7 +10,7 @@ export {
   type ExternalPythonOperatorOptions,
   type BranchResult,
 } from "./python.ts";
-export { PythonOperator, TaskSkipped, type PythonOperatorOptions } from "./function.ts";
+export { PythonOperator, BranchPythonOperator, TaskSkipped, isTaskSkipped, type PythonOperatorOptions } from "./function.ts";
 export { BashOperator, type BashOperatorOptions } from "./bash.ts";
 export { EmptyOperator } from "./empty.ts";
 export { task, type TaskFactory, type RefableArgs, type ArgsOf, type VirtualenvTaskOptions, type ExternalPythonTaskOptions, type BashTaskOptions, type FunctionTaskOptions } from "./taskflow.ts";

@@ -1,10 +1,11 @@
 /**
  * The contract between the authoring API (src/dag) and the engine (src/engine): a loaded DAG is a
- * `DagDefinition`; the engine schedules its `TaskDefinition`s and calls `execute` for one try at a time.
- * The engine never looks inside an operator; an operator never touches the store.
+ * `DagDefinition`, plain data. Each `TaskDefinition` is declarative — its kind and its validated options — and
+ * the engine runs one try of it through the executor registered for its kind (src/engine/executors).
+ * The authoring API never runs a task; an executor never touches the store.
  */
 import type { EnvSpecInput } from "../env/types.ts";
-import type { FailureExplainer, LogLine, PythonCallable, Serializer } from "../runtime/types.ts";
+import type { CallableOptions, FailureExplainer, LogLine, PythonCallable, Serializer } from "../runtime/types.ts";
 
 export const TRIGGER_RULES = [
   "all_success",
@@ -27,8 +28,41 @@ export type TaskKind =
   | "branch_python_virtualenv"
   | "branch_external_python"
   | "python"
+  | "branch_python"
   | "bash"
   | "empty";
+
+/** Python-callable tasks: the runtime's callable options as declared (upstream references unresolved). */
+export type PythonCallableTaskOptions = Omit<CallableOptions, "context" | "onLog" | "logPath" | "signal" | "home" | "executionTimeout">;
+
+/** In-process TypeScript functions, called as `pythonCallable(...opArgs, ctx)`. */
+export interface TsFunctionOptions {
+  pythonCallable: (...args: never[]) => unknown;
+  opArgs?: unknown[];
+}
+
+export interface BashCommandOptions {
+  /** The command, a reference to one, or a function returning it (called as `bashCommand(...opArgs, ctx)`). */
+  bashCommand: string | XComRef | ((...args: never[]) => unknown);
+  opArgs?: unknown[];
+  env?: Record<string, string | XComRef>;
+  appendEnv?: boolean;
+  /** Relative to the DAG file's folder. */
+  cwd?: string;
+  skipOnExitCode?: number | number[] | null;
+}
+
+/** The options each kind declares (the options every task shares are fields of `TaskDefinition`). */
+export interface TaskOptionsByKind {
+  python_virtualenv: PythonCallableTaskOptions;
+  external_python: PythonCallableTaskOptions;
+  branch_python_virtualenv: PythonCallableTaskOptions;
+  branch_external_python: PythonCallableTaskOptions;
+  python: TsFunctionOptions;
+  branch_python: TsFunctionOptions;
+  bash: BashCommandOptions;
+  empty: Record<string, never>;
+}
 
 /** A reference to an upstream task's result (`op.output`, a TaskFlow call's return, or `ref.get("k")`). */
 export interface XComRef {
@@ -42,6 +76,8 @@ export interface TaskExecutionContext {
   dagId: string;
   taskId: string;
   runId: string;
+  /** A mapped task instance's index; -1 when the task is not mapped. */
+  mapIndex: number;
   /** 1 for the first try. */
   tryNumber: number;
   logicalDate: Date;
@@ -75,8 +111,8 @@ export interface TaskOutcome {
   returnValue?: unknown;
   error?: TaskError;
   /**
-   * Branch operators only: the directly-downstream task ids to follow; `null` skips all downstream.
-   * The operator has already checked the ids are directly downstream.
+   * Branch tasks only: the directly-downstream task ids to follow; `null` skips all downstream.
+   * The branch executor has already checked the ids are directly downstream.
    */
   branch?: string[] | null;
 }
@@ -100,9 +136,32 @@ export interface PythonTaskSpec {
   envVarNames?: string[];
 }
 
-export interface TaskDefinition {
+/**
+ * Where each item of a mapped list goes in the options of one mapped task instance: an option (`expand`), a
+ * positional argument (`opArgs[arg]`, TaskFlow's `expand`), or — `expandKwargs` — the item holds options
+ * (`"options"`, an operator's), or the call's remaining arguments (`"args"`, TaskFlow's: a list of positional
+ * arguments, or an object of keyword arguments for a Python callable).
+ */
+export type MapTarget = { field: string } | { arg: number } | { kwargs: "options" | "args" };
+
+/** One list a task is mapped over: literal, or an upstream task's result known only at run time. */
+export interface MapAxis {
+  source: readonly unknown[] | XComRef;
+  target: MapTarget;
+}
+
+/**
+ * Airflow's dynamic task mapping: one task instance per item — per combination of items with several lists
+ * (the first list varies slowest) — with map indexes 0, 1, … in that order.
+ */
+export interface TaskMapping {
+  axes: readonly MapAxis[];
+  /** A list longer than this fails the task that produced it (default 1024, as Airflow's max_map_length). */
+  maxMapLength: number;
+}
+
+interface TaskDefinitionBase {
   taskId: string;
-  kind: TaskKind;
   upstreamTaskIds: readonly string[];
   downstreamTaskIds: readonly string[];
   triggerRule: TriggerRule;
@@ -120,8 +179,15 @@ export interface TaskDefinition {
   environment?: EnvSpecInput;
   /** Python-callable tasks: the callable and what decides its interpreter (for `venvflow doctor`). */
   python?: PythonTaskSpec;
-  execute(ctx: TaskExecutionContext): Promise<TaskOutcome>;
+  /** Mapped tasks (`expand`, `expandKwargs`): what the task is mapped over. */
+  mapping?: TaskMapping;
 }
+
+/** A task of kind K (or of one of the kinds in K). */
+export type TaskOf<K extends TaskKind> = TaskDefinitionBase & { kind: K; options: Readonly<TaskOptionsByKind[K]> };
+
+/** One task: what it is (`kind`) and its options; the engine's executor for that kind runs it. */
+export type TaskDefinition = { [K in TaskKind]: TaskOf<K> }[TaskKind];
 
 export interface DagDefinition {
   dagId: string;

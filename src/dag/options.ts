@@ -62,12 +62,15 @@ const externalPython = z.strictObject({
   python: z.string().refine((p) => path.isAbsolute(p), { message: "must be an absolute path to an existing interpreter" }),
 });
 
+const functionTask = z.strictObject({ ...commonTaskShape, pythonCallable: tsFunction, opArgs: z.array(z.unknown()).optional() });
+
 export const taskSchemas = {
   python_virtualenv: pythonVirtualenv,
   branch_python_virtualenv: pythonVirtualenv,
   external_python: externalPython,
   branch_external_python: externalPython,
-  python: z.strictObject({ ...commonTaskShape, pythonCallable: tsFunction, opArgs: z.array(z.unknown()).optional() }),
+  python: functionTask,
+  branch_python: functionTask,
   bash: z.strictObject({
     ...commonTaskShape,
     bashCommand: z.union([z.string().min(1), xcomRef, tsFunction]),
@@ -92,6 +95,7 @@ export const dagOptionsSchema = z.strictObject({
   catchup: z.boolean().optional(),
   maxActiveRuns: z.number().int().positive().optional(),
   maxActiveTasks: z.number().int().positive().optional(),
+  maxMapLength: z.number().int().positive().optional(),
   defaultArgs: z.record(z.string(), z.unknown()).optional(),
   params: z.record(z.string(), z.unknown()).optional(),
   tags: z.array(z.string()).optional(),

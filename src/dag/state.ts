@@ -1,4 +1,4 @@
-import type { DagDefinition } from "./model.ts";
+import type { DagDefinition, MapAxis } from "./model.ts";
 import type { DagBuilder } from "./builder.ts";
 
 /** What the loader collects while one DAG file is being imported. */
@@ -7,10 +7,19 @@ export interface LoadCollector {
   dags: DagDefinition[];
 }
 
+/** What `expand`/`expandKwargs` hands to the operator constructor it calls: the mapping, and the options it fills. */
+export interface PendingMapping {
+  axes: MapAxis[];
+  /** Options the mapping supplies at run time (so not required now); "all" for an operator's expandKwargs. */
+  supplied: readonly string[] | "all";
+}
+
 interface AuthoringState {
   /** Open `dag()` callbacks, innermost last. */
   scopes: DagBuilder[];
   collector: LoadCollector | null;
+  /** Set only while `expand()` constructs its operator. */
+  mapping?: PendingMapping | null;
 }
 
 const KEY = Symbol.for("venvflow.dag.authoringState");

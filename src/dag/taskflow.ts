@@ -2,8 +2,10 @@ import type { PythonCallable } from "../runtime/types.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { BashOperator, type BashOperatorOptions } from "./bash.ts";
 import type { TaskContext } from "./context.ts";
-import { PythonOperator, type PythonOperatorOptions } from "./function.ts";
+import { BranchPythonOperator, PythonOperator, type PythonOperatorOptions } from "./function.ts";
+import type { MapAxis } from "./model.ts";
 import { currentDag, type BaseOperator } from "./operator.ts";
+import { authoring, type PendingMapping } from "./state.ts";
 import {
   BranchExternalPythonOperator,
   BranchPythonVirtualenvOperator,
@@ -28,11 +30,24 @@ export type RefableArgs<A extends unknown[]> = { [K in keyof A]: Refable<A[K]> }
 /** A TypeScript function's parameters without the trailing TaskContext, which the engine supplies. */
 export type ArgsOf<F extends (...args: never[]) => unknown> = Parameters<F> extends [...infer A, TaskContext] ? A : Parameters<F>;
 
+/** A list to map over: literal, or an upstream task's result (a list known only at run time). */
+export type MapSource<T> = readonly T[] | XComArg<readonly T[]> | XComArg<unknown>;
+
+/** Airflow's mapped TaskFlow calls: one task instance per item; the result is the list of their results. */
+export interface MappedCall<R> {
+  /** One instance per item of each list (the cross product, first list slowest), each item as the next argument. */
+  expand(...lists: MapSource<unknown>[]): XComArg<R[]>;
+  /** One instance per item, each item the remaining argument list (or, for a Python callable, an object of keyword arguments). */
+  expandKwargs(items: MapSource<readonly unknown[] | Record<string, unknown>>): XComArg<R[]>;
+}
+
 /** Calling it inside a `dag()` callback creates a task and returns a reference to its result. */
-export interface TaskFactory<A extends unknown[], R, O> {
+export interface TaskFactory<A extends unknown[], R, O> extends MappedCall<R> {
   (...args: RefableArgs<A>): XComArg<R>;
   /** The same task with some options changed, e.g. `extract.override({ taskId: "extract_eu" })(…)`. */
   override(options: Partial<O>): TaskFactory<A, R, O>;
+  /** Fixes the leading arguments every mapped instance shares: `add.partial(10).expand([1, 2, 3])`. */
+  partial(...args: unknown[]): MappedCall<R>;
 }
 
 function factory<A extends unknown[], R, O extends { taskId?: string }>(
@@ -41,7 +56,7 @@ function factory<A extends unknown[], R, O extends { taskId?: string }>(
   inferredId: string | undefined,
   create: (taskId: string, args: unknown[], options: O) => BaseOperator,
 ): TaskFactory<A, R, O> {
-  const call = (...args: RefableArgs<A>): XComArg<R> => {
+  const make = (args: unknown[], mapping?: PendingMapping): BaseOperator => {
     const dag = currentDag(what);
     const requested = options.taskId ?? inferredId;
     if (!requested) {
@@ -50,10 +65,25 @@ function factory<A extends unknown[], R, O extends { taskId?: string }>(
       });
     }
     // As Airflow's get_unique_task_id: calling the same TaskFlow function again adds __1, __2, …
-    return create(dag.uniqueTaskId(requested), args, options).output as XComArg<R>;
+    const taskId = dag.uniqueTaskId(requested);
+    authoring.mapping = mapping ?? null;
+    try {
+      return create(taskId, args, options);
+    } finally {
+      authoring.mapping = null;
+    }
   };
+  const mapped = (fixed: unknown[]): MappedCall<R> => ({
+    // Each mapped argument's place holds null until the engine puts the instance's item there.
+    expand: (...lists) =>
+      make([...fixed, ...lists.map(() => null)], { axes: lists.map((source, i) => ({ source: source as MapAxis["source"], target: { arg: fixed.length + i } })), supplied: [] }).output as XComArg<R[]>,
+    expandKwargs: (items) => make(fixed, { axes: [{ source: items as MapAxis["source"], target: { kwargs: "args" } }], supplied: [] }).output as XComArg<R[]>,
+  });
+  const call = (...args: RefableArgs<A>): XComArg<R> => make(args).output as XComArg<R>;
   return Object.assign(call, {
     override: (more: Partial<O>) => factory<A, R, O>(what, { ...options, ...more }, inferredId, create),
+    partial: (...fixed: unknown[]) => mapped(fixed),
+    ...mapped([]),
   });
 }
 
@@ -78,6 +108,18 @@ function functionTask<F extends (...args: never[]) => unknown>(
     throw new VenvflowError("invalid_task_options", "task() needs a function", { fix: "task(fn) or task({ …options }, fn)" });
   }
   return factory("task()", options, fn.name || undefined, (taskId, args, opts) => new PythonOperator({ ...opts, taskId, pythonCallable: fn, opArgs: args }));
+}
+
+type BranchFn = (...args: never[]) => BranchResult | Promise<BranchResult>;
+
+function branch<F extends BranchFn>(fn: F): TaskFactory<ArgsOf<F>, BranchResult, FunctionTaskOptions>;
+function branch<F extends BranchFn>(options: FunctionTaskOptions, fn: F): TaskFactory<ArgsOf<F>, BranchResult, FunctionTaskOptions>;
+function branch<F extends BranchFn>(fnOrOptions: F | FunctionTaskOptions, maybeFn?: F): TaskFactory<ArgsOf<F>, BranchResult, FunctionTaskOptions> {
+  const [options, fn] = typeof fnOrOptions === "function" ? [{}, fnOrOptions] : [fnOrOptions, maybeFn];
+  if (typeof fn !== "function") {
+    throw new VenvflowError("invalid_task_options", "task.branch() needs a function that returns the task id(s) to follow", { fix: "task.branch((…args) => \"task_id\")" });
+  }
+  return factory("task.branch()", options, fn.name || undefined, (taskId, args, opts) => new BranchPythonOperator({ ...opts, taskId, pythonCallable: fn, opArgs: args }));
 }
 
 function virtualenv<A extends unknown[] = unknown[], R = unknown>(options: VirtualenvTaskOptions, pythonCallable: PythonCallable): TaskFactory<A, R, VirtualenvTaskOptions> {
@@ -109,8 +151,9 @@ function bash<F extends CommandFn>(fnOrOptions: F | BashTaskOptions, maybeFn?: F
 }
 
 /**
- * TaskFlow: `task(fn)` runs a TypeScript function in-process; `task.virtualenv`, `task.externalPython`,
+ * TaskFlow: `task(fn)` runs a TypeScript function in-process (`task.branch(fn)` one that picks the downstream
+ * tasks to follow); `task.virtualenv`, `task.externalPython`,
  * `task.branchVirtualenv`, `task.branchExternalPython` run a Python callable; `task.bash` runs the command its
  * function returns. Each returns a factory; calling it inside a DAG adds a task and returns its result's reference.
  */
-export const task = Object.assign(functionTask, { virtualenv, externalPython, branchVirtualenv, branchExternalPython, bash });
+export const task = Object.assign(functionTask, { branch, virtualenv, externalPython, branchVirtualenv, branchExternalPython, bash });

@@ -4,6 +4,6 @@ export { evaluateTriggerRule, countUpstream, type TriggerDecision, type Upstream
 export { retryDelayMs } from "./retry.ts";
 export { manualRunDates, nextScheduledInterval, type Interval, type RunDates } from "./dates.ts";
 export { resolveParams, branchSkips } from "./execute.ts";
-export { taskLogPath } from "./logs.ts";
-export { findRun, getRun, latestRun, listRuns, summarizeRun, taskInstances, taskTries } from "./queries.ts";
+export { taskLogPath } from "../runtime/logs.ts";
+export { findRun, findTaskLog, getRun, latestRun, listRuns, summarizeRun, taskInstances, taskTries, type TaskLogLocation } from "./queries.ts";
 export type { EngineEvent, RunSummary, TaskSummary } from "./types.ts";

@@ -1,4 +1,4 @@
-/** Read-only views of the store for the engine, the CLI and tests. */
+/** Read-only views of the store for the engine, the CLI (and later the server) and tests. */
 import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskError, XComRef } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
@@ -49,37 +49,114 @@ export async function latestRun(db: Kysely<Database>, dagId: string): Promise<Da
 }
 
 export async function taskInstances(db: Kysely<Database>, dagId: string, runId: string): Promise<TaskInstanceRow[]> {
-  return db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).orderBy("task_id").execute();
+  return db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).orderBy("task_id").orderBy("map_index").execute();
 }
 
-export async function taskTries(db: Kysely<Database>, dagId: string, runId: string, taskId: string): Promise<TaskTryRow[]> {
+export async function taskTries(db: Kysely<Database>, dagId: string, runId: string, taskId: string, mapIndex = -1): Promise<TaskTryRow[]> {
   return db
     .selectFrom("task_try")
     .selectAll()
     .where("dag_id", "=", dagId)
     .where("run_id", "=", runId)
     .where("task_id", "=", taskId)
+    .where("map_index", "=", mapIndex)
     .orderBy("try_number")
     .execute();
 }
 
-/** The stored XComs of a run for the given refs, keyed by `xcomKey`; refs with nothing stored are absent. */
-export async function loadXComs(db: Kysely<Database>, dagId: string, runId: string, refs: readonly XComRef[]): Promise<Map<string, unknown>> {
+/**
+ * The stored XComs of a run for the given refs, keyed by `xcomKey`; refs with nothing stored are absent. A ref
+ * to a mapped task yields the list of its instances' values in map-index order (Airflow's lazy sequence: the
+ * instances that stored nothing are left out).
+ */
+export async function loadXComs(db: Kysely<Database>, dag: DagDefinition, runId: string, refs: readonly XComRef[]): Promise<Map<string, unknown>> {
   const out = new Map<string, unknown>();
   if (refs.length === 0) return out;
   const wanted = new Set(refs.map(xcomKey));
   const rows = await db
     .selectFrom("xcom")
-    .select(["task_id", "key", "value"])
-    .where("dag_id", "=", dagId)
+    .select(["task_id", "key", "map_index", "value"])
+    .where("dag_id", "=", dag.dagId)
     .where("run_id", "=", runId)
     .where("task_id", "in", [...new Set(refs.map((r) => r.taskId))])
+    .orderBy("task_id")
+    .orderBy("key")
+    .orderBy("map_index")
     .execute();
   for (const row of rows) {
     const key = xcomKey({ taskId: row.task_id, key: row.key });
-    if (wanted.has(key)) out.set(key, JSON.parse(row.value));
+    if (!wanted.has(key)) continue;
+    const value: unknown = JSON.parse(row.value);
+    if (dag.tasks.get(row.task_id)?.mapping) {
+      const list = (out.get(key) as unknown[] | undefined) ?? [];
+      list.push(value);
+      out.set(key, list);
+    } else {
+      out.set(key, value);
+    }
   }
   return out;
+}
+
+export interface TaskLogLocation {
+  dagId: string;
+  runId: string;
+  path: string;
+  tryNumber: number;
+  /** Whether that try is still running (its log may grow). */
+  live(): Promise<boolean>;
+  /** The try's error and end, once it has ended. */
+  outcome(): Promise<{ error: TaskError | null; endedAt: string | null }>;
+}
+
+/** Why a task that never started has no log, by its state. */
+function neverRan(taskId: string, runId: string, state: string): VenvflowError {
+  const show = `venvflow runs show ${runId}`;
+  if (state === "skipped") return new VenvflowError("log_not_found", `task "${taskId}" of run "${runId}" was skipped before it started (by a branch, a trigger rule or a skipped upstream task), so it has no log`, { fix: `see which upstream task decided it with: ${show}` });
+  if (state === "upstream_failed") return new VenvflowError("log_not_found", `task "${taskId}" of run "${runId}" never ran because an upstream task failed, so it has no log`, { fix: `find the failed upstream task with: ${show}` });
+  return new VenvflowError("log_not_found", `task "${taskId}" of run "${runId}" has not started yet (state ${state}), so it has no log`, { fix: `wait until it runs (follow it with --follow once it is running), or see the run with: ${show}` });
+}
+
+/**
+ * Where a try's log is (`venvflow logs RUN TASK [--try N] [--map-index I]`): the last try unless one is named. `runRef`
+ * is a run id, a unique part of one, or "latest".
+ */
+export async function findTaskLog(store: Store, opts: { runRef: string; taskId: string; dagId?: string; tryNumber?: number; mapIndex?: number }): Promise<TaskLogLocation> {
+  const { taskId } = opts;
+  const run = await resolveRunRef(store, opts.runRef, opts.dagId);
+  const runId = run.run_id;
+  const instances = await store.db.selectFrom("task_instance").selectAll().where("dag_id", "=", run.dag_id).where("run_id", "=", run.run_id).where("task_id", "=", taskId).orderBy("map_index").execute();
+  if (instances.length === 0) throw new VenvflowError("task_not_found", `run "${runId}" of DAG "${run.dag_id}" has no task "${taskId}"`, { fix: `see its tasks with: venvflow runs show ${runId}` });
+  const mapped = instances.some((t) => t.map_index >= 0);
+  if (mapped && opts.mapIndex === undefined) {
+    throw new VenvflowError("map_index_required", `task "${taskId}" of run "${runId}" is mapped into ${instances.length} instances`, {
+      fix: `pass --map-index N (0 to ${instances.length - 1})`,
+    });
+  }
+  const ti = instances.find((t) => t.map_index === (opts.mapIndex ?? -1));
+  if (!ti) {
+    throw new VenvflowError("map_index_not_found", `task "${taskId}" of run "${runId}" has no map index ${opts.mapIndex}`, {
+      fix: mapped ? `its map indexes are 0 to ${instances.length - 1}` : "the task is not mapped: leave out --map-index",
+    });
+  }
+  if (ti.try_number === 0) throw neverRan(taskId, runId, ti.state);
+  const wanted = opts.tryNumber ?? ti.try_number;
+  const isCurrent = wanted === ti.try_number && ti.log_path !== null;
+  const pastTry = async () => (await taskTries(store.db, run.dag_id, runId, taskId, ti.map_index)).find((t) => t.try_number === wanted);
+  const past = isCurrent ? undefined : await pastTry();
+  const logPath = isCurrent ? ti.log_path : past?.log_path;
+  if (!logPath) {
+    throw new VenvflowError("log_not_found", `task "${taskId}" of run "${runId}" has no try ${wanted}`, { fix: `its tries are 1 to ${ti.try_number}` });
+  }
+  const live = async (): Promise<boolean> => {
+    const now = await store.db.selectFrom("task_instance").select(["state", "try_number"]).where("id", "=", ti.id).executeTakeFirst();
+    return now?.state === "running" && now.try_number === wanted;
+  };
+  const outcome = async (): Promise<{ error: TaskError | null; endedAt: string | null }> => {
+    const row = await pastTry();
+    return { error: row?.error ? (JSON.parse(row.error) as TaskError) : null, endedAt: row?.ended_at ?? null };
+  };
+  return { dagId: run.dag_id, runId, path: logPath, tryNumber: wanted, live, outcome };
 }
 
 export async function summarizeRun(store: Store, dagId: string, runId: string, dag?: DagDefinition): Promise<RunSummary> {
@@ -88,26 +165,27 @@ export async function summarizeRun(store: Store, dagId: string, runId: string, d
   const tis = await taskInstances(store.db, dagId, runId);
   const returns = await store.db
     .selectFrom("xcom")
-    .select(["task_id", "value"])
+    .select(["task_id", "map_index", "value"])
     .where("dag_id", "=", dagId)
     .where("run_id", "=", runId)
     .where("key", "=", "return_value")
     .execute();
-  const returnByTask = new Map(returns.map((r) => [r.task_id, JSON.parse(r.value) as unknown]));
+  const returnByInstance = new Map(returns.map((r) => [`${r.task_id}\u0000${r.map_index}`, JSON.parse(r.value) as unknown]));
   if (dag) {
     const order = new Map([...dag.tasks.keys()].map((id, i) => [id, i]));
-    tis.sort((a, b) => (order.get(a.task_id) ?? Infinity) - (order.get(b.task_id) ?? Infinity));
+    tis.sort((a, b) => (order.get(a.task_id) ?? Infinity) - (order.get(b.task_id) ?? Infinity) || a.map_index - b.map_index);
   }
   const date = (s: string | null): Date | null => (s === null ? null : new Date(s));
   const tasks: TaskSummary[] = tis.map((ti) => ({
     taskId: ti.task_id,
+    mapIndex: ti.map_index,
     state: ti.state,
     tryNumber: ti.try_number,
     maxTries: ti.max_tries,
     startedAt: date(ti.started_at),
     endedAt: date(ti.ended_at),
     durationMs: ti.duration_ms,
-    returnValue: returnByTask.get(ti.task_id),
+    returnValue: returnByInstance.get(`${ti.task_id}\u0000${ti.map_index}`),
     error: ti.error === null ? null : (JSON.parse(ti.error) as TaskError),
     logPath: ti.log_path,
   }));

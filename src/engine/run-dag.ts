@@ -5,14 +5,18 @@ import type { DagRunRow, RunType } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { isDotSegment, venvflowHome } from "../util/home.ts";
 import { manualRunDates } from "./dates.ts";
-import { invokeTask } from "./execute.ts";
-import { appendSystemLog, taskLogPath } from "./logs.ts";
+import { appendLogLine, taskLogPath } from "../runtime/logs.ts";
+import type { Kysely } from "kysely";
+import { isXComRef } from "../dag/xcom.ts";
+import type { Database } from "../store/schema.ts";
+import { invokeTask, taskRedactor } from "./execute.ts";
+import { mapLists, mappedTask } from "./mapping.ts";
 import { getRun, latestRun, loadXComs, summarizeRun, taskInstances, xcomKey } from "./queries.ts";
-import { createRun, runTasks } from "./transitions.ts";
+import { createRun, runTasks, startRun, failRun } from "./transitions.ts";
 import type { EngineEvent, RunSummary } from "./types.ts";
 import { Worker } from "./worker.ts";
 
-// Airflow's RUN_ID_REGEX; it also keeps run ids safe as log directory names.
+// Airflow's RUN_ID_REGEX; it also keeps run ids safe as log directory names (with "." and ".." refused).
 const RUN_ID = /^[A-Za-z0-9_.~:+-]+$/;
 
 export interface TriggerOptions {
@@ -39,7 +43,11 @@ export async function triggerRun(store: Store, dag: DagDefinition, opts: Trigger
   if (await getRun(store.db, dag.dagId, runId)) {
     throw new VenvflowError("run_exists", `DAG "${dag.dagId}" already has a run "${runId}"`, { fix: "pass another logical date or run id" });
   }
-  return store.writeTransaction((trx) => createRun(trx, { dagId: dag.dagId, runId, runType, ...dates, conf, tasks: runTasks(dag) }));
+  return store.writeTransaction(async (trx, notify) => {
+    const run = await createRun(trx, { dagId: dag.dagId, runId, runType, ...dates, conf, tasks: runTasks(dag) }, await store.adapter.now(trx));
+    await notify(`run:${dag.dagId}`);
+    return run;
+  });
 }
 
 export interface RunDagOptions extends TriggerOptions {
@@ -49,6 +57,11 @@ export interface RunDagOptions extends TriggerOptions {
   /** VENVFLOW_HOME (logs). */
   home?: string;
   onEvent?: (event: EngineEvent) => void;
+  /**
+   * Cancels the run (a signal to `venvflow run`): the running tries are stopped and recorded as failed
+   * (`task_cancelled`), then the run fails with its unfinished task instances skipped.
+   */
+  signal?: AbortSignal;
   /** Worker tuning, mostly for tests. */
   pollIntervalMs?: number;
   heartbeatIntervalMs?: number;
@@ -72,12 +85,30 @@ export async function runDag(dag: DagDefinition, opts: RunDagOptions): Promise<R
     ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
     ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
   });
-  await worker.run({
-    until: async () => {
-      const state = (await getRun(store.db, dag.dagId, run.run_id))?.state;
-      return state === "success" || state === "failed";
-    },
-  });
+  const cancel = (): void => worker.cancel(`the run was cancelled (${String(opts.signal?.reason ?? "signal")})`);
+  if (opts.signal?.aborted) cancel();
+  else opts.signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    await worker.run({
+      until: async () => {
+        const state = (await getRun(store.db, dag.dagId, run.run_id))?.state;
+        return state === "success" || state === "failed";
+      },
+    });
+  } finally {
+    opts.signal?.removeEventListener("abort", cancel);
+  }
+  if (opts.signal?.aborted) {
+    const current = await getRun(store.db, dag.dagId, run.run_id);
+    if (current && (current.state === "running" || current.state === "queued")) {
+      await store.writeTransaction(async (trx, notify) => {
+        await store.adapter.lockDag(trx, dag.dagId);
+        if (current.state === "queued") await startRun(trx, current.id, await store.adapter.now(trx));
+        await failRun(trx, { ...current, state: "running" }, await store.adapter.now(trx));
+        await notify(`run:${dag.dagId}`);
+      });
+    }
+  }
   return summarizeRun(store, dag.dagId, run.run_id, dag);
 }
 
@@ -89,6 +120,8 @@ export interface RunTaskOptions {
   home?: string;
   onLog?: (line: LogLine) => void;
   signal?: AbortSignal;
+  /** A mapped task: which instance to run (default 0); lists mapped from upstream results come from the latest run. */
+  mapIndex?: number;
 }
 
 export interface TaskTestResult {
@@ -111,9 +144,21 @@ export interface TaskTestResult {
  * `airflow tasks test`). Upstream XComs the task references come from the DAG's latest run.
  */
 export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskOptions = {}): Promise<TaskTestResult> {
-  const task = dag.tasks.get(taskId);
-  if (!task) {
+  const declared = dag.tasks.get(taskId);
+  if (!declared) {
     throw new VenvflowError("task_not_found", `DAG "${dag.dagId}" has no task "${taskId}"`, { fix: `use one of: ${[...dag.tasks.keys()].join(", ")}` });
+  }
+  let task = declared;
+  const mapIndex = declared.mapping ? (opts.mapIndex ?? 0) : -1;
+  if (declared.mapping) {
+    const latest = opts.store ? await latestRun(opts.store.db, dag.dagId) : undefined;
+    const fromRuns = declared.mapping.axes.some((a) => isXComRef(a.source));
+    if (fromRuns && (!opts.store || !latest)) {
+      throw new VenvflowError("xcom_missing", `task "${taskId}" is mapped over upstream results, but DAG "${dag.dagId}" has no run to take them from`, {
+        fix: "run the DAG once (venvflow run FILE), then test the task again",
+      });
+    }
+    task = mappedTask(declared, mapIndex, await mapLists((opts.store as Store | undefined)?.db as Kysely<Database>, dag, latest?.run_id ?? "", declared));
   }
   let xcoms = new Map<string, unknown>();
   if (task.xcomRefs.length > 0) {
@@ -125,7 +170,7 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
       });
     }
     const store = opts.store;
-    xcoms = await loadXComs(store.db, dag.dagId, latest.run_id, task.xcomRefs);
+    xcoms = await loadXComs(store.db, dag, latest.run_id, task.xcomRefs);
     const states = new Map((await taskInstances(store.db, dag.dagId, latest.run_id)).map((ti) => [ti.task_id, ti.state]));
     // An upstream that succeeded without storing the key returned None: that pulls as None, as in a real run.
     const missing = task.xcomRefs.filter((r) => !xcoms.has(xcomKey(r)) && states.get(r.taskId) !== "success");
@@ -139,10 +184,11 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
   const home = opts.home ?? venvflowHome();
   const dates = manualRunDates(dag, opts.logicalDate ?? new Date());
   const runId = `test__${dates.logicalDate.toISOString()}`;
-  const logPath = taskLogPath(home, dag.dagId, runId, taskId, 1);
+  const logPath = taskLogPath(home, dag.dagId, runId, taskId, 1, mapIndex);
+  const redactor = taskRedactor(task);
   const started = Date.now();
   const line = (msg: string, level?: "INFO" | "ERROR"): void => {
-    const written = appendSystemLog(logPath, msg, level);
+    const written = appendLogLine(logPath, "system", msg, level ?? "INFO", redactor);
     opts.onLog?.(written);
   };
   line(`Testing ${dag.dagId}.${taskId} (no upstream, nothing recorded)`);
@@ -150,6 +196,7 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
     dag,
     task,
     runId,
+    mapIndex,
     tryNumber: 1,
     ...dates,
     conf: opts.conf ?? {},

@@ -1,26 +1,25 @@
 /**
- * One scheduling pass over a DAG's active runs, in one write transaction: create due scheduled runs (when
- * asked), start queued runs within
- * maxActiveRuns, fail runs past dagrunTimeout, settle `none` task instances by their trigger rules, queue
- * scheduled and due retries within maxActiveTasks, and finish runs whose task instances are all done.
- * Any worker may run it; on PostgreSQL a per-DAG advisory lock serializes passes (on SQLite, BEGIN IMMEDIATE
- * already does), so two workers never both hand out the last maxActiveTasks slot.
+ * One scheduling pass over a DAG, in one write transaction holding the DAG's lock: create due scheduled runs
+ * (when asked), start queued runs within maxActiveRuns (deciding their first tasks), fail runs past
+ * dagrunTimeout, reschedule retries whose delay has passed, and queue scheduled task instances within
+ * maxActiveTasks. What a finished try changes is settled by the try's own transition (settle.ts), so a pass
+ * reads only runs and the few rows its indexes point at: its cost does not grow with the number of tasks.
  */
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import type { DagDefinition } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
-import { FINISHED_TASK_STATES, type Database, type RunState, type TaskInstanceRow, type TaskState } from "../store/schema.ts";
+import type { Database } from "../store/schema.ts";
 import { nextScheduledInterval } from "./dates.ts";
-import { createRun, finishRun, markUpstreamFailed, queueTasks, runTasks, scheduleTasks, skipTasks, startRun, timeoutRun } from "./transitions.ts";
-import { countUpstream, evaluateTriggerRule } from "./trigger-rules.ts";
+import { queueScheduled, runEvent, settleRunStart, taskEvent } from "./settle.ts";
+import { createRun, notifyAll, runTasks, startRun, failRun } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 
 export interface SchedulePassResult {
   events: EngineEvent[];
   /** Task instances a run timeout took from running: whoever executes them must abort. */
   abortIds: string[];
-  /** When something next becomes due (a retry, a run timeout), epoch ms. */
-  nextDueAt: number | null;
+  /** In how many ms something next becomes due (a retry, a run timeout), by the database's clock. */
+  nextDueInMs: number | null;
 }
 
 // Catching up a long-idle schedule creates at most this many runs per pass, so one pass stays short.
@@ -34,17 +33,20 @@ export async function scheduleDag(store: Store, dag: DagDefinition, opts: { crea
   const due = (t: number): void => {
     nextDueAt = nextDueAt === null ? t : Math.min(nextDueAt, t);
   };
-  await store.writeTransaction(async (trx) => {
-    if (store.backend === "postgres") await sql`select pg_advisory_xact_lock(hashtext(${`venvflow:${dag.dagId}`}))`.execute(trx);
+  let nowMs = 0;
+  await store.writeTransaction(async (trx, notify) => {
+    await store.adapter.lockDag(trx, dag.dagId);
+    const at = await store.adapter.now(trx);
+    nowMs = Date.parse(at);
     if (opts.createScheduledRuns) {
       // Under the per-DAG lock, so two workers never create the same scheduled run.
       let lastEnd = await lastScheduledIntervalEnd(trx, dag.dagId);
       for (let i = 0; i < MAX_SCHEDULED_RUNS_PER_PASS; i++) {
-        const next = nextScheduledInterval(dag, lastEnd, new Date());
+        const next = nextScheduledInterval(dag, lastEnd, new Date(at));
         if (!next) break;
         const runId = `scheduled__${next.start.toISOString()}`;
-        await createRun(trx, { dagId: dag.dagId, runId, runType: "scheduled", logicalDate: next.start, dataIntervalStart: next.start, dataIntervalEnd: next.end, conf: {}, tasks: runTasks(dag) });
-        events.push(runEvent(dag.dagId, runId, "queued"));
+        await createRun(trx, { dagId: dag.dagId, runId, runType: "scheduled", logicalDate: next.start, dataIntervalStart: next.start, dataIntervalEnd: next.end, conf: {}, tasks: runTasks(dag) }, at);
+        events.push(runEvent(dag.dagId, runId, "queued", at));
         lastEnd = next.end;
       }
     }
@@ -57,98 +59,53 @@ export async function scheduleDag(store: Store, dag: DagDefinition, opts: { crea
       .orderBy("queued_at")
       .execute();
     let runningRuns = runs.filter((r) => r.state === "running").length;
+    let queued = 0;
+    let runFinished = false;
     for (const run of runs) {
       if (run.state !== "queued" || runningRuns >= dag.maxActiveRuns) continue;
-      if (await startRun(trx, run.id)) {
-        run.state = "running";
-        run.started_at = new Date().toISOString();
-        runningRuns++;
-        events.push(runEvent(dag.dagId, run.run_id, "running"));
-      }
+      if (!(await startRun(trx, run.id, at))) continue;
+      run.state = "running";
+      run.started_at = at;
+      runningRuns++;
+      events.push(runEvent(dag.dagId, run.run_id, "running", at));
+      const settled = await settleRunStart(trx, { store, dag, runId: run.run_id, at });
+      events.push(...settled.events);
+      queued += settled.queued;
+      runFinished ||= settled.runFinished;
     }
-    const active = runs.filter((r) => r.state === "running");
-    if (active.length === 0) return;
-    const rows = await trx
-      .selectFrom("task_instance")
-      .selectAll()
-      .where("dag_id", "=", dag.dagId)
-      .where("run_id", "in", active.map((r) => r.run_id))
-      .execute();
-    const byRun = new Map<string, Map<string, TaskInstanceRow>>();
-    for (const row of rows) {
-      let m = byRun.get(row.run_id);
-      if (!m) byRun.set(row.run_id, (m = new Map()));
-      m.set(row.task_id, row);
-    }
-    const now = Date.now();
-    let activeTasks = rows.filter((r) => r.state === "queued" || r.state === "running").length;
-    const toQueue: TaskInstanceRow[] = [];
-
-    for (const run of active) {
-      const tis = byRun.get(run.run_id) ?? new Map<string, TaskInstanceRow>();
-      if (dag.dagrunTimeoutMs !== null && run.started_at) {
-        const deadline = Date.parse(run.started_at) + dag.dagrunTimeoutMs;
-        if (deadline <= now) {
-          const wasRunning = await timeoutRun(trx, run);
-          abortIds.push(...wasRunning);
-          activeTasks -= [...tis.values()].filter((t) => t.state === "queued" || t.state === "running").length;
-          for (const ti of tis.values()) if (!FINISHED_TASK_STATES.has(ti.state)) events.push(taskEvent(ti, "skipped"));
-          events.push(runEvent(dag.dagId, run.run_id, "failed"));
-          continue;
-        }
+    for (const run of runs) {
+      if (run.state !== "running" || dag.dagrunTimeoutMs === null || !run.started_at) continue;
+      const deadline = Date.parse(run.started_at) + dag.dagrunTimeoutMs;
+      if (deadline > nowMs) {
         due(deadline);
+        continue;
       }
-      const states = new Map<string, TaskState>([...tis].map(([id, ti]) => [id, ti.state]));
-      const decided = { scheduled: [] as TaskInstanceRow[], skipped: [] as TaskInstanceRow[], upstream_failed: [] as TaskInstanceRow[] };
-      // Topological order: a decision made here is seen by the task's downstream in the same pass.
-      for (const [taskId, task] of dag.tasks) {
-        const ti = tis.get(taskId);
-        if (!ti || ti.state !== "none") continue;
-        const decision = evaluateTriggerRule(task.triggerRule, countUpstream(task.upstreamTaskIds.map((u) => states.get(u) ?? "none")));
-        if (decision === "wait") continue;
-        const state = decision === "run" ? "scheduled" : decision;
-        states.set(taskId, state);
-        decided[state].push(ti);
-      }
-      const applied = [
-        ...(await scheduleTasks(trx, decided.scheduled.map((t) => t.id))),
-        ...(await skipTasks(trx, decided.skipped.map((t) => t.id))),
-        ...(await markUpstreamFailed(trx, decided.upstream_failed.map((t) => t.id))),
-      ];
-      const appliedSet = new Set(applied);
-      for (const [state, list] of Object.entries(decided) as Array<[TaskState, TaskInstanceRow[]]>) {
-        for (const ti of list) {
-          if (!appliedSet.has(ti.id)) continue;
-          ti.state = state;
-          events.push(taskEvent(ti, state));
-        }
-      }
-      for (const taskId of dag.tasks.keys()) {
-        const ti = tis.get(taskId);
-        if (!ti) continue;
-        if (ti.state === "scheduled") toQueue.push(ti);
-        else if (ti.state === "up_for_retry" && ti.next_retry_at) {
-          const at = Date.parse(ti.next_retry_at);
-          if (at <= now) toQueue.push(ti);
-          else due(at);
-        }
-      }
-      if ([...tis.values()].every((ti) => FINISHED_TASK_STATES.has(ti.state))) {
-        // Airflow: the run fails when a leaf task failed or is upstream_failed, else it succeeds.
-        const leafFailed = [...dag.tasks.values()].some(
-          (t) => t.downstreamTaskIds.length === 0 && ["failed", "upstream_failed"].includes(tis.get(t.taskId)?.state ?? ""),
-        );
-        const state = leafFailed ? "failed" : "success";
-        if (await finishRun(trx, run.id, state)) events.push(runEvent(dag.dagId, run.run_id, state));
-      }
+      const { running, skipped } = await failRun(trx, run, at);
+      abortIds.push(...running);
+      for (const ti of skipped) events.push(taskEvent(ti, "skipped", at));
+      events.push(runEvent(dag.dagId, run.run_id, "failed", at));
+      runFinished = true;
     }
-
-    const slots = Math.max(0, dag.maxActiveTasks - activeTasks);
-    const picked = toQueue.slice(0, slots);
-    const queued = new Set(await queueTasks(trx, picked.map((t) => t.id)));
-    for (const ti of picked) if (queued.has(ti.id)) events.push(taskEvent(ti, "queued"));
+    const retries = await trx
+      .updateTable("task_instance")
+      .set({ state: "scheduled", updated_at: at })
+      .where("dag_id", "=", dag.dagId)
+      .where("state", "=", "up_for_retry")
+      .where("next_retry_at", "<=", at)
+      .returning(["dag_id", "run_id", "task_id", "map_index", "try_number"])
+      .execute();
+    for (const ti of retries) events.push(taskEvent(ti, "scheduled", at));
+    const later = await trx
+      .selectFrom("task_instance")
+      .select((eb) => eb.fn.min("next_retry_at").as("next"))
+      .where("dag_id", "=", dag.dagId)
+      .where("state", "=", "up_for_retry")
+      .executeTakeFirst();
+    if (later?.next) due(Date.parse(later.next));
+    queued += await queueScheduled(trx, dag, at, events);
+    await notifyAll(notify, dag.dagId, { queued, runFinished });
   });
-  return { events, abortIds, nextDueAt };
+  return { events, abortIds, nextDueInMs: nextDueAt === null ? null : Math.max(0, (nextDueAt as number) - nowMs) };
 }
 
 /** The end of the DAG's latest scheduled run's data interval (null before its first scheduled run). */
@@ -160,12 +117,4 @@ export async function lastScheduledIntervalEnd(db: Kysely<Database>, dagId: stri
     .where("run_type", "=", "scheduled")
     .executeTakeFirst();
   return row?.end ? new Date(row.end) : null;
-}
-
-function runEvent(dagId: string, runId: string, state: RunState): EngineEvent {
-  return { type: "run", dagId, runId, state, at: new Date().toISOString() };
-}
-
-function taskEvent(ti: TaskInstanceRow, state: TaskState): EngineEvent {
-  return { type: "task", dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, state, tryNumber: ti.try_number, at: new Date().toISOString() };
 }

@@ -2,17 +2,22 @@
  * Every state change of a run or a task instance, each in one named function. Each writes the new state
  * durably (committed) before the engine acts on it, and each is guarded by the state it leaves (plus, for a
  * running try, the worker holding it and the try number): a transition that lost a race — the sweeper
- * re-queued the try, a run timeout skipped it — changes nothing and reports `false`.
+ * re-queued the try, a run timeout skipped it — changes nothing and reports `false`. Times are the database's.
+ *
+ * A try that ends settles, in the same transaction, only what it can change: its downstream task instances
+ * (their upstream counters, then their trigger rules, cascading skips and failures), the run's completion, and
+ * the DAG's queue within maxActiveTasks. Nothing here reads every task instance of a run.
  */
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskError } from "../dag/model.ts";
-import type { Store } from "../store/index.ts";
-import type { Database, DagRunRow, RunType, TaskInstanceRow, TaskState } from "../store/schema.ts";
+import type { Notify, Store } from "../store/index.ts";
+import { UNFINISHED_TASK_STATES, type Database, type DagRunRow, type RunType, type TaskInstanceRow } from "../store/schema.ts";
+import { chunks } from "../util/chunks.ts";
+import { settleRuns, taskEvent, type Finished, type Settled } from "./settle.ts";
+import type { EngineEvent } from "./types.ts";
 
 type Db = Kysely<Database>;
-
-const nowIso = (): string => new Date().toISOString();
 
 export interface NewRun {
   dagId: string;
@@ -22,21 +27,21 @@ export interface NewRun {
   dataIntervalStart: Date;
   dataIntervalEnd: Date;
   conf: Record<string, unknown>;
-  /** Task id → retries (Airflow's max_tries), in topological order. */
-  tasks: ReadonlyArray<{ taskId: string; retries: number }>;
+  /** Each task's retries (Airflow's max_tries) and number of upstream tasks, in topological order. */
+  tasks: ReadonlyArray<{ taskId: string; retries: number; upstream?: number }>;
 }
 
-export const runTasks = (dag: DagDefinition): NewRun["tasks"] => [...dag.tasks.values()].map((t) => ({ taskId: t.taskId, retries: t.retries }));
+export const runTasks = (dag: DagDefinition): NewRun["tasks"] =>
+  [...dag.tasks.values()].map((t) => ({ taskId: t.taskId, retries: t.retries, upstream: t.upstreamTaskIds.length }));
 
-// Rows per INSERT: 200 task instances × 9 columns stays far below SQLite's and PostgreSQL's parameter limits.
-const INSERT_CHUNK = 200;
+// Rows per statement: 200 task instances × 12 columns stays far below SQLite's and PostgreSQL's parameter limits.
+const CHUNK = 200;
 
 /**
  * (nothing) → run queued, every task instance `none`. Call it inside a write transaction (the run and its task
  * instances appear together); a run id that exists fails on the unique constraint.
  */
-export async function createRun(trx: Db, run: NewRun): Promise<DagRunRow> {
-  const at = nowIso();
+export async function createRun(trx: Db, run: NewRun, at: string = new Date().toISOString()): Promise<DagRunRow> {
   const row = await trx
     .insertInto("dag_run")
     .values({
@@ -55,28 +60,20 @@ export async function createRun(trx: Db, run: NewRun): Promise<DagRunRow> {
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  for (let i = 0; i < run.tasks.length; i += INSERT_CHUNK) {
+  for (const [n, part] of chunks(run.tasks).entries()) {
     await trx
       .insertInto("task_instance")
       .values(
-        run.tasks.slice(i, i + INSERT_CHUNK).map((t) => ({
+        part.map((t, i) => ({
           id: randomUUID(),
           dag_id: run.dagId,
           run_id: run.runId,
           task_id: t.taskId,
+          priority: n * CHUNK + i,
           state: "none" as const,
           max_tries: t.retries,
-          queued_at: null,
-          started_at: null,
-          ended_at: null,
-          duration_ms: null,
-          locked_by: null,
-          locked_at: null,
-          hostname: null,
-          next_retry_at: null,
-          error: null,
-          log_path: null,
           updated_at: at,
+          up_total: t.upstream ?? 0,
         })),
       )
       .execute();
@@ -85,99 +82,64 @@ export async function createRun(trx: Db, run: NewRun): Promise<DagRunRow> {
 }
 
 /** Run queued → running (a maxActiveRuns slot is free). */
-export async function startRun(trx: Db, runPk: string): Promise<boolean> {
-  const r = await trx.updateTable("dag_run").set({ state: "running", started_at: nowIso() }).where("id", "=", runPk).where("state", "=", "queued").executeTakeFirst();
+export async function startRun(trx: Db, runPk: string, at: string): Promise<boolean> {
+  const r = await trx.updateTable("dag_run").set({ state: "running", started_at: at }).where("id", "=", runPk).where("state", "=", "queued").executeTakeFirst();
   return r.numUpdatedRows > 0n;
 }
 
 /** Run running → success / failed (every task instance finished). */
-export async function finishRun(trx: Db, runPk: string, state: "success" | "failed"): Promise<boolean> {
-  const r = await trx.updateTable("dag_run").set({ state, ended_at: nowIso() }).where("id", "=", runPk).where("state", "=", "running").executeTakeFirst();
+export async function finishRun(trx: Db, runPk: string, state: "success" | "failed", at: string): Promise<boolean> {
+  const r = await trx.updateTable("dag_run").set({ state, ended_at: at }).where("id", "=", runPk).where("state", "=", "running").executeTakeFirst();
   return r.numUpdatedRows > 0n;
 }
 
 /**
- * Run running → failed on dagrunTimeout; as Airflow, every unfinished task instance becomes skipped, including
- * running ones (their workers see it at the next heartbeat and abort). Returns the ids that were running.
+ * Run running → failed, on dagrunTimeout or when the run is cancelled; as Airflow, every unfinished task instance
+ * becomes skipped, including running ones (their workers see it at the next heartbeat and abort). Returns the
+ * ids that were running, and the rows it skipped.
  */
-export async function timeoutRun(trx: Db, run: DagRunRow): Promise<string[]> {
-  const at = nowIso();
+export async function failRun(trx: Db, run: DagRunRow, at: string = new Date().toISOString()): Promise<{ running: string[]; skipped: TaskInstanceRow[] }> {
   const r = await trx.updateTable("dag_run").set({ state: "failed", ended_at: at }).where("id", "=", run.id).where("state", "=", "running").executeTakeFirst();
-  if (r.numUpdatedRows === 0n) return [];
+  if (r.numUpdatedRows === 0n) return { running: [], skipped: [] };
   const running = await trx
     .selectFrom("task_instance")
     .select("id")
     .where("dag_id", "=", run.dag_id)
-    .where("run_id", "=", run.run_id)
     .where("state", "=", "running")
+    .where("run_id", "=", run.run_id)
     .execute();
-  await trx
+  const skipped = await trx
     .updateTable("task_instance")
     .set({ state: "skipped", ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at })
     .where("dag_id", "=", run.dag_id)
+    .where("state", "in", [...UNFINISHED_TASK_STATES])
     .where("run_id", "=", run.run_id)
-    .where("state", "in", ["none", "scheduled", "queued", "running", "up_for_retry"])
+    .returningAll()
     .execute();
-  return running.map((t) => t.id);
-}
-
-async function setFrom(trx: Db, ids: readonly string[], from: readonly TaskState[], to: TaskState, extra: { queued_at?: string; ended_at?: string } = {}): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const at = nowIso();
-  const out: string[] = [];
-  for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
-    const rows = await trx
-      .updateTable("task_instance")
-      .set({ state: to, updated_at: at, ...extra })
-      .where("id", "in", ids.slice(i, i + INSERT_CHUNK))
-      .where("state", "in", [...from])
-      .returning("id")
-      .execute();
-    out.push(...rows.map((r) => r.id));
-  }
-  return out;
-}
-
-/** none → scheduled: the trigger rule is met; waiting for a maxActiveTasks slot. */
-export function scheduleTasks(trx: Db, ids: readonly string[]): Promise<string[]> {
-  return setFrom(trx, ids, ["none"], "scheduled");
-}
-
-/** none → skipped: the trigger rule can no longer be met because of skipped/succeeded upstream tasks. */
-export function skipTasks(trx: Db, ids: readonly string[]): Promise<string[]> {
-  return setFrom(trx, ids, ["none"], "skipped", { ended_at: nowIso() });
-}
-
-/** none → upstream_failed: an upstream failure means the trigger rule can no longer be met. */
-export function markUpstreamFailed(trx: Db, ids: readonly string[]): Promise<string[]> {
-  return setFrom(trx, ids, ["none"], "upstream_failed", { ended_at: nowIso() });
-}
-
-/** scheduled, or up_for_retry whose next_retry_at has passed → queued: claimable by any worker. */
-export function queueTasks(trx: Db, ids: readonly string[]): Promise<string[]> {
-  return setFrom(trx, ids, ["scheduled", "up_for_retry"], "queued", { queued_at: nowIso() });
+  return { running: running.map((t) => t.id), skipped };
 }
 
 /**
- * queued → running, claimed for one worker: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)
- * RETURNING *` on PostgreSQL, so concurrent claimers skip each other's rows instead of queueing on them; on
- * SQLite the same statement inside BEGIN IMMEDIATE, which serializes claimers. The try number is incremented
- * here, at claim time (graphile-worker's `attempts`), so a try whose worker dies still counts.
+ * queued → running, claimed for one worker, in one statement: `UPDATE … WHERE id IN (candidates) RETURNING *`,
+ * the candidates locked with SKIP LOCKED on PostgreSQL so concurrent claimers skip each other's rows instead of
+ * queueing on them (on SQLite the statement itself holds the write lock). The try number is incremented here,
+ * at claim time (graphile-worker's `attempts`), so a try whose worker dies still counts; the try's log path is
+ * built from the row in the same statement.
  */
 export async function claimTasks(
   store: Store,
-  opts: { workerId: string; hostname: string; dagIds: readonly string[]; limit: number; logPath: (ti: TaskInstanceRow) => string },
+  opts: { workerId: string; hostname: string; dagIds: readonly string[]; limit: number; logsRoot: string },
 ): Promise<TaskInstanceRow[]> {
   if (opts.limit <= 0 || opts.dagIds.length === 0) return [];
-  return store.writeTransaction(async (trx) => {
-    const at = nowIso();
-    // The candidates are a MATERIALIZED CTE, not `IN (subquery)`: PostgreSQL may re-run an IN subquery per outer
-    // row, and a re-run skips the rows this statement already updated and locks further ones — measured: a
-    // limit of 2 claimed 3 rows.
-    const claimed = await trx
-      .with(
-        (w) => w("candidates").materialized(),
-        (db) =>
+  const now = store.adapter.nowSql;
+  // The candidates are a MATERIALIZED CTE, not `IN (subquery)`: PostgreSQL may re-run an IN subquery per outer
+  // row, and a re-run skips the rows this statement already updated and locks further ones — measured: a
+  // limit of 2 claimed 3 rows.
+  return store.db
+    .with(
+      (w) => w("candidates").materialized(),
+      (db) =>
+        store.adapter.skipLocked(
           db
             .selectFrom("task_instance")
             .select("id")
@@ -185,47 +147,29 @@ export async function claimTasks(
             .where("dag_id", "in", [...opts.dagIds])
             .orderBy("queued_at")
             .orderBy("id")
-            .limit(opts.limit)
-            .$if(store.backend === "postgres", (q) => q.forUpdate().skipLocked()),
-      )
-      .updateTable("task_instance")
-      .set({
-        state: "running",
-        try_number: sql<number>`try_number + 1`,
-        locked_by: opts.workerId,
-        locked_at: at,
-        hostname: opts.hostname,
-        started_at: at,
-        ended_at: null,
-        duration_ms: null,
-        next_retry_at: null,
-        error: null,
-        updated_at: at,
-      })
-      .where("id", "in", (eb) => eb.selectFrom("candidates").select("candidates.id"))
-      .where("state", "=", "queued")
-      .returningAll()
-      .execute();
-    for (const ti of claimed) {
-      ti.log_path = opts.logPath(ti);
-      await trx.updateTable("task_instance").set({ log_path: ti.log_path }).where("id", "=", ti.id).execute();
-    }
-    return claimed;
-  });
-}
-
-/** Refreshes the locks this worker holds; returns the ids it still holds (any other was swept or skipped). */
-export async function heartbeat(store: Store, workerId: string, ids: readonly string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await store.db
+            .limit(opts.limit),
+        ),
+    )
     .updateTable("task_instance")
-    .set({ locked_at: nowIso() })
-    .where("id", "in", [...ids])
-    .where("state", "=", "running")
-    .where("locked_by", "=", workerId)
-    .returning("id")
+    .set({
+      state: "running",
+      try_number: sql<number>`try_number + 1`,
+      locked_by: opts.workerId,
+      locked_at: now,
+      hostname: opts.hostname,
+      started_at: now,
+      ended_at: null,
+      duration_ms: null,
+      next_retry_at: null,
+      error: null,
+      updated_at: now,
+      // taskLogPath's layout; ids were checked when the DAG and the run were made.
+      log_path: sql<string>`${opts.logsRoot} || '/' || dag_id || '/' || run_id || '/' || task_id || '/' || (case when map_index >= 0 then 'map_index=' || cast(map_index as text) || '/' else '' end) || 'attempt=' || cast(try_number + 1 as text) || '.log'`,
+    })
+    .where("id", "in", (eb) => eb.selectFrom("candidates").select("candidates.id"))
+    .where("state", "=", "queued")
+    .returningAll()
     .execute();
-  return new Set(rows.map((r) => r.id));
 }
 
 interface EndTry {
@@ -235,24 +179,22 @@ interface EndTry {
 }
 
 /** Ends the running try `ti` (guarded by worker and try number) and records it in task_try. */
-async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry): Promise<boolean> {
-  const at = new Date();
-  const endedAt = at.toISOString();
-  const durationMs = ti.started_at ? at.getTime() - Date.parse(ti.started_at) : null;
+async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string): Promise<boolean> {
+  const durationMs = ti.started_at ? Math.max(0, Date.parse(at) - Date.parse(ti.started_at)) : null;
   const error = end.error ? JSON.stringify(end.error) : null;
   const requeued = end.state === "queued";
   const r = await trx
     .updateTable("task_instance")
     .set({
       state: end.state,
-      ended_at: requeued ? null : endedAt,
+      ended_at: requeued ? null : at,
       duration_ms: requeued ? null : durationMs,
       error,
       next_retry_at: end.nextRetryAt ?? null,
       locked_by: null,
       locked_at: null,
-      updated_at: endedAt,
-      ...(requeued ? { queued_at: endedAt } : {}),
+      updated_at: at,
+      ...(requeued ? { queued_at: at } : {}),
     })
     .where("id", "=", ti.id)
     .where("state", "=", "running")
@@ -266,10 +208,11 @@ async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry): Promise<boolea
       dag_id: ti.dag_id,
       run_id: ti.run_id,
       task_id: ti.task_id,
+      map_index: ti.map_index,
       try_number: ti.try_number,
       state: requeued ? "failed" : end.state,
       started_at: ti.started_at,
-      ended_at: endedAt,
+      ended_at: at,
       duration_ms: durationMs,
       worker: ti.locked_by,
       hostname: ti.hostname,
@@ -280,78 +223,172 @@ async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry): Promise<boolea
   return true;
 }
 
+export interface Transition {
+  /** False when the try was settled elsewhere first (swept, run timed out): nothing changed. */
+  applied: boolean;
+  /** What else changed (downstream decided, run finished, tasks queued), for the worker to report. */
+  events: EngineEvent[];
+}
+
+const NOT_APPLIED: Transition = { applied: false, events: [] };
+
+/** One transaction ending a try: the change itself, then what it settles. */
+async function endAndSettle(store: Store, dag: DagDefinition, ti: TaskInstanceRow, change: (trx: Db, at: string) => Promise<Finished[] | null>, requeued = false): Promise<Transition> {
+  return store.writeTransaction(async (trx, notify) => {
+    await store.adapter.lockDag(trx, dag.dagId);
+    const at = await store.adapter.now(trx);
+    const finished = await change(trx, at);
+    if (!finished) return NOT_APPLIED;
+    const settled = await settleRuns(trx, { store, dag, at }, new Map([[ti.run_id, finished]]));
+    await notifyAll(notify, dag.dagId, settled, requeued);
+    // Rows the change itself finished besides the try (a branch's not-followed tasks) come first.
+    const own = finished.filter((f) => f.row !== ti).map((f) => taskEvent({ ...f.row, dag_id: ti.dag_id, run_id: ti.run_id, try_number: 0 }, f.state, at));
+    return { applied: true, events: [...own, ...settled.events] };
+  });
+}
+
+/** Other workers hear of claimable work (`work:DAG`) and of a run that changed state (`run:DAG`). */
+export async function notifyAll(notify: Notify, dagId: string, settled: Pick<Settled, "queued" | "runFinished">, requeued = false): Promise<void> {
+  if (settled.queued > 0 || requeued) await notify(`work:${dagId}`);
+  if (settled.runFinished) await notify(`run:${dagId}`);
+}
+
 /**
  * running → success, with the try's XComs (replacing an earlier try's) and, for a branch task, the
- * not-followed downstream tasks → skipped, all in one transaction.
+ * not-followed downstream tasks → skipped, all in one transaction with what they settle.
  */
-export async function succeedTask(store: Store, ti: TaskInstanceRow, result: { xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }): Promise<boolean> {
-  return store.writeTransaction(async (trx) => {
-    if (!(await endTry(trx, ti, { state: "success" }))) return false;
-    await trx.deleteFrom("xcom").where("dag_id", "=", ti.dag_id).where("run_id", "=", ti.run_id).where("task_id", "=", ti.task_id).execute();
-    const at = nowIso();
-    const rows = [...result.xcoms].map(([key, value]) => ({
-      dag_id: ti.dag_id,
-      run_id: ti.run_id,
-      task_id: ti.task_id,
-      key,
-      value: JSON.stringify(value),
-      created_at: at,
-    }));
-    if (rows.length > 0) await trx.insertInto("xcom").values(rows).execute();
-    if (result.skipTaskIds.length > 0) {
-      await trx
-        .updateTable("task_instance")
-        .set({ state: "skipped", ended_at: at, updated_at: at })
-        .where("dag_id", "=", ti.dag_id)
-        .where("run_id", "=", ti.run_id)
-        .where("task_id", "in", [...result.skipTaskIds])
-        .where("state", "in", ["none", "scheduled", "queued"])
-        .execute();
+export function succeedTask(store: Store, dag: DagDefinition, ti: TaskInstanceRow, result: { xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }): Promise<Transition> {
+  return endAndSettle(store, dag, ti, (trx, at) => succeedInTransaction(trx, ti, result, at));
+}
+
+/** How one try ended, for `endTries`. */
+export type TryEnd =
+  | { ti: TaskInstanceRow; state: "success"; xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }
+  | { ti: TaskInstanceRow; state: "failed"; error: TaskError }
+  | { ti: TaskInstanceRow; state: "skipped"; error: TaskError | null }
+  | { ti: TaskInstanceRow; state: "up_for_retry"; error: TaskError; delayMs: number };
+
+/**
+ * Ends several tries of one DAG in one transaction (graphile-worker completes jobs in batches): one commit, one
+ * DAG lock, one queue fill and one completion check per run for the lot, instead of one of each per try.
+ * Returns, per try in order, whether it applied and what it changed (the batch's other changes go to the first).
+ */
+export async function endTries(store: Store, dag: DagDefinition, ends: readonly TryEnd[]): Promise<Array<Transition & { nextRetryAt?: string }>> {
+  if (ends.length === 0) return [];
+  return store.writeTransaction(async (trx, notify) => {
+    await store.adapter.lockDag(trx, dag.dagId);
+    const at = await store.adapter.now(trx);
+    const byRun = new Map<string, Finished[]>();
+    // In id order, as heartbeats lock the same rows (no deadlock between the two on PostgreSQL).
+    const order = ends.map((end, i) => ({ end, i })).sort((a, b) => (a.end.ti.id < b.end.ti.id ? -1 : a.end.ti.id > b.end.ti.id ? 1 : 0));
+    const results: Array<Transition & { nextRetryAt?: string }> = new Array(ends.length);
+    for (const { end, i } of order) {
+      const finished = await applyEnd(trx, end, at);
+      if (!finished) {
+        results[i] = { applied: false, events: [] };
+        continue;
+      }
+      const list = byRun.get(end.ti.run_id) ?? [];
+      byRun.set(end.ti.run_id, [...list, ...finished]);
+      const own = finished.filter((f) => f.row !== end.ti).map((f) => taskEvent({ ...f.row, dag_id: end.ti.dag_id, run_id: end.ti.run_id, try_number: 0 }, f.state, at));
+      results[i] = { applied: true, events: own, ...(end.state === "up_for_retry" ? { nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() } : {}) };
     }
-    return true;
+    const settled = await settleRuns(trx, { store, dag, at }, byRun);
+    await notifyAll(notify, dag.dagId, settled);
+    results.find((r) => r.applied)?.events.push(...settled.events);
+    return results;
   });
+}
+
+async function applyEnd(trx: Db, end: TryEnd, at: string): Promise<Finished[] | null> {
+  const { ti } = end;
+  switch (end.state) {
+    case "failed":
+      return (await endTry(trx, ti, { state: "failed", error: end.error }, at)) ? [{ row: ti, state: "failed" }] : null;
+    case "skipped":
+      return (await endTry(trx, ti, { state: "skipped", error: end.error }, at)) ? [{ row: ti, state: "skipped" }] : null;
+    case "up_for_retry":
+      return (await endTry(trx, ti, { state: "up_for_retry", error: end.error, nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() }, at)) ? [] : null;
+    case "success":
+      return succeedInTransaction(trx, ti, end, at);
+  }
+}
+
+async function succeedInTransaction(trx: Db, ti: TaskInstanceRow, result: { xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }, at: string): Promise<Finished[] | null> {
+  if (!(await endTry(trx, ti, { state: "success" }, at))) return null;
+  // A first try has no earlier XComs to replace.
+  if (ti.try_number > 1) await trx.deleteFrom("xcom").where("dag_id", "=", ti.dag_id).where("run_id", "=", ti.run_id).where("task_id", "=", ti.task_id).where("map_index", "=", ti.map_index).execute();
+  const rows = [...result.xcoms].map(([key, value]) => ({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index, key, value: JSON.stringify(value), created_at: at }));
+  for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
+  const finished: Finished[] = [{ row: ti, state: "success" }];
+  for (const part of chunks(result.skipTaskIds)) {
+    const skipped = await trx
+      .updateTable("task_instance")
+      .set({ state: "skipped", ended_at: at, updated_at: at })
+      .where("dag_id", "=", ti.dag_id)
+      .where("run_id", "=", ti.run_id)
+      .where("task_id", "in", part)
+      .where("state", "in", ["none", "scheduled", "queued"])
+      .returning(["task_id", "map_index"])
+      .execute();
+    finished.push(...skipped.map((row) => ({ row, state: "skipped" as const })));
+  }
+  return finished;
 }
 
 /** running → failed (no tries left). */
-export function failTask(store: Store, ti: TaskInstanceRow, error: TaskError): Promise<boolean> {
-  return store.writeTransaction((trx) => endTry(trx, ti, { state: "failed", error }));
+export function failTask(store: Store, dag: DagDefinition, ti: TaskInstanceRow, error: TaskError): Promise<Transition> {
+  return endAndSettle(store, dag, ti, async (trx, at) => ((await endTry(trx, ti, { state: "failed", error }, at)) ? [{ row: ti, state: "failed" }] : null));
 }
 
-/** running → up_for_retry until `nextRetryAt`, when the scheduler re-queues it. */
-export function retryTask(store: Store, ti: TaskInstanceRow, error: TaskError, nextRetryAt: Date): Promise<boolean> {
-  return store.writeTransaction((trx) => endTry(trx, ti, { state: "up_for_retry", error, nextRetryAt: nextRetryAt.toISOString() }));
+/** running → up_for_retry `delayMs` from now (database time), when a scheduling pass re-queues it. */
+export function retryTask(store: Store, dag: DagDefinition, ti: TaskInstanceRow, error: TaskError, delayMs: number): Promise<Transition & { nextRetryAt: string }> {
+  let nextRetryAt = "";
+  return endAndSettle(store, dag, ti, async (trx, at) => {
+    nextRetryAt = new Date(Date.parse(at) + delayMs).toISOString();
+    return (await endTry(trx, ti, { state: "up_for_retry", error, nextRetryAt }, at)) ? [] : null;
+  }).then((t) => ({ ...t, nextRetryAt }));
 }
 
 /** running → skipped: the task itself asked to be skipped (AirflowSkipException, skipOnExitCode). */
-export function skipRunningTask(store: Store, ti: TaskInstanceRow, error: TaskError | null): Promise<boolean> {
-  return store.writeTransaction((trx) => endTry(trx, ti, { state: "skipped", error }));
+export function skipRunningTask(store: Store, dag: DagDefinition, ti: TaskInstanceRow, error: TaskError | null): Promise<Transition> {
+  return endAndSettle(store, dag, ti, async (trx, at) => ((await endTry(trx, ti, { state: "skipped", error }, at)) ? [{ row: ti, state: "skipped" }] : null));
 }
 
 /**
- * The sweeper: running task instances whose lock is older than `lockTimeoutMs` belong to a dead worker (a live
- * one refreshes its locks every heartbeat). Each lost try is recorded as failed and the task instance is
- * re-queued at once if it has tries left (Airflow's zombie handling), else failed. Returns what it changed.
+ * The sweeper: running task instances of these DAGs whose lock (database time) is older than `lockTimeoutMs`
+ * belong to a dead worker (a live one refreshes its locks every heartbeat). Each lost try is recorded as failed
+ * and the task instance is re-queued at once if it has tries left (Airflow's zombie handling), else failed.
  */
-export async function requeueLostTasks(store: Store, lockTimeoutMs: number): Promise<Array<{ ti: TaskInstanceRow; state: "queued" | "failed" }>> {
-  const cutoff = new Date(Date.now() - lockTimeoutMs).toISOString();
-  return store.writeTransaction(async (trx) => {
-    const lost = await trx
-      .selectFrom("task_instance")
-      .selectAll()
-      .where("state", "=", "running")
-      .where("locked_at", "<", cutoff)
-      .$if(store.backend === "postgres", (q) => q.forUpdate().skipLocked())
-      .execute();
-    const changed: Array<{ ti: TaskInstanceRow; state: "queued" | "failed" }> = [];
-    for (const ti of lost) {
-      const error: TaskError = {
-        type: "WorkerLost",
-        code: "worker_lost",
-        message: `worker ${ti.locked_by ?? "?"} on ${ti.hostname ?? "?"} stopped heartbeating during try ${ti.try_number} (lock older than ${lockTimeoutMs} ms)`,
-      };
-      const state = ti.try_number <= ti.max_tries ? "queued" : "failed";
-      if (await endTry(trx, ti, { state, error })) changed.push({ ti, state });
-    }
-    return changed;
-  });
+export async function requeueLostTasks(store: Store, dags: readonly DagDefinition[], lockTimeoutMs: number): Promise<Array<{ ti: TaskInstanceRow; state: "queued" | "failed"; events: EngineEvent[] }>> {
+  const byId = new Map(dags.map((d) => [d.dagId, d]));
+  const cutoff = new Date(Date.parse(await store.now()) - lockTimeoutMs).toISOString();
+  const lost = await store.db
+    .selectFrom("task_instance")
+    .selectAll()
+    .where("state", "=", "running")
+    .where("dag_id", "in", [...byId.keys()])
+    .where("locked_at", "<", cutoff)
+    .execute();
+  const changed: Array<{ ti: TaskInstanceRow; state: "queued" | "failed"; events: EngineEvent[] }> = [];
+  for (const ti of lost) {
+    const error: TaskError = {
+      type: "WorkerLost",
+      code: "worker_lost",
+      message: `worker ${ti.locked_by ?? "?"} on ${ti.hostname ?? "?"} stopped heartbeating during try ${ti.try_number} (lock older than ${lockTimeoutMs} ms)`,
+    };
+    const state = ti.try_number <= ti.max_tries ? "queued" : "failed";
+    const t = await endAndSettle(
+      store,
+      byId.get(ti.dag_id)!,
+      ti,
+      async (trx, at) => {
+        if (!(await endTry(trx, ti, { state, error }, at))) return null;
+        return state === "failed" ? [{ row: ti, state }] : [];
+      },
+      state === "queued",
+    );
+    if (t.applied) changed.push({ ti, state, events: t.events });
+  }
+  return changed;
 }

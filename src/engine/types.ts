@@ -5,11 +5,27 @@ import type { RunState, RunType, TaskState } from "../store/schema.ts";
 /** What a worker reports as it goes, after the change it reports is committed. */
 export type EngineEvent =
   | { type: "run"; dagId: string; runId: string; state: RunState; at: string }
-  | { type: "task"; dagId: string; runId: string; taskId: string; state: TaskState; tryNumber: number; at: string; error?: TaskError }
-  | { type: "log"; dagId: string; runId: string; taskId: string; tryNumber: number; line: LogLine };
+  | TaskEvent
+  | { type: "mapped"; dagId: string; runId: string; taskId: string; count: number; at: string }
+  | { type: "log"; dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number; line: LogLine };
+
+/** A task instance's new state; `mapIndex` only for the instances of a mapped task. */
+export interface TaskEvent {
+  type: "task";
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex?: number;
+  state: TaskState;
+  tryNumber: number;
+  at: string;
+  error?: TaskError;
+}
 
 export interface TaskSummary {
   taskId: string;
+  /** The instance's map index: -1 unless the task is mapped. */
+  mapIndex: number;
   state: TaskState;
   /** The last try (0 if it never ran). */
   tryNumber: number;

@@ -2,21 +2,30 @@
  * A worker: schedules the runs of the DAGs it has loaded, claims their queued task instances from the store,
  * executes them in up to `slots` concurrent tries, heartbeats its locks and sweeps locks of dead workers. Any
  * number of workers (processes, machines) can share one store; claiming guarantees one executor per try.
+ *
+ * It does not poll for work: a commit that queues work or changes a run wakes it — at once in this process,
+ * by LISTEN/NOTIFY from other processes on PostgreSQL, and within 5–100 ms by SQLite's `data_version` watch.
+ * A periodic pass (`pollIntervalMs`) remains for what no commit announces: a cron schedule or a retry coming due.
  */
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import type { DagDefinition, TaskError } from "../dag/model.ts";
+import path from "node:path";
+import type { DagDefinition, TaskDefinition, TaskError } from "../dag/model.ts";
+import { AttemptLog, appendLogLine } from "../runtime/logs.ts";
+import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
-import type { TaskInstanceRow, TaskState } from "../store/schema.ts";
-import { venvflowHome } from "../util/home.ts";
+import type { DagRunRow, TaskInstanceRow, TaskState } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { invokeTask, toTaskError } from "./execute.ts";
-import { appendSystemLog, taskLogPath } from "./logs.ts";
+import { venvflowHome } from "../util/home.ts";
+import { Redactor } from "../util/secrets.ts";
+import { nextScheduledInterval } from "./dates.ts";
+import { invokeTask, taskRedactor, toTaskError } from "./execute.ts";
+import { mapLists, mappedTask, XComCache } from "./mapping.ts";
 import { getRun, loadXComs } from "./queries.ts";
 import { retryDelayMs } from "./retry.ts";
-import { nextScheduledInterval } from "./dates.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
-import { claimTasks, failTask, heartbeat, requeueLostTasks, retryTask, skipRunningTask, succeedTask } from "./transitions.ts";
+import { startHeartbeater, type Heartbeater } from "./heartbeater.ts";
+import { claimTasks, endTries, failTask, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 
 export interface WorkerOptions {
@@ -28,11 +37,14 @@ export interface WorkerOptions {
   workerId?: string;
   /** VENVFLOW_HOME (logs). */
   home?: string;
-  /** How often to look for work other workers made available (default 1000 ms). */
+  /** How often to run a scheduling pass when nothing wakes the worker (default 1000 ms). */
   pollIntervalMs?: number;
-  /** How often to refresh the locks of running tries (default 5000 ms). */
+  /** How often to refresh the locks of running tries, from a worker thread (default 2000 ms). */
   heartbeatIntervalMs?: number;
-  /** A lock not refreshed for this long belongs to a dead worker and is swept (default 60 000 ms). */
+  /**
+   * A lock not refreshed for this long (database time) belongs to a dead worker and is swept (default 10 000 ms:
+   * five missed heartbeats; with sweeps every 5 s at most, a lost try is found within 15 s).
+   */
   lockTimeoutMs?: number;
   onEvent?: (event: EngineEvent) => void;
   /** Also create the runs the DAGs' cron schedules make due (Airflow's scheduler); default false. */
@@ -57,11 +69,21 @@ export class Worker {
   private readonly createScheduledRuns: boolean;
   private readonly hostname = os.hostname();
   private readonly running = new Map<string, Running>();
+  private heartbeater: Heartbeater = { setIds: () => {}, stop: async () => {} };
+  private readonly xcomCache = new XComCache();
+  private readonly completions = new Map<string, Array<{ end: TryEnd; resolve: (t: Transition & { nextRetryAt?: string }) => void; reject: (error: unknown) => void }>>();
   private stopping = false;
   private woken = false;
   private wakeUp: (() => void) | null = null;
   private failure: unknown = null;
   private lastSweep = 0;
+  private passWanted = true;
+  /** A run changed state since `until` was last asked (asking reads the store; most wake-ups change no run). */
+  private runsChanged = true;
+  private readonly runs = new Map<string, DagRunRow>();
+  private lastPass = 0;
+  /** When the next retry or run timeout comes due (local epoch ms). */
+  private nextDueAt: number | null = null;
 
   constructor(opts: WorkerOptions) {
     const slots = opts.slots ?? 1;
@@ -77,45 +99,85 @@ export class Worker {
     this.id = opts.workerId ?? `${this.hostname}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.home = opts.home ?? venvflowHome();
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5000;
-    this.lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
-    this.onEvent = opts.onEvent ?? (() => {});
+    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 2000;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+    const onEvent = opts.onEvent ?? (() => {});
+    this.onEvent = (event) => {
+      if (event.type === "run") this.runsChanged = true;
+      onEvent(event);
+    };
     this.createScheduledRuns = opts.createScheduledRuns ?? false;
   }
 
   /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
   async run(opts: { until?: () => Promise<boolean> } = {}): Promise<void> {
-    const beat = setInterval(() => void this.beat(), this.heartbeatIntervalMs);
+    this.heartbeater = await startHeartbeater({
+      store: this.store,
+      workerId: this.id,
+      intervalMs: this.heartbeatIntervalMs,
+      onLost: (ids) => {
+        for (const id of ids) this.abort(id, "the task instance was changed elsewhere (run timeout, or its lock was swept)");
+      },
+      onError: (error) => {
+        this.failure ??= error;
+        this.wake();
+      },
+    });
+    const stopWatching = await this.store.watch((topic) => this.onTopic(topic));
     try {
       while (!this.stopping) {
-        let nextDueAt = Date.now() + this.pollIntervalMs;
-        for (const dag of await this.dagsToSchedule()) {
-          const pass = await scheduleDag(this.store, dag, { createScheduledRuns: this.createScheduledRuns });
-          pass.events.forEach(this.onEvent);
-          for (const id of pass.abortIds) this.abort(id, "the run exceeded its dagrunTimeout");
-          if (pass.nextDueAt !== null) nextDueAt = Math.min(nextDueAt, pass.nextDueAt);
-        }
+        const now = Date.now();
+        if (this.passWanted || now - this.lastPass >= this.pollIntervalMs || (this.nextDueAt !== null && this.nextDueAt <= now)) await this.schedulingPass();
         if (Date.now() - this.lastSweep >= Math.min(this.lockTimeoutMs, this.pollIntervalMs * 5)) await this.sweep();
-        const free = this.slots - this.running.size;
-        if (free > 0) {
-          const claimed = await claimTasks(this.store, {
-            workerId: this.id,
-            hostname: this.hostname,
-            dagIds: [...this.dags.keys()],
-            limit: free,
-            logPath: (ti) => taskLogPath(this.home, ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
-          });
-          for (const ti of claimed) this.start(ti);
-        }
+        await this.claim();
         if (this.failure) throw this.failure;
-        if (opts.until && (await opts.until())) break;
-        await this.sleep(Math.max(0, nextDueAt - Date.now()));
+        if (opts.until && this.runsChanged) {
+          this.runsChanged = false;
+          if (await opts.until()) break;
+        }
+        const wakeAt = Math.min(this.lastPass + this.pollIntervalMs, this.nextDueAt ?? Infinity);
+        await this.sleep(Math.max(0, wakeAt - Date.now()));
       }
     } finally {
-      clearInterval(beat);
       await Promise.allSettled([...this.running.values()].map((r) => r.done));
+      await stopWatching();
+      await this.heartbeater.stop();
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** `work:DAG` — claimable work appeared; `run:DAG` (or "*", a change of unknown kind) — a pass may have work. */
+  private onTopic(topic: string): void {
+    const [kind, dagId] = topic.split(/:(.*)/s, 2) as [string, string | undefined];
+    if (dagId !== undefined && !this.dags.has(dagId)) return;
+    if (kind !== "work") this.passWanted = this.runsChanged = true;
+    this.wake();
+  }
+
+  private async schedulingPass(): Promise<void> {
+    this.passWanted = false;
+    this.runsChanged = true;
+    this.lastPass = Date.now();
+    this.nextDueAt = null;
+    for (const dag of await this.dagsToSchedule()) {
+      const pass = await scheduleDag(this.store, dag, { createScheduledRuns: this.createScheduledRuns });
+      pass.events.forEach(this.onEvent);
+      for (const id of pass.abortIds) this.abort(id, "the run exceeded its dagrunTimeout");
+      if (pass.nextDueInMs !== null) this.nextDueAt = Math.min(this.nextDueAt ?? Infinity, Date.now() + pass.nextDueInMs);
+    }
+  }
+
+  private async claim(): Promise<void> {
+    const free = this.slots - this.running.size;
+    if (free <= 0) return;
+    const claimed = await claimTasks(this.store, {
+      workerId: this.id,
+      hostname: this.hostname,
+      dagIds: [...this.dags.keys()],
+      limit: free,
+      logsRoot: path.resolve(this.home, "logs"),
+    });
+    for (const ti of claimed) this.start(ti);
   }
 
   /**
@@ -135,7 +197,7 @@ export class Worker {
       ).map((r) => r.dag_id),
     );
     if (this.createScheduledRuns) {
-      const now = new Date();
+      const now = new Date(await this.store.now());
       for (const dag of this.dags.values()) {
         if (ids.has(dag.dagId) || dag.schedule === null) continue;
         if (nextScheduledInterval(dag, await lastScheduledIntervalEnd(this.store.db, dag.dagId), now)) ids.add(dag.dagId);
@@ -147,6 +209,17 @@ export class Worker {
   /** Stops claiming; `run()` returns once the running tries end. */
   stop(): void {
     this.stopping = true;
+    this.wake();
+  }
+
+  /**
+   * Stops claiming and cancels the running tries (their processes are stopped: process groups killed, scratch
+   * removed by the executors); each is recorded as failed with `task_cancelled`, and retried where retries remain,
+   * as Airflow does with a task that receives SIGTERM. `run()` returns once they are recorded.
+   */
+  cancel(reason: string): void {
+    this.stopping = true;
+    for (const running of this.running.values()) running.controller.abort(new VenvflowError("task_cancelled", reason, { fix: "run it again (venvflow run), or let a worker retry it" }));
     this.wake();
   }
 
@@ -177,23 +250,55 @@ export class Worker {
     this.running.get(id)?.controller.abort(new VenvflowError("task_aborted", reason));
   }
 
-  private async beat(): Promise<void> {
-    const ids = [...this.running.keys()];
-    try {
-      const held = await heartbeat(this.store, this.id, ids);
-      for (const id of ids) if (!held.has(id)) this.abort(id, "the task instance was changed elsewhere (run timeout, or its lock was swept)");
-    } catch (error) {
-      this.failure ??= error;
-      this.wake();
+  private async sweep(): Promise<void> {
+    this.lastSweep = Date.now();
+    for (const { ti, state, events } of await requeueLostTasks(this.store, [...this.dags.values()], this.lockTimeoutMs)) {
+      if (ti.log_path) appendLogLine(ti.log_path, "system", `Worker ${ti.locked_by ?? "?"} stopped heartbeating; try ${ti.try_number} is lost; task instance ${state}`, "ERROR", this.taskRedactor(ti));
+      this.onEvent({ type: "task", dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), state, tryNumber: ti.try_number, at: new Date().toISOString() });
+      events.forEach(this.onEvent);
     }
   }
 
-  private async sweep(): Promise<void> {
-    this.lastSweep = Date.now();
-    for (const { ti, state } of await requeueLostTasks(this.store, this.lockTimeoutMs)) {
-      if (ti.log_path) appendSystemLog(ti.log_path, `Worker ${ti.locked_by ?? "?"} stopped heartbeating; try ${ti.try_number} is lost; task instance ${state}`, "ERROR");
-      this.onEvent({ type: "task", dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, state, tryNumber: ti.try_number, at: new Date().toISOString() });
+  /**
+   * Ends a try together with the others of its DAG that end in the same tick: one transaction for the batch
+   * (measured: per-try transactions were most of the engine's cost per no-op task).
+   */
+  private complete(dag: DagDefinition, end: TryEnd): Promise<Transition & { nextRetryAt?: string }> {
+    return new Promise((resolve, reject) => {
+      const batch = this.completions.get(dag.dagId) ?? [];
+      batch.push({ end, resolve, reject });
+      this.completions.set(dag.dagId, batch);
+      if (batch.length === 1) setImmediate(() => void this.flush(dag));
+    });
+  }
+
+  private async flush(dag: DagDefinition): Promise<void> {
+    const batch = this.completions.get(dag.dagId) ?? [];
+    this.completions.delete(dag.dagId);
+    try {
+      const results = await endTries(this.store, dag, batch.map((b) => b.end));
+      batch.forEach((b, i) => b.resolve(results[i]!));
+    } catch (error) {
+      for (const b of batch) b.reject(error);
     }
+  }
+
+  /** A run's dates and conf never change: read once per run, not once per try. */
+  private async runOf(ti: TaskInstanceRow): Promise<DagRunRow | undefined> {
+    const key = `${ti.dag_id}\u0000${ti.run_id}`;
+    let run = this.runs.get(key);
+    if (!run) {
+      run = await getRun(this.store.db, ti.dag_id, ti.run_id);
+      if (!run) return undefined;
+      if (this.runs.size >= 64) this.runs.delete(this.runs.keys().next().value as string);
+      this.runs.set(key, run);
+    }
+    return run;
+  }
+
+  private taskRedactor(ti: TaskInstanceRow): Redactor {
+    const task = this.dags.get(ti.dag_id)?.tasks.get(ti.task_id);
+    return task ? taskRedactor(task) : new Redactor();
   }
 
   private start(ti: TaskInstanceRow): void {
@@ -204,92 +309,135 @@ export class Worker {
       })
       .finally(() => {
         this.running.delete(ti.id);
+        this.heartbeater.setIds([...this.running.keys()]);
         this.wake();
       });
     this.running.set(ti.id, { controller, done });
+    this.heartbeater.setIds([...this.running.keys()]);
   }
 
   private async execute(ti: TaskInstanceRow, signal: AbortSignal): Promise<void> {
     const dag = this.dags.get(ti.dag_id) as DagDefinition;
     const logPath = ti.log_path as string;
-    const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, tryNumber: ti.try_number };
-    const emit = (state: TaskState, error?: TaskError): void =>
-      this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), tryNumber: ti.try_number };
+    const redactor = this.taskRedactor(ti);
+    const onLog = (line: LogLine): void => this.onEvent({ type: "log", ...base, line });
+    // An in-process task's few lines and the engine's share one open file for the try (opening it per line was a
+    // file-system call per line); a task run by a process writes its own file, so the engine appends per line.
+    const declaredKind = dag.tasks.get(ti.task_id)?.kind;
+    const shared = declaredKind === "python" || declaredKind === "branch_python" || declaredKind === "empty" ? new AttemptLog(logPath, redactor, onLog) : null;
     const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
-      this.onEvent({ type: "log", ...base, line: appendSystemLog(logPath, msg, level) });
+      if (shared) shared.system(msg, level);
+      else onLog(appendLogLine(logPath, "system", msg, level, redactor));
+    };
+    try {
+      await this.runTry(ti, dag, signal, { base, log, onLog, shared });
+    } finally {
+      await shared?.close();
+    }
+  }
+
+  private async runTry(
+    ti: TaskInstanceRow,
+    dag: DagDefinition,
+    signal: AbortSignal,
+    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: AttemptLog | null },
+  ): Promise<void> {
+    const { base, log, onLog, shared } = io;
+    const logPath = ti.log_path as string;
+    const emit = (state: TaskState, error?: TaskError): void => this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
+    const report = (t: Transition): boolean => {
+      t.events.forEach(this.onEvent);
+      return t.applied;
     };
     emit("running");
-    log(`Starting try ${ti.try_number} of ${ti.max_tries + 1} of ${ti.dag_id}.${ti.task_id} (run ${ti.run_id}) on ${this.hostname}, worker ${this.id}`);
+    const name = `${ti.dag_id}.${ti.task_id}${ti.map_index >= 0 ? `[${ti.map_index}]` : ""}`;
+    log(`Starting try ${ti.try_number} of ${ti.max_tries + 1} of ${name} (run ${ti.run_id}) on ${this.hostname}, worker ${this.id}`);
 
-    const task = dag.tasks.get(ti.task_id);
-    const run = await getRun(this.store.db, ti.dag_id, ti.run_id);
-    if (!task || !run) {
+    const declared = dag.tasks.get(ti.task_id);
+    const run = await this.runOf(ti);
+    if (!declared || !run) {
       const error = toTaskError(
         new VenvflowError("task_not_found", `DAG "${ti.dag_id}" as loaded by worker ${this.id} has no task "${ti.task_id}"`, {
           fix: "make every worker load the same version of the DAG file",
         }),
       );
       log(`${error.type}: ${error.message}`, "ERROR");
-      if (await failTask(this.store, ti, error)) emit("failed", error);
+      if (report(await failTask(this.store, dag, ti, error))) emit("failed", error);
       return;
     }
-    const inv = await invokeTask({
-      dag,
-      task,
-      runId: ti.run_id,
-      tryNumber: ti.try_number,
-      logicalDate: new Date(run.logical_date),
-      dataIntervalStart: new Date(run.data_interval_start),
-      dataIntervalEnd: new Date(run.data_interval_end),
-      conf: JSON.parse(run.conf) as Record<string, unknown>,
-      xcoms: await loadXComs(this.store.db, ti.dag_id, ti.run_id, task.xcomRefs),
-      logPath,
-      home: this.home,
-      onLog: (line) => this.onEvent({ type: "log", ...base, line }),
-      signal,
-    });
+    let task: TaskDefinition = declared;
+    let prepareError: TaskError | null = null;
+    try {
+      if (declared.mapping) task = mappedTask(declared, ti.map_index, await mapLists(this.store.db, dag, ti.run_id, declared, this.xcomCache));
+    } catch (error) {
+      prepareError = toTaskError(error);
+    }
+    const inv = prepareError
+      ? { state: "failed" as const, error: prepareError, returnValue: undefined, xcoms: new Map<string, unknown>(), skipTaskIds: [] }
+      : await invokeTask({
+          dag,
+          task,
+          runId: ti.run_id,
+          mapIndex: ti.map_index,
+          tryNumber: ti.try_number,
+          logicalDate: new Date(run.logical_date),
+          dataIntervalStart: new Date(run.data_interval_start),
+          dataIntervalEnd: new Date(run.data_interval_end),
+          conf: JSON.parse(run.conf) as Record<string, unknown>,
+          xcoms: await loadXComs(this.store.db, dag, ti.run_id, task.xcomRefs),
+          logPath,
+          home: this.home,
+          onLog,
+          signal,
+          ...(shared ? { log: shared } : {}),
+        });
 
-    if (signal.aborted) {
+    if (signal.aborted && !isCancellation(signal.reason)) {
       // Someone else already settled this try (run timeout, sweeper); its outcome is not ours to record.
       log(`Try aborted: ${(signal.reason as Error).message}`, "WARNING");
       return;
     }
     if (inv.error) log(`${inv.error.type}: ${inv.error.message}${inv.error.traceback ? `\n${inv.error.traceback}` : ""}`, inv.state === "failed" ? "ERROR" : "INFO");
-    let applied: boolean;
-    if (inv.state === "success") {
-      applied = await succeedTask(this.store, ti, { xcoms: inv.xcoms, skipTaskIds: inv.skipTaskIds });
-      if (applied) {
+    let end: TryEnd;
+    if (inv.state === "success") end = { ti, state: "success", xcoms: inv.xcoms, skipTaskIds: inv.skipTaskIds };
+    else if (inv.state === "skipped") end = { ti, state: "skipped", error: inv.error };
+    else {
+      const error = inv.error ?? { type: "Error", message: "the task failed without an error" };
+      end =
+        ti.try_number <= ti.max_tries
+          ? { ti, state: "up_for_retry", error, delayMs: retryDelayMs(task, ti.try_number, { dagId: ti.dag_id, taskId: ti.task_id, logicalDate: run.logical_date }) }
+          : { ti, state: "failed", error };
+    }
+    const result = await this.complete(dag, end);
+    const applied = result.applied;
+    if (applied) {
+      if (end.state === "success") {
         log("Marking task as SUCCESS");
         emit("success");
-        for (const taskId of inv.skipTaskIds) {
-          log(`Branch not followed: skipping ${taskId}`);
-          this.onEvent({ type: "task", ...base, taskId, tryNumber: 0, state: "skipped", at: new Date().toISOString() });
-        }
-      }
-    } else if (inv.state === "skipped") {
-      applied = await skipRunningTask(this.store, ti, inv.error);
-      if (applied) {
+        for (const taskId of end.skipTaskIds) log(`Branch not followed: skipping ${taskId}`);
+      } else if (end.state === "skipped") {
         log("Marking task as SKIPPED");
         emit("skipped");
-      }
-    } else {
-      const error = inv.error ?? { type: "Error", message: "the task failed without an error" };
-      if (ti.try_number <= ti.max_tries) {
-        const delay = retryDelayMs(task, ti.try_number, { dagId: ti.dag_id, taskId: ti.task_id, logicalDate: run.logical_date });
-        const at = new Date(Date.now() + delay);
-        applied = await retryTask(this.store, ti, error, at);
-        if (applied) {
-          log(`Marking task as UP_FOR_RETRY; try ${ti.try_number + 1} not before ${at.toISOString()} (in ${delay} ms)`, "WARNING");
-          emit("up_for_retry", error);
-        }
+      } else if (end.state === "up_for_retry") {
+        log(`Marking task as UP_FOR_RETRY; try ${ti.try_number + 1} not before ${result.nextRetryAt} (in ${end.delayMs} ms)`, "WARNING");
+        emit("up_for_retry", end.error);
+        this.nextDueAt = Math.min(this.nextDueAt ?? Infinity, Date.now() + end.delayMs);
       } else {
-        applied = await failTask(this.store, ti, error);
-        if (applied) {
-          log("Marking task as FAILED", "ERROR");
-          emit("failed", error);
-        }
+        log("Marking task as FAILED", "ERROR");
+        emit("failed", end.error);
       }
     }
+    report(result);
     if (!applied) log(`Outcome ${inv.state} discarded: the task instance was changed elsewhere while it ran`, "WARNING");
   }
+}
+
+/** This worker cancelled the try itself (a signal): its outcome is still the worker's to record. */
+function isCancellation(reason: unknown): boolean {
+  return reason instanceof VenvflowError && reason.code === "task_cancelled";
+}
+
+function mapIndexOf(ti: Pick<TaskInstanceRow, "map_index">): { mapIndex?: number } {
+  return ti.map_index >= 0 ? { mapIndex: ti.map_index } : {};
 }

@@ -11,10 +11,10 @@ import { ENV_BUILD_OPTIONS, type EnvironmentLease, type EnvSpecInput } from "../
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
-import { Redactor } from "../util/secrets.ts";
+import type { Redactor } from "../util/secrets.ts";
 import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } from "./callable.ts";
 import { decodeValue, describeValue, encodeValue } from "./codec.ts";
-import { AttemptLog } from "./logs.ts";
+import { AttemptLog, callableRedactor } from "./logs.ts";
 import { LOG_FD, spawnLauncher, type Launcher } from "./launcher.ts";
 import { WarmPool, warmPool } from "./warm.ts";
 import type { CallableError, CallableOptions, CallableResult, FailureContext, FailureExplainer, Serializer } from "./types.ts";
@@ -45,7 +45,7 @@ function statOrNull(file: string): Stats | null {
   }
 }
 
-function maxResultBytes(): number {
+export function maxResultBytes(): number {
   const raw = process.env.VENVFLOW_MAX_RESULT_BYTES;
   if (raw === undefined || raw === "") return DEFAULT_MAX_RESULT_BYTES;
   const value = Number(raw);
@@ -152,14 +152,6 @@ function launcherFor(options: CallableOptions): Launcher {
   return warmPool();
 }
 
-function redactorFor(options: CallableOptions): Redactor {
-  const redactor = new Redactor();
-  for (const value of Object.values(options.envVars ?? {})) if (typeof value !== "string") redactor.add(value.secret);
-  const urls = options.indexUrls === undefined ? [] : typeof options.indexUrls === "string" ? [options.indexUrls] : options.indexUrls;
-  for (const url of urls) redactor.addUrl(url);
-  return redactor;
-}
-
 function defaultLogPath(home: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return path.join(home, "logs", "calls", `${stamp}-${randomBytes(4).toString("hex")}.jsonl`);
@@ -236,7 +228,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     await checkExternalPython(options.python);
   }
   const preload = checkPreload(options.preload);
-  const redactor = redactorFor(options);
+  const redactor = callableRedactor(options);
   const target = await resolveCallable(options.pythonCallable, baseDir);
   const systemSitePackages = options.systemSitePackages ?? false;
   // Loaded only when an environment is needed: an external interpreter never pays for the PEP machinery.

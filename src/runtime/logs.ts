@@ -1,13 +1,117 @@
 /**
- * One attempt's log: every line (child stdout/stderr, Python logging records, venvflow's own system lines)
- * is redacted, written as a JSON line to the log file and handed to `onLog`, in arrival order.
+ * The one task-log module: the format (JSON lines of `LogLine`), where a task try's log lives, the writers (a
+ * streaming `AttemptLog` for a running attempt, `appendLogLine` for the engine's single system lines), and the
+ * reader (`formatLogLine`, `readLogLines`, `followLog`). Every writer masks secrets before a line reaches the file.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
-import type { Redactor } from "../util/secrets.ts";
-import type { LogLine } from "./types.ts";
+import { pathInside } from "../util/home.ts";
+import { Redactor } from "../util/secrets.ts";
+import type { CallableOptions, LogLine } from "./types.ts";
 
+/** What a callable's options declare secret: `envVars` marked `{ secret }` and index URL credentials. */
+export function callableRedactor(options: Pick<CallableOptions, "envVars" | "indexUrls">): Redactor {
+  const redactor = new Redactor();
+  for (const value of Object.values(options.envVars ?? {})) if (typeof value !== "string") redactor.add(value.secret);
+  const urls = options.indexUrls === undefined ? [] : typeof options.indexUrls === "string" ? [options.indexUrls] : options.indexUrls;
+  for (const url of urls) redactor.addUrl(url);
+  return redactor;
+}
+
+/**
+ * `VENVFLOW_HOME/logs/<dag_id>/<run_id>/<task_id>/attempt=<n>.log` (Airflow's layout; a mapped task instance's
+ * tries are under `<task_id>/map_index=<i>/`). Ids are checked on the way in; this refuses any id that would
+ * lead the path out of `home/logs` all the same.
+ */
+export function taskLogPath(home: string, dagId: string, runId: string, taskId: string, tryNumber: number, mapIndex = -1): string {
+  return pathInside(path.join(home, "logs"), dagId, runId, taskId, ...(mapIndex >= 0 ? [`map_index=${mapIndex}`] : []), `attempt=${tryNumber}.log`);
+}
+
+// Directories this process has made: a try writes several lines and a recursive mkdir is a syscall per level
+// (measured: the biggest file-system cost per task of a no-op task in bench/engine.ts).
+const madeDirs = new Set<string>();
+
+function ensureLogDir(logPath: string): void {
+  const dir = path.dirname(logPath);
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true });
+  if (madeDirs.size >= 4096) madeDirs.clear();
+  madeDirs.add(dir);
+}
+
+/**
+ * Appends one line with a synchronous O_APPEND write, so it lands whole between the lines another writer (the
+ * attempt's own stream) appends to the same file.
+ */
+export function appendLogLine(logPath: string, stream: LogLine["stream"], msg: string, level: string | undefined, redactor: Redactor = new Redactor()): LogLine {
+  const line: LogLine = { ts: new Date().toISOString(), stream, ...(level === undefined ? {} : { level }), msg: redactor.redact(msg) };
+  ensureLogDir(logPath);
+  appendFileSync(logPath, `${JSON.stringify(line)}\n`, { mode: 0o600 });
+  return line;
+}
+
+/** One stored line as people read it: `ts stream [level] msg` (a line that is not JSON is shown as is). */
+export function formatLogLine(text: string): string {
+  try {
+    const line = JSON.parse(text) as LogLine;
+    const level = line.level ? ` ${line.level}` : "";
+    return `${line.ts} ${line.stream}${level} ${line.msg}`;
+  } catch {
+    return text;
+  }
+}
+
+/** Every whole line of a log (a writer may be midway through the last one). */
+export function readLogLines(logPath: string): LogLine[] {
+  if (!existsSync(logPath)) return [];
+  const text = readFileSync(logPath, "utf8");
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+}
+
+/**
+ * Hands each whole raw line of a log to `onLine` as it is written, while `live()` says the writer is still at it
+ * (polled every `pollMs`), then once more for what was written last. Returns how many lines it handed over.
+ */
+export async function followLog(logPath: string, onLine: (raw: string) => void, opts: { live?: () => Promise<boolean>; pollMs?: number } = {}): Promise<number> {
+  let offset = 0;
+  let count = 0;
+  let pending = "";
+  const drain = (): void => {
+    if (!existsSync(logPath)) return;
+    const fd = openSync(logPath, "r");
+    try {
+      const buffer = Buffer.alloc(64 * 1024);
+      for (let n = readSync(fd, buffer, 0, buffer.length, offset); n > 0; n = readSync(fd, buffer, 0, buffer.length, offset)) {
+        offset += n;
+        pending += buffer.toString("utf8", 0, n);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const end = pending.lastIndexOf("\n");
+    if (end < 0) return;
+    for (const line of pending.slice(0, end).split("\n")) {
+      if (!line) continue;
+      onLine(line);
+      count++;
+    }
+    pending = pending.slice(end + 1);
+  };
+  drain();
+  while (opts.live && (await opts.live())) {
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 250));
+    drain();
+  }
+  drain();
+  return count;
+}
+
+/**
+ * One attempt's log, open for the attempt, written with one synchronous append per line: through a stream, each
+ * line cost thread-pool hand-offs and closing one was a wait per task (measured both in a warm dispatch and in
+ * bench/engine.ts).
+ */
 export class AttemptLog {
   readonly logPath: string;
   private fd: number | null;
@@ -20,7 +124,7 @@ export class AttemptLog {
     this.onLog = onLog;
     let fd: number;
     try {
-      mkdirSync(path.dirname(logPath), { recursive: true });
+      ensureLogDir(logPath);
       // Opened here, synchronously, so an unwritable log path is an input error before anything runs.
       fd = openSync(logPath, "a", 0o600);
     } catch (error) {

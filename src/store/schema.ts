@@ -22,6 +22,9 @@ export type TaskState = (typeof TASK_STATES)[number];
 /** States a task instance never leaves. */
 export const FINISHED_TASK_STATES: ReadonlySet<TaskState> = new Set(["success", "failed", "skipped", "upstream_failed"]);
 
+/** States a task instance is still to leave. */
+export const UNFINISHED_TASK_STATES = ["none", "scheduled", "queued", "running", "up_for_retry"] as const satisfies readonly TaskState[];
+
 export const RUN_STATES = ["queued", "running", "success", "failed"] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
@@ -48,6 +51,10 @@ export interface TaskInstanceTable {
   dag_id: string;
   run_id: string;
   task_id: string;
+  /** Airflow's map_index: -1 for an unmapped task (and a mapped one not yet expanded), else 0, 1, … */
+  map_index: ColumnType<number, number | undefined, number>;
+  /** The task's position in the DAG's topological order: scheduled instances are queued in this order. */
+  priority: ColumnType<number, number | undefined, number>;
   state: TaskState;
   /** Tries started so far: 0 until first claimed, then the current (or last) try. */
   try_number: ColumnType<number, number | undefined, number>;
@@ -65,6 +72,12 @@ export interface TaskInstanceTable {
   error: string | null;
   log_path: string | null;
   updated_at: string;
+  /** Upstream task instances, and how many of them finished in each state (what trigger rules decide on). */
+  up_total: ColumnType<number, number | undefined, number>;
+  up_success: ColumnType<number, number | undefined, number>;
+  up_failed: ColumnType<number, number | undefined, number>;
+  up_upstream_failed: ColumnType<number, number | undefined, number>;
+  up_skipped: ColumnType<number, number | undefined, number>;
 }
 
 /** One row per finished try: the history `venvflow logs --try` and `runs show` read. */
@@ -72,6 +85,7 @@ export interface TaskTryTable {
   dag_id: string;
   run_id: string;
   task_id: string;
+  map_index: ColumnType<number, number | undefined, number>;
   try_number: number;
   state: TaskState;
   started_at: string | null;
@@ -88,6 +102,7 @@ export interface XComTable {
   run_id: string;
   task_id: string;
   key: string;
+  map_index: ColumnType<number, number | undefined, number>;
   /** JSON. */
   value: string;
   created_at: string;

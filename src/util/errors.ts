@@ -30,13 +30,14 @@ export const ERROR_CODES = {
     "ambiguous_dag", "dag_already_built", "dag_cycle", "dag_dependency_missing", "dag_import_exited", "dag_import_failed", "dag_import_leaves_timer", "dag_import_timeout", "dag_module_format", "dag_load_failed", "dag_not_found",
     "dags_not_found", "dangling_reference", "duplicate_dag_id", "duplicate_task_id", "invalid_bash_command", "invalid_chain", "invalid_cwd",
     "invalid_dag_id", "invalid_dag_import_timeout", "invalid_dag_options", "invalid_reference", "invalid_schedule", "invalid_task_id",
-    "invalid_task_options", "missing_task_id", "outside_dag", "unknown_task", "xcom_not_serializable",
+    "invalid_task_options", "invalid_expand", "map_length_exceeded", "missing_task_id", "outside_dag", "unknown_task", "xcom_not_serializable",
   ],
   doctor: ["task_ambiguous", "task_not_found", "no_python_tasks"],
-  store: ["invalid_database_url", "store_migration_failed"],
+  store: ["invalid_database_url", "store_migration_failed", "store_disk_full", "store_read_only", "store_not_a_database", "store_corrupt", "store_cannot_open", "store_io_error"],
   engine: [
     "invalid_conf", "invalid_logical_date", "invalid_run_id", "invalid_worker_slots", "no_dags", "run_ambiguous",
-    "run_exists", "run_not_found", "task_aborted", "xcom_missing", "xcom_ref_undeclared",
+    "run_exists", "run_not_found", "task_aborted", "task_cancelled", "xcom_missing", "xcom_ref_undeclared",
+    "map_index_out_of_range", "invalid_map_item", "map_index_required", "map_index_not_found", "heartbeat_failed",
   ],
   cli: ["invalid_size", "log_not_found", "init_target_not_empty"],
 } as const;

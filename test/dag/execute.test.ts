@@ -10,17 +10,13 @@ import {
   PythonOperator,
   task,
   TaskSkipped,
-  type DagDefinition,
   type TaskContext,
-  type TaskDefinition,
 } from "../../src/index.ts";
-import { logFile, makeContext } from "./helpers.ts";
+import { logFile, makeContext, taskOf } from "./helpers.ts";
 
 const PY = "/root/.pyenv/versions/3.11.7/bin/python";
 
-function only(d: DagDefinition, taskId: string): TaskDefinition {
-  return d.tasks.get(taskId)!;
-}
+const only = taskOf;
 
 describe("PythonOperator and task()", () => {
   it("calls the function with resolved references and the task context, and logs", async () => {

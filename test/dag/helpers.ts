@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
-import type { LogLine, TaskExecutionContext, XComRef } from "../../src/index.ts";
+import type { DagDefinition, LogLine, TaskDefinition, TaskExecutionContext, TaskOutcome, XComRef } from "../../src/index.ts";
+import { executeTask } from "../../src/engine/execute.ts";
 import { VenvflowError } from "../../src/index.ts";
 
 const scratch: string[] = [];
@@ -20,6 +21,7 @@ export function makeContext(overrides: Partial<TaskExecutionContext> & { xcoms?:
     dagId: "d",
     taskId: "t",
     runId: "manual__2026-01-02T03:04:05+00:00",
+    mapIndex: -1,
     tryNumber: 1,
     logicalDate: new Date("2026-01-02T03:04:05Z"),
     dataIntervalStart: new Date("2026-01-01T03:04:05Z"),
@@ -52,4 +54,11 @@ export function caught(fn: () => unknown): VenvflowError {
     throw error;
   }
   throw new Error("expected a VenvflowError");
+}
+
+/** A task of `d` with `execute(ctx)`: one try through the engine's executor for its kind. */
+export function taskOf(d: DagDefinition, taskId: string): TaskDefinition & { execute(ctx: TaskExecutionContext): Promise<TaskOutcome> } {
+  const task = d.tasks.get(taskId);
+  if (!task) throw new Error(`no task ${taskId} in ${d.dagId}`);
+  return { ...task, execute: (ctx) => executeTask(d, task, ctx) };
 }

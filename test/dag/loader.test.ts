@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadDag, loadDags } from "../../src/dag/loader.ts";
 import { VenvflowError } from "../../src/index.ts";
-import { makeContext } from "./helpers.ts";
+import { makeContext, taskOf } from "./helpers.ts";
 
 const PY = "/root/.pyenv/versions/3.11.7/bin/python";
 const SRC_INDEX = path.resolve(import.meta.dirname, "../../src/index.ts");
@@ -102,8 +102,8 @@ describe("loadDags", () => {
     const etl = await loadDag(path.join(root, "etl.ts"));
     expect(etl).toMatchObject({ dagId: "etl", schedule: "@daily", tags: ["data"] });
     expect(etl.tasks.get("report")!.upstreamTaskIds).toEqual(["extract"]);
-    expect(await etl.tasks.get("extract")!.execute(makeContext({ dagId: "etl", taskId: "extract" }))).toMatchObject({ state: "success", returnValue: [0, 1] });
-    expect(await etl.tasks.get("report")!.execute(makeContext({ xcoms: { extract: [0, 1] } }))).toMatchObject({ returnValue: "rows=0,1" });
+    expect(await taskOf(etl, "extract").execute(makeContext({ dagId: "etl", taskId: "extract" }))).toMatchObject({ state: "success", returnValue: [0, 1] });
+    expect(await taskOf(etl, "report").execute(makeContext({ xcoms: { extract: [0, 1] } }))).toMatchObject({ returnValue: "rows=0,1" });
   });
 
   it("reports a missing folder", async () => {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { loadDag } from "../../src/dag/loader.ts";
 import { testPipEnv } from "../support/pypi.ts";
-import { makeContext } from "./helpers.ts";
+import { makeContext, taskOf } from "./helpers.ts";
 
 const home = inject("sharedHome");
 const indexUrl = inject("indexUrl");
@@ -46,8 +46,8 @@ afterAll(() => {
 it("builds from a requirements file next to the DAG file, and branches on the result", async () => {
   const alpha = await loadDag(path.join(root, "alpha.ts"));
   expect([...alpha.tasks.keys()]).toEqual(["version", "pick", "old", "new"]);
-  const version = await alpha.tasks.get("version")!.execute(makeContext({ taskId: "version", home }));
+  const version = await taskOf(alpha, "version").execute(makeContext({ taskId: "version", home }));
   expect(version).toEqual({ state: "success", returnValue: { alpha: "1.1.0", ds: "2026-01-02" } });
-  const pick = await alpha.tasks.get("pick")!.execute(makeContext({ taskId: "pick", home, xcoms: { "version.alpha": "1.1.0" } }));
+  const pick = await taskOf(alpha, "pick").execute(makeContext({ taskId: "pick", home, xcoms: { "version.alpha": "1.1.0" } }));
   expect(pick).toEqual({ state: "success", returnValue: "old", branch: ["old"] });
 });

@@ -12,7 +12,7 @@ describe.each(BACKENDS)("branching on %s", (backend) => {
 
   it("skips the branch not chosen and everything below it; a none_failed_min_one_success join runs", async () => {
     const s = await run([
-      { id: "pick", kind: "branch_python_virtualenv", run: branch(["a"]) },
+      { id: "pick", kind: "branch_python", run: branch(["a"]) },
       { id: "a", upstream: ["pick"] },
       { id: "a2", upstream: ["a"] },
       { id: "b", upstream: ["pick"] },
@@ -27,7 +27,7 @@ describe.each(BACKENDS)("branching on %s", (backend) => {
   it("does not skip a task directly downstream of the branch that is also downstream of the chosen task", async () => {
     // branch → join and branch → a → join, choosing a: Airflow's skip_all_except keeps join.
     const s = await run([
-      { id: "pick", run: branch(["a"]) },
+      { id: "pick", kind: "branch_python", run: branch(["a"]) },
       { id: "a", upstream: ["pick"] },
       { id: "b", upstream: ["pick"] },
       { id: "join", upstream: ["pick", "a"] },
@@ -37,7 +37,7 @@ describe.each(BACKENDS)("branching on %s", (backend) => {
 
   it("follows several branches at once", async () => {
     const s = await run([
-      { id: "pick", run: branch(["a", "c"]) },
+      { id: "pick", kind: "branch_python", run: branch(["a", "c"]) },
       { id: "a", upstream: ["pick"] },
       { id: "b", upstream: ["pick"] },
       { id: "c", upstream: ["pick"] },
@@ -47,7 +47,7 @@ describe.each(BACKENDS)("branching on %s", (backend) => {
 
   it("skips every downstream task when the branch returns None", async () => {
     const s = await run([
-      { id: "pick", run: branch(null) },
+      { id: "pick", kind: "branch_python", run: branch(null) },
       { id: "a", upstream: ["pick"] },
       { id: "b", upstream: ["pick"] },
       { id: "after", upstream: ["a", "b"], triggerRule: "none_failed_min_one_success" },
@@ -58,12 +58,12 @@ describe.each(BACKENDS)("branching on %s", (backend) => {
 
   it("fails a branch task that chose a task not directly downstream, naming it", async () => {
     const s = await run([
-      { id: "pick", run: branch(["a", "nope", "deep"]) },
+      { id: "pick", kind: "branch_python", run: branch(["a", "nope", "deep"]) },
       { id: "a", upstream: ["pick"] },
       { id: "deep", upstream: ["a"] },
     ]);
     expect(states(s)).toEqual({ pick: "failed", a: "upstream_failed", deep: "upstream_failed" });
-    expect(s.tasks[0]!.error).toMatchObject({ code: "invalid_branch", message: expect.stringMatching(/"nope", "deep", which are not tasks directly downstream of it \(a\)/) });
+    expect(s.tasks[0]!.error).toMatchObject({ code: "invalid_branch", message: expect.stringMatching(/'branch_task_ids' must contain only task ids directly downstream of "pick"\. Invalid tasks found: \{'nope', 'deep'\}\.$/), fix: 'return one of "a", a list of them, or None' });
     expect(s.state).toBe("failed");
   });
 });

@@ -10,7 +10,7 @@ describe("runTask (venvflow test)", () => {
     makeDag("pipeline", [
       { id: "extract", run: (ctx) => ok({ rows: ctx.params.rows }) },
       { id: "transform", upstream: ["extract"], xcomRefs: [ref("extract")], run: (ctx) => ok((ctx.pullXCom(ref("extract")) as { rows: number }).rows * 2) },
-      { id: "pick", upstream: ["transform"], run: () => ({ state: "success", branch: ["a"] }) },
+      { id: "pick", upstream: ["transform"], kind: "branch_python", run: () => ({ state: "success", branch: ["a"] }) },
       { id: "a", upstream: ["pick"] },
       { id: "b", upstream: ["pick"] },
     ], { params: { rows: 5 } });
@@ -54,7 +54,7 @@ describe("runTask (venvflow test)", () => {
   });
 
   it("rejects pulling an XCom the task did not declare", async () => {
-    const d = makeDag("undeclared", [{ id: "t", run: (ctx) => ok(ctx.pullXCom(ref("other"))) }]);
+    const d = makeDag("undeclared", [{ id: "t", pull: [ref("other")], run: (ctx) => ok(ctx.pullXCom(ref("other"))) }]);
     const r = await runTask(d, "t", { home: stores.home });
     expect(r).toMatchObject({ state: "failed", error: { code: "xcom_ref_undeclared" } });
   });

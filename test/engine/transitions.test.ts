@@ -1,15 +1,19 @@
 /** Each transition is guarded by the state it leaves: a loser of a race changes nothing. */
 import { describe, expect, it } from "vitest";
-import { claimTasks, createRun, failTask, heartbeat, requeueLostTasks, retryTask, succeedTask, timeoutRun } from "../../src/engine/transitions.ts";
+import { heartbeat } from "../../src/engine/heartbeat.ts";
+import { claimTasks, createRun, failTask, requeueLostTasks, retryTask, succeedTask, failRun } from "../../src/engine/transitions.ts";
 import type { Store } from "../../src/store/index.ts";
 import { BACKENDS, useStores } from "./backends.ts";
+import { makeDag } from "./fixtures/dags.ts";
+
+const DAG = makeDag("d", [{ id: "t" }]);
 
 async function oneClaimed(store: Store, retries = 1) {
   const at = new Date();
   const run = await store.writeTransaction((trx) => createRun(trx, { dagId: "d", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks: [{ taskId: "t", retries }] }));
   await store.db.updateTable("dag_run").set({ state: "running", started_at: at.toISOString() }).execute();
   await store.db.updateTable("task_instance").set({ state: "queued", queued_at: at.toISOString() }).execute();
-  const [ti] = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["d"], limit: 1, logPath: () => "/tmp/x.log" });
+  const [ti] = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["d"], limit: 1, logsRoot: "/tmp/logs" });
   return { run: { ...run, state: "running" as const }, ti: ti! };
 }
 
@@ -22,23 +26,23 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     const store = await stores.open();
     const { ti } = await oneClaimed(store);
     await new Promise((r) => setTimeout(r, 5));
-    expect((await requeueLostTasks(store, 0)).map((c) => c.state)).toEqual(["queued"]);
-    expect(await succeedTask(store, ti, { xcoms: new Map([["return_value", 1]]), skipTaskIds: [] })).toBe(false);
-    expect(await failTask(store, ti, { type: "E", message: "late" })).toBe(false);
+    expect((await requeueLostTasks(store, [DAG], 0)).map((c) => c.state)).toEqual(["queued"]);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", 1]]), skipTaskIds: [] })).applied).toBe(false);
+    expect((await failTask(store, DAG, ti, { type: "E", message: "late" })).applied).toBe(false);
     expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set());
     expect(await tiRow(store)).toMatchObject({ state: "queued", locked_by: null, try_number: 1 });
     expect(await store.db.selectFrom("xcom").selectAll().execute()).toEqual([]);
     // The next claim is try 2, by whoever takes it.
-    const [again] = await claimTasks(store, { workerId: "w2", hostname: "h", dagIds: ["d"], limit: 1, logPath: () => "/tmp/y.log" });
+    const [again] = await claimTasks(store, { workerId: "w2", hostname: "h", dagIds: ["d"], limit: 1, logsRoot: "/tmp/logs" });
     expect(again).toMatchObject({ try_number: 2, locked_by: "w2", error: null });
   });
 
   it("a try of a timed-out run cannot be retried or succeed", async () => {
     const store = await stores.open();
     const { run, ti } = await oneClaimed(store);
-    expect(await timeoutRun(store.db, run)).toEqual([ti.id]);
-    expect(await retryTask(store, ti, { type: "E", message: "x" }, new Date())).toBe(false);
-    expect(await succeedTask(store, ti, { xcoms: new Map(), skipTaskIds: [] })).toBe(false);
+    expect((await failRun(store.db, run)).running).toEqual([ti.id]);
+    expect((await retryTask(store, DAG, ti, { type: "E", message: "x" }, 0)).applied).toBe(false);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [] })).applied).toBe(false);
     expect(await tiRow(store)).toMatchObject({ state: "skipped" });
     expect((await store.db.selectFrom("dag_run").select("state").executeTakeFirstOrThrow()).state).toBe("failed");
   });
@@ -48,8 +52,8 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     const { ti } = await oneClaimed(store);
     expect(await heartbeat(store, "someone_else", [ti.id])).toEqual(new Set());
     expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set([ti.id]));
-    expect(await succeedTask(store, ti, { xcoms: new Map([["return_value", { ok: true }]]), skipTaskIds: [] })).toBe(true);
-    expect(await succeedTask(store, ti, { xcoms: new Map(), skipTaskIds: [] })).toBe(false);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", { ok: true }]]), skipTaskIds: [] })).applied).toBe(true);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [] })).applied).toBe(false);
     const xcom = await store.db.selectFrom("xcom").select(["key", "value"]).execute();
     expect(xcom).toEqual([{ key: "return_value", value: '{"ok":true}' }]);
   });

@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EmptyOperator, dag } from "../../src/dag/index.ts";
 import { triggerRun } from "../../src/engine/run-dag.ts";
-import { taskLogPath } from "../../src/engine/logs.ts";
+import { taskLogPath } from "../../src/runtime/logs.ts";
 import { openStore } from "../../src/store/index.ts";
 import { pathInside } from "../../src/util/home.ts";
 import { caught } from "../dag/helpers.ts";

@@ -37,7 +37,7 @@ describe("openStore", () => {
       await a.close();
       const b = await openStore(file);
       const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(b.db);
-      expect(migrations.rows.map((r) => r.name)).toEqual(["0001_init"]);
+      expect(migrations.rows.map((r) => r.name)).toEqual(["0001_init", "0002_map_index"]);
       await b.close();
     } finally {
       if (saved === undefined) delete process.env.VENVFLOW_DATABASE_URL;
@@ -82,7 +82,7 @@ describe.each(BACKENDS)("claiming on %s", (backend) => {
         Array.from({ length: 6 }, async (_, i) => {
           const store = claimers[i % claimers.length]!;
           while (true) {
-            const rows = await claimTasks(store, { workerId: `w${i}`, hostname: "h", dagIds: ["claims"], limit: 7, logPath: (ti) => `/logs/${ti.task_id}` });
+            const rows = await claimTasks(store, { workerId: `w${i}`, hostname: "h", dagIds: ["claims"], limit: 7, logsRoot: "/logs" });
             if (rows.length === 0) break;
             got[i % claimers.length]!.push(...rows.map((r) => r.task_id));
           }
@@ -92,7 +92,7 @@ describe.each(BACKENDS)("claiming on %s", (backend) => {
       expect(all).toHaveLength(300);
       expect(new Set(all).size).toBe(300);
       const rows = await owner.db.selectFrom("task_instance").select(["state", "try_number", "log_path"]).execute();
-      expect(rows.every((r) => r.state === "running" && r.try_number === 1 && r.log_path?.startsWith("/logs/t"))).toBe(true);
+      expect(rows.every((r) => r.state === "running" && r.try_number === 1 && r.log_path?.startsWith("/logs/claims/r/t") && r.log_path.endsWith("/attempt=1.log"))).toBe(true);
       if (backend === "postgres") expect(got.filter((g) => g.length > 0).length).toBeGreaterThan(1);
     } finally {
       for (const c of new Set([...claimers, owner])) await c.close();
@@ -102,9 +102,9 @@ describe.each(BACKENDS)("claiming on %s", (backend) => {
   it("claims only the DAGs a worker has loaded, and nothing when no slot is free", async () => {
     const store = await stores.open();
     await queued(store, 3);
-    expect(await claimTasks(store, { workerId: "w", hostname: "h", dagIds: ["other"], limit: 5, logPath: () => "x" })).toEqual([]);
-    expect(await claimTasks(store, { workerId: "w", hostname: "h", dagIds: ["claims"], limit: 0, logPath: () => "x" })).toEqual([]);
-    expect(await claimTasks(store, { workerId: "w", hostname: "h", dagIds: ["claims"], limit: 2, logPath: () => "x" })).toHaveLength(2);
+    expect(await claimTasks(store, { workerId: "w", hostname: "h", dagIds: ["other"], limit: 5, logsRoot: "/x" })).toEqual([]);
+    expect(await claimTasks(store, { workerId: "w", hostname: "h", dagIds: ["claims"], limit: 0, logsRoot: "/x" })).toEqual([]);
+    expect(await claimTasks(store, { workerId: "w", hostname: "h", dagIds: ["claims"], limit: 2, logsRoot: "/x" })).toHaveLength(2);
   });
 
   it("rolls back a write transaction that throws", async () => {

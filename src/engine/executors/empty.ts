@@ -1,0 +1,6 @@
+import type { TaskExecutor } from "./types.ts";
+
+export const emptyExecutor: TaskExecutor<"empty"> = {
+  stopsOnAbort: true,
+  execute: () => Promise.resolve({ state: "success" }),
+};

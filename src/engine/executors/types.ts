@@ -1,0 +1,26 @@
+import type { DagDefinition, TaskExecutionContext, TaskKind, TaskOf, TaskOutcome } from "../../dag/model.ts";
+import type { AttemptLog } from "../../runtime/logs.ts";
+
+/** What an executor gets for one try: the engine's context plus the DAG, the task's name and its log. */
+export interface ExecutionContext extends TaskExecutionContext {
+  dag: DagDefinition;
+  /** `DAG "id" (file), task "id"`, the prefix of the try's error messages. */
+  where: string;
+  /** The try's log (opened on first use; executors that hand `logPath` to a process need not touch it). */
+  readonly log: AttemptLog;
+}
+
+/**
+ * Runs one try of one kind of task. It may throw: the engine turns what it throws into the try's error
+ * (a thrown TaskSkipped skips the try). Adding a kind of task is adding one of these to the registry.
+ */
+export interface TaskExecutor<in K extends TaskKind = TaskKind> {
+  /**
+   * True when the executor itself stops its work on `ctx.signal` (it kills its process and returns); false for
+   * work that cannot be stopped (an in-process function), whose try the engine then abandons at once.
+   */
+  readonly stopsOnAbort: boolean;
+  execute(task: TaskOf<K>, ctx: ExecutionContext): Promise<TaskOutcome>;
+}
+
+export type ExecutorRegistry = { readonly [K in TaskKind]: TaskExecutor<K> };

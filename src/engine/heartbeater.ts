@@ -1,0 +1,97 @@
+/**
+ * Keeps a worker's locks fresh: on a worker thread (heartbeat-thread.ts) so a busy event loop does not stop the
+ * heartbeats; in the loop itself only for an in-memory SQLite store, which another connection cannot open.
+ */
+import { Worker as Thread } from "node:worker_threads";
+import type { Store } from "../store/index.ts";
+import { VenvflowError, isErrorCode } from "../util/errors.ts";
+import { heartbeat } from "./heartbeat.ts";
+import type { FromHeartbeater, HeartbeatThreadData, ToHeartbeater } from "./heartbeat-thread.ts";
+
+export interface Heartbeater {
+  /** The task instances this worker is running now. */
+  setIds(ids: readonly string[]): void;
+  stop(): Promise<void>;
+}
+
+export interface HeartbeaterOptions {
+  store: Store;
+  workerId: string;
+  intervalMs: number;
+  /** Ids whose lock this worker no longer holds (swept, or the run timed out). */
+  onLost(ids: string[]): void;
+  onError(error: unknown): void;
+}
+
+// From src/ under tsx or vitest the thread is the .ts file (Node strips its types); from dist/, the .js one.
+const THREAD = new URL(`./heartbeat-thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
+
+export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartbeater> {
+  if (/(^|:)(:memory:)$/.test(opts.store.target)) return inLoop(opts);
+  const thread = new Thread(THREAD, { workerData: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs } satisfies HeartbeatThreadData });
+  thread.unref();
+  await new Promise<void>((resolve, reject) => {
+    thread.once("error", reject);
+    thread.once("message", (message: FromHeartbeater) => (message.type === "ready" ? resolve() : reject(new Error("the heartbeat thread did not start"))));
+  });
+  let stopping = false;
+  thread.on("error", (error) => {
+    if (!stopping) opts.onError(error);
+  });
+  thread.on("message", (message: FromHeartbeater) => {
+    if (stopping) return;
+    if (message.type === "lost") opts.onLost(message.ids);
+    else if (message.type === "error") opts.onError(new VenvflowError(message.code !== undefined && isErrorCode(message.code) ? message.code : "heartbeat_failed", `heartbeat failed: ${message.message}`, message.fix ? { fix: message.fix } : {}));
+  });
+  const send = (message: ToHeartbeater): void => thread.postMessage(message);
+  // The running set changes twice per try, and a message cost a quarter-millisecond (measured with no-op tasks).
+  // A new try is sent at once (it may block the loop right after its claim); ended ones at most every 50 ms — a
+  // finished try reported "lost" is no longer running, and aborting it does nothing.
+  let sent = new Set<string>();
+  let latest: readonly string[] | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const flush = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (latest) {
+      send({ type: "ids", ids: [...latest] });
+      sent = new Set(latest);
+    }
+    latest = null;
+  };
+  return {
+    setIds: (ids) => {
+      latest = ids;
+      if (ids.some((id) => !sent.has(id))) flush();
+      else timer ??= setTimeout(flush, 50);
+    },
+    stop: async () => {
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      const exited = new Promise<void>((resolve) => thread.once("exit", () => resolve()));
+      send({ type: "stop" });
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      await thread.terminate();
+    },
+  };
+}
+
+function inLoop(opts: HeartbeaterOptions): Heartbeater {
+  let ids: readonly string[] = [];
+  const timer = setInterval(() => {
+    const sent = ids;
+    heartbeat(opts.store, opts.workerId, sent).then(
+      (held) => {
+        const lost = sent.filter((id) => !held.has(id));
+        if (lost.length > 0) opts.onLost(lost);
+      },
+      (error: unknown) => opts.onError(error),
+    );
+  }, opts.intervalMs);
+  return {
+    setIds: (next) => {
+      ids = [...next];
+    },
+    stop: async () => clearInterval(timer),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * What differs between the backends, behind one interface (as Kysely's `DialectAdapter`): how a write
+ * transaction takes its lock, how scheduling on one DAG is serialised among workers, how claimers skip each
+ * other's rows, the database's clock, and how a commit wakes workers in other processes. The engine uses only
+ * this; it never asks which backend it runs on.
+ */
+import type { Kysely, RawBuilder, SelectQueryBuilder } from "kysely";
+import type { Database } from "./schema.ts";
+
+export type Backend = "sqlite" | "postgres";
+
+export interface StoreAdapter {
+  readonly backend: Backend;
+  /** Runs `fn` in a transaction that holds the write lock from its first statement. */
+  writeTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Serialises scheduling decisions on one DAG until the enclosing transaction ends. */
+  lockDag(trx: Kysely<Database>, dagId: string): Promise<void>;
+  /** Claim candidates: rows another claimer has locked are skipped, not waited for. */
+  skipLocked<O>(query: SelectQueryBuilder<Database, "task_instance", O>): SelectQueryBuilder<Database, "task_instance", O>;
+  /** Rows to update, locked in the query's order (PostgreSQL), so two updaters of the same rows cannot deadlock. */
+  lockInOrder<O>(query: SelectQueryBuilder<Database, "task_instance", O>): SelectQueryBuilder<Database, "task_instance", O>;
+  /** The database's clock as an SQL expression (for a statement that must not take a second round trip). */
+  readonly nowSql: RawBuilder<string>;
+  /** The database's clock as ISO-8601 UTC text (the `Date#toISOString()` form every timestamp column holds). */
+  now(db: Kysely<Database>): Promise<string>;
+  /** Tells other processes, when `trx` commits, that `topic` changed. */
+  notify(trx: Kysely<Database>, topic: string): Promise<void>;
+  /**
+   * Calls `onTopic` when another process commits a change (with its topic where the backend carries one, else
+   * "*"). Returns the function that stops watching.
+   */
+  watch(db: Kysely<Database>, onTopic: (topic: string) => void): Promise<() => Promise<void>>;
+}
