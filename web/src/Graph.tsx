@@ -1,0 +1,81 @@
+/** A DAG's graph laid out left to right by ELK, each node showing its task's state in the selected run. */
+import { Background, Controls, Handle, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import ELK from "elkjs/lib/elk.bundled.js";
+import { useEffect, useMemo, useState } from "react";
+import type { SerializedTask, TaskState } from "./api.ts";
+import { Link, StateBadge } from "./ui.tsx";
+
+const elk = new ELK();
+const NODE_WIDTH = 190;
+const NODE_HEIGHT = 54;
+
+type TaskNodeData = { taskId: string; kind: string; state: TaskState | null; href: string | null };
+
+function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
+  const body = (
+    <>
+      <span className="node-title">{data.taskId}</span>
+      <span className="node-meta">
+        {data.state ? <StateBadge state={data.state} /> : null} <span className="muted">{data.kind}</span>
+      </span>
+    </>
+  );
+  return (
+    <div className={`graph-node state-border-${data.state ?? "unknown"}`} data-task-id={data.taskId} data-state={data.state ?? ""}>
+      <Handle type="target" position={Position.Left} />
+      {data.href ? (
+        <Link className="node-link" to={data.href}>
+          {body}
+        </Link>
+      ) : (
+        body
+      )}
+      <Handle type="source" position={Position.Right} />
+    </div>
+  );
+}
+
+const nodeTypes = { task: TaskNode };
+
+export default function Graph({ tasks, states, hrefFor }: { tasks: SerializedTask[]; states: Record<string, TaskState>; hrefFor?: (taskId: string) => string }) {
+  const shape = useMemo(() => JSON.stringify(tasks.map((t) => [t.taskId, t.downstreamTaskIds])), [tasks]);
+  const [positions, setPositions] = useState<Record<string, { x: number; y: number }> | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    void elk
+      .layout({
+        id: "root",
+        layoutOptions: { "elk.algorithm": "layered", "elk.direction": "RIGHT", "elk.spacing.nodeNode": "24", "elk.layered.spacing.nodeNodeBetweenLayers": "60" },
+        children: tasks.map((t) => ({ id: t.taskId, width: NODE_WIDTH, height: NODE_HEIGHT })),
+        edges: tasks.flatMap((t) => t.downstreamTaskIds.map((d) => ({ id: `${t.taskId}->${d}`, sources: [t.taskId], targets: [d] }))),
+      })
+      .then((layout) => {
+        if (!cancelled) setPositions(Object.fromEntries((layout.children ?? []).map((c) => [c.id, { x: c.x ?? 0, y: c.y ?? 0 }])));
+      });
+    return () => {
+      cancelled = true;
+    };
+    // The layout depends on the graph's shape only, not on the states.
+  }, [shape]);
+
+  if (!positions) return <p className="muted">Laying out the graph…</p>;
+  const nodes: Node<TaskNodeData>[] = tasks.map((t) => ({
+    id: t.taskId,
+    type: "task",
+    position: positions[t.taskId] ?? { x: 0, y: 0 },
+    sourcePosition: Position.Right,
+    targetPosition: Position.Left,
+    data: { taskId: t.taskId, kind: t.kind, state: states[t.taskId] ?? null, href: hrefFor ? hrefFor(t.taskId) : null },
+    style: { width: NODE_WIDTH },
+  }));
+  const edges: Edge[] = tasks.flatMap((t) => t.downstreamTaskIds.map((d) => ({ id: `${t.taskId}->${d}`, source: t.taskId, target: d, animated: states[d] === "running" })));
+  return (
+    <div className="graph" aria-label="Task graph">
+      <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView nodesDraggable={false} nodesConnectable={false} proOptions={{ hideAttribution: true }} minZoom={0.2}>
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}

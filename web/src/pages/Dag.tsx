@@ -1,0 +1,211 @@
+import { lazy, Suspense, useState } from "react";
+import { api, enc, usePoll, type DagDetail, type Grid, type TaskState } from "../api.ts";
+import { ErrorBox, Link, Loading, StateBadge, Value, formatTime, navigate } from "../ui.tsx";
+
+export const Graph = lazy(() => import("../Graph.tsx"));
+
+export function DagHeader({ dag, reload }: { dag: DagDetail; reload: () => void }) {
+  const toggle = async (): Promise<void> => {
+    await api(`/api/dags/${enc(dag.dagId)}`, { method: "PATCH", body: { paused: !dag.paused } });
+    reload();
+  };
+  return (
+    <header className="page-header">
+      <div>
+        <p className="breadcrumbs">
+          <Link to="/">DAGs</Link> /
+        </p>
+        <h1>{dag.dagId}</h1>
+        {dag.description ? <p className="muted">{dag.description}</p> : null}
+        <p className="muted small">
+          schedule <code>{dag.schedule ?? "manual"}</code> · next run {dag.nextRunAt ? formatTime(dag.nextRunAt) : "–"} · {dag.fileloc}
+        </p>
+      </div>
+      <div className="actions">
+        <label className="switch">
+          <input type="checkbox" role="switch" checked={!dag.paused} onChange={() => void toggle()} aria-label={dag.paused ? "Unpause DAG" : "Pause DAG"} />
+          <span>{dag.paused ? "paused" : "active"}</span>
+        </label>
+        <Link to={`/dags/${enc(dag.dagId)}/trigger`} className="button primary">
+          ▶ Trigger
+        </Link>
+      </div>
+    </header>
+  );
+}
+
+export function DagPage({ dagId }: { dagId: string }) {
+  const dag = usePoll<DagDetail>(`/api/dags/${enc(dagId)}`, 3000);
+  const grid = usePoll<Grid>(`/api/dags/${enc(dagId)}/grid?limit=25`, 1500);
+  const [doctor, setDoctor] = useState<unknown>(null);
+  const [doctoring, setDoctoring] = useState(false);
+  if (dag.error) return <ErrorBox error={dag.error} />;
+  if (!dag.data) return <Loading what="the DAG" />;
+  const latest = grid.data?.runs[0];
+  const states: Record<string, TaskState> = Object.fromEntries(Object.entries(latest?.taskInstances ?? {}).map(([k, v]) => [k, v.state]));
+  const runDoctor = async (): Promise<void> => {
+    setDoctoring(true);
+    try {
+      setDoctor(await api(`/api/dags/${enc(dagId)}/doctor`));
+    } catch (e) {
+      setDoctor({ error: String(e) });
+    } finally {
+      setDoctoring(false);
+    }
+  };
+  return (
+    <main>
+      <DagHeader dag={dag.data} reload={dag.reload} />
+      {dag.data.loadError ? <ErrorBox title="The DAG file fails to load; this is its last good version" error={dag.data.loadError} /> : null}
+      <section aria-label="Grid">
+        <h2>Grid</h2>
+        {!grid.data ? <Loading what="runs" /> : <GridView grid={grid.data} />}
+      </section>
+      <section aria-label="Graph">
+        <h2>
+          Graph {latest ? <span className="muted small">(run {latest.runId})</span> : null}
+        </h2>
+        <Suspense fallback={<Loading what="the graph" />}>
+          <Graph tasks={dag.data.tasks} states={states} {...(latest ? { hrefFor: (t: string) => `/dags/${enc(dagId)}/runs/${enc(latest.runId)}/tasks/${enc(t)}` } : {})} />
+        </Suspense>
+      </section>
+      <section aria-label="Doctor">
+        <h2>Doctor</h2>
+        <button type="button" onClick={() => void runDoctor()} disabled={doctoring}>
+          {doctoring ? "Checking…" : "Check this DAG's Python tasks"}
+        </button>
+        {doctor ? <Value value={doctor} /> : null}
+      </section>
+      <details>
+        <summary>Source</summary>
+        <SourceView dagId={dagId} />
+      </details>
+    </main>
+  );
+}
+
+function SourceView({ dagId }: { dagId: string }) {
+  const { data } = usePoll<{ source: string; fileloc: string }>(`/api/dags/${enc(dagId)}/source`, 0);
+  return data ? <pre className="source">{data.source}</pre> : <Loading what="the source" />;
+}
+
+function GridView({ grid }: { grid: Grid }) {
+  if (grid.runs.length === 0) return <p className="muted">No runs yet. Trigger one.</p>;
+  const runs = grid.runs.slice().reverse();
+  return (
+    <div className="grid-scroll">
+      <table className="grid">
+        <thead>
+          <tr>
+            <th scope="col">Task</th>
+            {runs.map((r) => (
+              <th scope="col" key={r.runId} className="grid-run">
+                <Link to={`/dags/${enc(grid.dagId)}/runs/${enc(r.runId)}`} label={`run ${r.runId}: ${r.state}`}>
+                  <StateBadge state={r.state} compact />
+                </Link>
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {grid.tasks.map((t) => (
+            <tr key={t.taskId}>
+              <th scope="row">{t.taskId}</th>
+              {runs.map((r) => {
+                const ti = r.taskInstances[t.taskId];
+                return (
+                  <td key={r.runId}>
+                    {ti ? (
+                      <button type="button" className="cell" onClick={() => navigate(`/dags/${enc(grid.dagId)}/runs/${enc(r.runId)}/tasks/${enc(t.taskId)}`)} aria-label={`${t.taskId} in ${r.runId}: ${ti.state}${ti.tryNumber > 1 ? `, try ${ti.tryNumber}` : ""}`}>
+                        <StateBadge state={ti.state} compact />
+                        {ti.tryNumber > 1 ? <sup>{ti.tryNumber}</sup> : null}
+                      </button>
+                    ) : null}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function TriggerPage({ dagId }: { dagId: string }) {
+  const dag = usePoll<DagDetail>(`/api/dags/${enc(dagId)}`, 0);
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [runId, setRunId] = useState("");
+  const [error, setError] = useState<{ message: string; fix?: string; code?: string } | null>(null);
+  if (dag.error) return <ErrorBox error={dag.error} />;
+  if (!dag.data) return <Loading what="the DAG" />;
+  const params = dag.data.params;
+  const submit = async (): Promise<void> => {
+    setError(null);
+    const conf: Record<string, unknown> = {};
+    for (const [key, def] of Object.entries(params)) {
+      const text = values[key];
+      if (text === undefined) continue;
+      if (typeof def === "string") conf[key] = text;
+      else {
+        try {
+          conf[key] = JSON.parse(text) as unknown;
+        } catch {
+          setError({ message: `"${key}" is not valid JSON`, fix: `enter a value like ${JSON.stringify(def)}` });
+          return;
+        }
+      }
+    }
+    try {
+      const run = await api<{ runId: string }>(`/api/dags/${enc(dagId)}/runs`, { method: "POST", body: { conf, ...(runId ? { runId } : {}) } });
+      navigate(`/dags/${enc(dagId)}/runs/${enc(run.runId)}`);
+    } catch (e) {
+      setError(e instanceof Error && "body" in e ? (e as { body: { message: string; fix?: string; code?: string } }).body : { message: String(e) });
+    }
+  };
+  return (
+    <main>
+      <DagHeader dag={dag.data} reload={dag.reload} />
+      <h2>Trigger a run</h2>
+      <form
+        className="trigger-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
+        {Object.keys(params).length === 0 ? <p className="muted">This DAG has no params.</p> : null}
+        {Object.entries(params).map(([key, def]) => {
+          const id = `param-${key}`;
+          const isString = typeof def === "string";
+          const shown = values[key] ?? (isString ? (def as string) : JSON.stringify(def));
+          return (
+            <div className="field" key={key}>
+              <label htmlFor={id}>
+                {key} <span className="muted small">({def === null ? "any" : Array.isArray(def) ? "array, JSON" : typeof def === "object" ? "object, JSON" : typeof def})</span>
+              </label>
+              {typeof def === "boolean" ? (
+                <select id={id} value={shown} onChange={(e) => setValues({ ...values, [key]: e.target.value })}>
+                  <option value="true">true</option>
+                  <option value="false">false</option>
+                </select>
+              ) : (
+                <input id={id} type={typeof def === "number" ? "number" : "text"} value={shown} onChange={(e) => setValues({ ...values, [key]: e.target.value })} />
+              )}
+            </div>
+          );
+        })}
+        <div className="field">
+          <label htmlFor="run-id">
+            Run id <span className="muted small">(optional)</span>
+          </label>
+          <input id="run-id" type="text" value={runId} onChange={(e) => setRunId(e.target.value)} placeholder="manual__<now>" />
+        </div>
+        <ErrorBox error={error} title="Not triggered" />
+        <button type="submit" className="primary">
+          ▶ Trigger
+        </button>
+      </form>
+    </main>
+  );
+}
