@@ -126,6 +126,11 @@ describe("venvflow server API", () => {
     expect(ti.state).toBe("failed");
     expect(ti.error.message).toContain("tabulate");
     expect(`${ti.error.message}\n${ti.error.fix ?? ""}`).toMatch(/requirements/);
+    // doctor, run in a child process, finds the same before any run.
+    const doctor = (await t.api("/api/dags/broken/doctor")).body;
+    const finding = doctor.findings.find((f: { taskId: string }) => f.taskId === "render");
+    expect(finding.message).toContain("tabulate");
+    expect(finding.fix).toContain("tabulate");
   });
 
   it("streams a live log over Server-Sent Events until the try ends", async () => {

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useState } from "react";
 import { api, enc, usePoll, type DagDetail, type Grid, type TaskState } from "../api.ts";
-import { ErrorBox, Link, Loading, StateBadge, Value, formatTime, navigate } from "../ui.tsx";
+import { ErrorBox, Link, Loading, StateBadge, formatTime, navigate } from "../ui.tsx";
 
 export const Graph = lazy(() => import("../Graph.tsx"));
 
@@ -37,7 +37,7 @@ export function DagHeader({ dag, reload }: { dag: DagDetail; reload: () => void 
 export function DagPage({ dagId }: { dagId: string }) {
   const dag = usePoll<DagDetail>(`/api/dags/${enc(dagId)}`, 3000);
   const grid = usePoll<Grid>(`/api/dags/${enc(dagId)}/grid?limit=25`, 1500);
-  const [doctor, setDoctor] = useState<unknown>(null);
+  const [doctor, setDoctor] = useState<DoctorReport | { error: string } | null>(null);
   const [doctoring, setDoctoring] = useState(false);
   if (dag.error) return <ErrorBox error={dag.error} />;
   if (!dag.data) return <Loading what="the DAG" />;
@@ -46,7 +46,7 @@ export function DagPage({ dagId }: { dagId: string }) {
   const runDoctor = async (): Promise<void> => {
     setDoctoring(true);
     try {
-      setDoctor(await api(`/api/dags/${enc(dagId)}/doctor`));
+      setDoctor(await api<DoctorReport>(`/api/dags/${enc(dagId)}/doctor`));
     } catch (e) {
       setDoctor({ error: String(e) });
     } finally {
@@ -74,13 +74,49 @@ export function DagPage({ dagId }: { dagId: string }) {
         <button type="button" onClick={() => void runDoctor()} disabled={doctoring}>
           {doctoring ? "Checking…" : "Check this DAG's Python tasks"}
         </button>
-        {doctor ? <Value value={doctor} /> : null}
+        {doctor ? <DoctorView report={doctor} /> : null}
       </section>
       <details>
         <summary>Source</summary>
         <SourceView dagId={dagId} />
       </details>
     </main>
+  );
+}
+
+interface DoctorReport {
+  findings: { code: string; severity: "error" | "warning"; taskId: string; file: string; line?: number; message: string; fix: string }[];
+  tasks: number;
+  errors: number;
+  warnings: number;
+}
+
+function DoctorView({ report }: { report: DoctorReport | { error: string } }) {
+  if ("error" in report) return <ErrorBox error={{ message: report.error }} />;
+  return (
+    <div className="doctor" role="status">
+      <p>
+        {report.errors === 0 && report.warnings === 0 ? "✓ " : "⚠ "}
+        {report.errors} error{report.errors === 1 ? "" : "s"}, {report.warnings} warning{report.warnings === 1 ? "" : "s"} in {report.tasks} Python task{report.tasks === 1 ? "" : "s"}
+      </p>
+      {report.findings.map((f, i) => (
+        <div key={i} className="error-box">
+          <strong>
+            {f.severity === "error" ? "✗ error" : "⚠ warning"} {f.taskId}
+          </strong>{" "}
+          <code>{f.code}</code>{" "}
+          <span className="muted small">
+            {f.file}
+            {f.line ? `:${f.line}` : ""}
+          </span>
+          <pre className="message">{f.message}</pre>
+          <p className="fix">
+            <strong>Fix: </strong>
+            {f.fix}
+          </p>
+        </div>
+      ))}
+    </div>
   );
 }
 
