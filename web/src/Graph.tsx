@@ -1,5 +1,5 @@
 /** A DAG's graph laid out left to right by ELK, each node showing its task's state in the selected run. */
-import { Background, Controls, Handle, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
+import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import ELK from "elkjs/lib/elk.bundled.js";
 import { useEffect, useMemo, useState } from "react";
@@ -9,6 +9,8 @@ import { Link, StateBadge } from "./ui.tsx";
 const elk = new ELK();
 const NODE_WIDTH = 190;
 const NODE_HEIGHT = 54;
+// Edges attach to the handles; nothing is connected by hand, so they need not show.
+const HIDDEN_HANDLE = { opacity: 0, width: 1, height: 1, minWidth: 0, minHeight: 0, border: "none" };
 
 type TaskNodeData = { taskId: string; kind: string; state: TaskState | null; href: string | null };
 
@@ -23,7 +25,7 @@ function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
   );
   return (
     <div className={`graph-node state-border-${data.state ?? "unknown"}`} data-task-id={data.taskId} data-state={data.state ?? ""}>
-      <Handle type="target" position={Position.Left} />
+      <Handle type="target" position={Position.Left} isConnectable={false} style={HIDDEN_HANDLE} />
       {data.href ? (
         <Link className="node-link" to={data.href}>
           {body}
@@ -31,7 +33,7 @@ function TaskNode({ data }: NodeProps<Node<TaskNodeData>>) {
       ) : (
         body
       )}
-      <Handle type="source" position={Position.Right} />
+      <Handle type="source" position={Position.Right} isConnectable={false} style={HIDDEN_HANDLE} />
     </div>
   );
 }
@@ -69,7 +71,7 @@ export default function Graph({ tasks, states, hrefFor }: { tasks: SerializedTas
     data: { taskId: t.taskId, kind: t.kind, state: states[t.taskId] ?? null, href: hrefFor ? hrefFor(t.taskId) : null },
     style: { width: NODE_WIDTH },
   }));
-  const edges: Edge[] = tasks.flatMap((t) => t.downstreamTaskIds.map((d) => ({ id: `${t.taskId}->${d}`, source: t.taskId, target: d, animated: states[d] === "running" })));
+  const edges: Edge[] = tasks.flatMap((t) => t.downstreamTaskIds.map((d) => ({ id: `${t.taskId}->${d}`, source: t.taskId, target: d, animated: states[d] === "running", markerEnd: { type: MarkerType.ArrowClosed } })));
   return (
     <div className="graph" aria-label="Task graph">
       <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView nodesDraggable={false} nodesConnectable={false} proOptions={{ hideAttribution: true }} minZoom={0.2}>

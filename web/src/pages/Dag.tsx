@@ -122,7 +122,7 @@ function DoctorView({ report }: { report: DoctorReport | { error: string } }) {
 
 function SourceView({ dagId }: { dagId: string }) {
   const { data } = usePoll<{ source: string; fileloc: string }>(`/api/dags/${enc(dagId)}/source`, 0);
-  return data ? <pre className="source">{data.source}</pre> : <Loading what="the source" />;
+  return data ? <pre className="source-code">{data.source}</pre> : <Loading what="the source" />;
 }
 
 function GridView({ grid }: { grid: Grid }) {
