@@ -16,7 +16,7 @@ import { getStoredDag } from "../engine/serialized-dags.ts";
 import type { Store } from "../store/index.ts";
 import { RUN_STATES } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { deleteEnvironment, environmentDetail, environmentList } from "./environments.ts";
+import { deleteEnvironment, environmentDetail, environmentList, rebuildSource } from "./environments.ts";
 import { openApiDocument, schemas } from "./openapi.ts";
 import { runJsonChild } from "./run-child.ts";
 import { dagDetail, dagGrid, dagList, readLogLines, requireRun, runDetail, runList, taskDetail, tryLogPath } from "./views.ts";
@@ -39,10 +39,11 @@ export interface AppOptions {
 const TOKEN_COOKIE = "venvflow_token";
 const LOG_POLL_MS = 300;
 const DOCTOR_TIMEOUT_MS = 300_000;
+const REBUILD_TIMEOUT_MS = 1_800_000;
 
 function statusFor(code: string): 400 | 403 | 404 | 409 | 500 {
   if (code.endsWith("_not_found") || code === "dags_not_found") return 404;
-  if (code === "run_exists" || code === "env_in_use") return 409;
+  if (code === "run_exists" || code === "env_in_use" || code === "env_rebuild_unknown_spec") return 409;
   if (code === "forbidden" || code === "unauthorized") return 403;
   if (code.startsWith("invalid_") || code === "ambiguous_env_key" || code === "run_ambiguous") return 400;
   return 500;
@@ -146,7 +147,7 @@ export function createApp(opts: AppOptions): Hono {
   });
   api.get("/dags/:dagId/doctor", async (c) => {
     const s = await getStoredDag(store, c.req.param("dagId"));
-    return c.json(await runJsonChild<DoctorReport>("doctor-child", s.dag.fileloc, opts.childEnv, DOCTOR_TIMEOUT_MS));
+    return c.json(await runJsonChild<DoctorReport>("doctor-child", [s.dag.fileloc], opts.childEnv, DOCTOR_TIMEOUT_MS));
   });
 
   api.get("/runs", async (c) => {
@@ -224,6 +225,11 @@ export function createApp(opts: AppOptions): Hono {
 
   api.get("/environments", async (c) => c.json(await environmentList(store, home)));
   api.get("/environments/:key", async (c) => c.json(await environmentDetail(store, home, c.req.param("key"))));
+  api.post("/environments/:key/rebuild", async (c) => {
+    const { task, dagFile } = await rebuildSource(store, home, c.req.param("key"));
+    const built = await runJsonChild<{ key: string; path: string }>("rebuild-child", [dagFile, task.dagId, task.taskId], opts.childEnv, REBUILD_TIMEOUT_MS);
+    return c.json({ ...built, from: task });
+  });
   api.delete("/environments/:key", async (c) => c.json(await deleteEnvironment(home, c.req.param("key"))));
 
   api.get("/states", (c) => c.json({ runStates: RUN_STATES }));

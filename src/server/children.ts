@@ -2,8 +2,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
+export type ChildName = "dag-processor-child" | "worker-child" | "doctor-child" | "rebuild-child";
+
 /** `node [--import tsx] <script>`: from source (tests, `tsx`) the child needs tsx to load .ts files. */
-export function spawnChild(name: "dag-processor-child" | "worker-child" | "doctor-child", args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+export function spawnChild(name: ChildName, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   const script = fileURLToPath(new URL(`./${name}${ext}`, import.meta.url));
   const loader = ext === ".ts" ? ["--import", import.meta.resolve("tsx")] : [];

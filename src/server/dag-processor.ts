@@ -6,5 +6,5 @@ import { runJsonChild } from "./run-child.ts";
 const PARSE_TIMEOUT_MS = 120_000;
 
 export function parseDagFolder(folder: string, env: NodeJS.ProcessEnv = process.env): Promise<ParsedFolder> {
-  return runJsonChild<ParsedFolder>("dag-processor-child", folder, env, PARSE_TIMEOUT_MS);
+  return runJsonChild<ParsedFolder>("dag-processor-child", [folder], env, PARSE_TIMEOUT_MS);
 }

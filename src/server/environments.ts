@@ -1,7 +1,9 @@
 /** Environments as the UI shows them: the cache's view plus which tasks used each (read from recent try logs). */
 import { readFile } from "node:fs/promises";
 import { listEnvironments, removeEnvironment, showEnvironment } from "../env/index.ts";
+import { getStoredDag } from "../engine/serialized-dags.ts";
 import type { Store } from "../store/index.ts";
+import { VenvflowError } from "../util/errors.ts";
 import { readLogLines, tryEnvironment } from "./views.ts";
 
 // How many recent tries to read when answering "which tasks used this environment": enough for a dashboard,
@@ -89,4 +91,23 @@ export async function environmentDetail(store: Store, home: string, keyOrPrefix:
 
 export function deleteEnvironment(home: string, keyOrPrefix: string): Promise<{ key: string }> {
   return removeEnvironment(keyOrPrefix, { home });
+}
+
+/**
+ * What a rebuild builds from: the most recent task that used the environment and still declares one. The
+ * environment's own record holds only the redacted spec, so the real one (with index credentials) comes from
+ * that task's DAG file, loaded in a child process.
+ */
+export async function rebuildSource(store: Store, home: string, keyOrPrefix: string): Promise<{ task: { dagId: string; taskId: string }; dagFile: string }> {
+  const env = await showEnvironment(keyOrPrefix, { home });
+  for (const use of (await recentUses(store)).get(env.key.slice(0, 12)) ?? []) {
+    const stored = await getStoredDag(store, use.dagId).catch(() => null);
+    const task = stored?.dag.tasks.find((t) => t.taskId === use.taskId);
+    if (stored && !stored.removedAt && task?.environment && task.kind !== "external_python" && task.kind !== "branch_external_python") {
+      return { task: { dagId: use.dagId, taskId: use.taskId }, dagFile: stored.dag.fileloc };
+    }
+  }
+  throw new VenvflowError("env_rebuild_unknown_spec", `no recent task of a current DAG used environment ${env.key.slice(0, 12)}, so its full spec is unknown`, {
+    fix: "trigger a DAG whose task uses it (tasks build what they need), or build it with `venvflow env build DAG_FILE --refresh`",
+  });
 }

@@ -60,6 +60,7 @@ const ROUTES: Route[] = [
   { method: "get", path: `${TI}/logs/stream`, summary: "A try's log lines as Server-Sent Events (event line, then end)", query: schemas.LogsQuery, stream: true },
   { method: "get", path: "/api/environments", summary: "Cached environments: Python, packages, size, last use, tasks that used them" },
   { method: "get", path: "/api/environments/{key}", summary: "One environment by key or unique prefix: lock, installed packages, uses, build log" },
+  { method: "post", path: "/api/environments/{key}/rebuild", summary: "Rebuild (re-resolve) an environment from the spec of the last task that used it" },
   { method: "delete", path: "/api/environments/{key}", summary: "Remove an environment (refused while a task uses it)" },
 ];
 

@@ -117,6 +117,10 @@ describe("venvflow server API", () => {
     expect(envDetail.uses[0]).toMatchObject({ dagId: "shop", taskId: "py_sum" });
     expect(envDetail.sizeBytes).toBeGreaterThan(0);
     expect((await t.api("/api/environments/ffffffffffff")).status).toBe(404);
+    const rebuilt = await t.api(`/api/environments/${py.environment.envKeyPrefix}/rebuild`, { method: "POST", body: {} });
+    expect(rebuilt.status, JSON.stringify(rebuilt.body)).toBe(200);
+    expect(rebuilt.body.key).toMatch(/^[0-9a-f]{64}$/);
+    expect(rebuilt.body.from).toEqual({ dagId: "shop", taskId: "py_sum" });
   });
 
   it("shows a failed task's error with the fix", async () => {

@@ -51,6 +51,7 @@ export function EnvironmentsPage() {
 export function EnvironmentPage({ envKey }: { envKey: string }) {
   const { data, error } = usePoll<EnvironmentDetail>(`/api/environments/${enc(envKey)}`, 0);
   const [removeError, setRemoveError] = useState<{ message: string; fix?: string } | null>(null);
+  const [rebuilding, setRebuilding] = useState<string | null>(null);
   if (error) return <ErrorBox error={error} />;
   if (!data) return <Loading what="the environment" />;
   const remove = async (): Promise<void> => {
@@ -59,6 +60,17 @@ export function EnvironmentPage({ envKey }: { envKey: string }) {
       await api(`/api/environments/${enc(data.key)}`, { method: "DELETE" });
       navigate("/environments");
     } catch (e) {
+      setRemoveError(e instanceof Error && "body" in e ? (e as { body: { message: string; fix?: string } }).body : { message: String(e) });
+    }
+  };
+  const rebuild = async (): Promise<void> => {
+    setRebuilding("rebuilding…");
+    setRemoveError(null);
+    try {
+      const built = await api<{ key: string }>(`/api/environments/${enc(data.key)}/rebuild`, { method: "POST", body: {} });
+      setRebuilding(built.key === data.key ? "rebuilt: the same packages resolved again" : `rebuilt as ${built.key.slice(0, 12)}`);
+    } catch (e) {
+      setRebuilding(null);
       setRemoveError(e instanceof Error && "body" in e ? (e as { body: { message: string; fix?: string } }).body : { message: String(e) });
     }
   };
@@ -81,12 +93,20 @@ export function EnvironmentPage({ envKey }: { envKey: string }) {
           </p>
         </div>
         <div className="actions">
+          <button type="button" onClick={() => void rebuild()} disabled={rebuilding === "rebuilding…"}>
+            ↻ Rebuild
+          </button>
           <button type="button" className="danger" onClick={() => void remove()}>
             Remove
           </button>
         </div>
       </header>
-      <ErrorBox error={removeError} title="Not removed" />
+      {rebuilding ? (
+        <p className="notice" role="status">
+          {rebuilding}
+        </p>
+      ) : null}
+      <ErrorBox error={removeError} title="Not done" />
       <section aria-label="Lock">
         <h2>Lock ({data.lock.length} packages)</h2>
         <table>
