@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
 import { serve, type ServerType } from "@hono/node-server";
 import { recordParse, type ParsedFolder } from "../engine/serialized-dags.ts";
 import type { Store } from "../store/index.ts";
@@ -43,6 +44,8 @@ export interface RunningServer {
   token: string | null;
   /** Re-parses now and waits for it (tests; the watcher does this on changes). */
   reparse(): Promise<void>;
+  /** The DAG ids the current worker process loaded, once it has loaded them. */
+  workersReady(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -70,6 +73,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let parsing: Promise<void> | null = null;
   let again = false;
   let lastDagsJson = "";
+  const goodFiles = new Set<string>();
   const parseOnce = async (): Promise<void> => {
     let parsed: ParsedFolder;
     try {
@@ -81,8 +85,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await recordParse(opts.store, parsed);
     log(`parsed ${folder}: ${parsed.dags.length} DAG(s), ${parsed.errors.length} file(s) with errors`);
     for (const e of parsed.errors) log(`  ${e.message} [${e.code}]`);
+    // A file that loaded before and fails now (a half-saved edit) keeps the running workers, and with them the
+    // last good version of its DAGs, until it loads again.
+    const broken = parsed.errors.filter((e) => goodFiles.has(e.file)).map((e) => e.file);
+    for (const d of parsed.dags) goodFiles.add(d.dag.fileloc);
     const dagsJson = JSON.stringify(parsed.dags);
-    if (dagsJson !== lastDagsJson) {
+    if (broken.length > 0 && worker) {
+      log(`workers keep the last good version of ${broken.join(", ")}`);
+    } else if (dagsJson !== lastDagsJson) {
       lastDagsJson = dagsJson;
       restartWorkers();
     }
@@ -104,6 +114,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 
   let worker: ChildProcess | null = null;
+  let workersReady: Promise<string[]> = Promise.resolve([]);
   let closing = false;
   const exiting = new Set<Promise<void>>();
   const restartWorkers = (): void => {
@@ -119,7 +130,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     exiting.add(exited);
     void exited.then(() => exiting.delete(exited));
     child.stderr?.on("data", (b: Buffer) => log(`worker: ${b.toString("utf8").trimEnd()}`));
-    child.stdout?.resume();
+    let ready: (ids: string[]) => void = () => {};
+    workersReady = new Promise((resolve) => (ready = resolve));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      try {
+        const event = JSON.parse(line) as { type?: string; dagIds?: string[] };
+        if (event.type === "ready") ready(event.dagIds ?? []);
+      } catch {
+        // engine events are for watchers that want them; nothing else is printed there
+      }
+    });
     child.on("exit", (code) => {
       if (closing || worker !== child) return;
       log(`worker exited (code ${code}); restarting in ${WORKER_RESTART_MS} ms`);
@@ -170,6 +190,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     url,
     token,
     reparse,
+    workersReady: () => workersReady,
     async close() {
       closing = true;
       watcher.close();

@@ -14,6 +14,8 @@ const [folder, slotsText] = process.argv.slice(2) as [string, string];
 const slots = Number(slotsText);
 const { dags } = await loadDags(folder);
 const store = await openStore();
+// The DAGs this worker runs, as its files were when it loaded them (the server may have parsed a newer version).
+process.stdout.write(`${JSON.stringify({ type: "ready", dagIds: dags.map((d) => d.dagId) })}\n`);
 const draining: Promise<void>[] = [];
 let current: { worker: Worker; paused: string } | null = null;
 let stopping = false;

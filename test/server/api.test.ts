@@ -198,6 +198,8 @@ describe("venvflow server API", () => {
     const file = path.join(t.dagFolder, "extra.ts");
     await writeFile(file, `import { dag, task } from "venvflow";\ndag("extra", { schedule: null }, () => { task.bash({ taskId: "one" }, () => "true")(); });\n`);
     await waitFor("extra to appear", async () => (await t.api("/api/dags")).body.dags.some((d: { dagId: string }) => d.dagId === "extra"));
+    // The restarted worker loads the files itself: let it finish before breaking one.
+    await waitFor("the worker to load extra", async () => (await t.server.workersReady()).includes("extra"));
     const shopFile = path.join(t.dagFolder, "shop.ts");
     const original = await readFile(shopFile, "utf8");
     await writeFile(shopFile, `${original}\nthrow new Error("half-saved edit");\n`);
@@ -210,6 +212,10 @@ describe("venvflow server API", () => {
     const kept = (await t.api("/api/dags/shop")).body;
     expect(kept.tasks).toHaveLength(3);
     expect(kept.loadError.message).toContain("half-saved edit");
+    // …and the workers keep running it.
+    const run = await t.api("/api/dags/shop/runs", { method: "POST", body: { runId: "while_broken" } });
+    expect(run.status).toBe(201);
+    await waitFor("the run of the last good version", async () => (await t.api("/api/dags/shop/runs/while_broken")).body.state === "success", 120_000);
     await rm(file);
     await writeFile(shopFile, original);
     await waitFor("extra to go and shop to load again", async () => {
