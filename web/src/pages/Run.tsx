@@ -115,10 +115,12 @@ function Gantt({ tasks, dagId, runId }: { tasks: TaskInstance[]; dagId: string; 
 export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: string; taskId: string }) {
   const ti = usePoll<TaskDetail>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}`, 1000);
   const [downstream, setDownstream] = useState(true);
+  const [logTry, setLogTry] = useState<number | null>(null);
   const [message, setMessage] = useState<{ message: string; fix?: string } | null>(null);
   if (ti.error) return <ErrorBox error={ti.error} />;
   if (!ti.data) return <Loading what="the task instance" />;
   const d = ti.data;
+  const shownTry = logTry ?? d.tryNumber;
   const act = async (path: string, body: unknown, done: string): Promise<void> => {
     setMessage(null);
     try {
@@ -200,15 +202,23 @@ export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: strin
         <ul className="tries">
           {d.tries.map((t) => (
             <li key={t.tryNumber}>
-              try {t.tryNumber}: <StateBadge state={t.state} /> {formatTime(t.startedAt)} · {formatMs(t.durationMs)}
+              <button type="button" className="link-button" onClick={() => setLogTry(t.tryNumber)} aria-label={`Show the log of try ${t.tryNumber}`}>
+                try {t.tryNumber}
+              </button>
+              : <StateBadge state={t.state} /> {formatTime(t.startedAt)} · {formatMs(t.durationMs)}
               {t.error ? <span className="muted"> — {t.error.type}: {t.error.message.split("\n")[0]}</span> : null}
             </li>
           ))}
         </ul>
       </section>
       <section aria-label="Log">
-        <h2>Log {d.tryNumber > 0 ? <span className="muted small">(try {d.tryNumber})</span> : null}</h2>
-        {d.tryNumber > 0 ? <LiveLog key={`${d.tryNumber}`} url={`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}/logs/stream?try=${d.tryNumber}`} /> : <p className="muted">Not started.</p>}
+        <h2>Log {shownTry > 0 ? <span className="muted small">(try {shownTry})</span> : null}</h2>
+        {shownTry !== d.tryNumber ? (
+          <button type="button" className="link-button" onClick={() => setLogTry(null)}>
+            Follow the current try ({d.tryNumber})
+          </button>
+        ) : null}
+        {shownTry > 0 ? <LiveLog key={`${shownTry}`} url={`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}/logs/stream?try=${shownTry}`} /> : <p className="muted">Not started.</p>}
       </section>
     </main>
   );
