@@ -240,6 +240,7 @@ export function createApp(opts: AppOptions): Hono {
     app.use("/assets/*", serveStatic({ root }));
     // Every other path is a page of the single-page app.
     app.get("*", async (c) => {
+      if (c.req.path.startsWith("/api/")) return c.notFound();
       const html = await readFile(path.join(root, "index.html"), "utf8").catch(() => null);
       if (html === null) return c.text("the web UI is not built: run `npm run build`\n", 503);
       c.header("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");

@@ -46,6 +46,8 @@ export interface RunningServer {
   reparse(): Promise<void>;
   /** The DAG ids the current worker process loaded, once it has loaded them. */
   workersReady(): Promise<string[]>;
+  /** The DAG ids the workers schedule and run right now (loaded and not paused). */
+  workingDagIds(): readonly string[];
   close(): Promise<void>;
 }
 
@@ -115,6 +117,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   let worker: ChildProcess | null = null;
   let workersReady: Promise<string[]> = Promise.resolve([]);
+  let working: readonly string[] = [];
   let closing = false;
   const exiting = new Set<Promise<void>>();
   const restartWorkers = (): void => {
@@ -136,6 +139,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       try {
         const event = JSON.parse(line) as { type?: string; dagIds?: string[] };
         if (event.type === "ready") ready(event.dagIds ?? []);
+        if (event.type === "working" && worker === child) working = event.dagIds ?? [];
       } catch {
         // engine events are for watchers that want them; nothing else is printed there
       }
@@ -191,6 +195,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     token,
     reparse,
     workersReady: () => workersReady,
+    workingDagIds: () => working,
     async close() {
       closing = true;
       watcher.close();

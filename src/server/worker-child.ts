@@ -1,7 +1,7 @@
 /**
  * The server's workers: `node worker-child.js FOLDER SLOTS` loads the DAG files and runs a Worker (scheduling
  * included) over the DAGs that are not paused. It re-reads the pause flags every POLL_MS and swaps its Worker
- * when they change; the old Worker finishes its running tries. SIGTERM stops claiming and exits once the
+ * when they change (so a pause takes effect within POLL_MS); the old Worker finishes its running tries. SIGTERM stops claiming and exits once the
  * running tries end. Engine events go to stdout as JSON lines for the server.
  */
 import { loadDags } from "../dag/loader.ts";
@@ -27,6 +27,7 @@ async function reconcile(): Promise<void> {
   if (current) current.worker.stop();
   current = null;
   const active = dags.filter((d) => !paused.has(d.dagId));
+  process.stdout.write(`${JSON.stringify({ type: "working", dagIds: active.map((d) => d.dagId) })}\n`);
   if (active.length === 0) return;
   const worker = new Worker({
     store,

@@ -183,6 +183,7 @@ describe("venvflow server API", () => {
 
   it("pauses: a triggered run waits until the DAG is unpaused (also from the CLI)", async () => {
     expect((await t.api("/api/dags/xss", { method: "PATCH", body: { paused: true } })).body.paused).toBe(true);
+    await waitFor("the workers to leave xss alone", async () => !t.server.workingDagIds().includes("xss"));
     const res = await t.api("/api/dags/xss/runs", { method: "POST", body: {} });
     await new Promise((r) => setTimeout(r, 2500));
     expect((await t.api(`/api/dags/xss/runs/${enc(res.body.runId)}`)).body.state).toBe("queued");
