@@ -92,9 +92,13 @@ export function serializeDag(dag: DagDefinition): SerializedDag {
   };
 }
 
+/** Every URL in `text` with its credentials masked (requirement lines, a DAG file's source). */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'`]+/gi, redactUrl);
+}
+
 /** Requirement lines may carry URLs with credentials (`pkg @ https://user:token@host/…`). */
 function redactRequirements(requirements: string[] | string | null): string[] | string | null {
-  const redact = (line: string): string => line.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, redactUrl);
   if (requirements === null) return null;
-  return typeof requirements === "string" ? redact(requirements) : requirements.map(redact);
+  return typeof requirements === "string" ? redactUrlsIn(requirements) : requirements.map(redactUrlsIn);
 }

@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { loadDags } from "../dag/loader.ts";
-import { serializeDag } from "../dag/serialize.ts";
+import { redactUrlsIn, serializeDag } from "../dag/serialize.ts";
 import type { ParsedFolder } from "../engine/serialized-dags.ts";
 
 const folder = process.argv[2] as string;
@@ -13,7 +13,8 @@ const { dags, errors } = await loadDags(folder);
 const sources = new Map<string, string>();
 const out: ParsedFolder = { dags: [], errors };
 for (const dag of dags) {
-  if (!sources.has(dag.fileloc)) sources.set(dag.fileloc, await readFile(dag.fileloc, "utf8"));
+  // The source is shown in the UI: index credentials written into it are masked like everywhere else.
+  if (!sources.has(dag.fileloc)) sources.set(dag.fileloc, redactUrlsIn(await readFile(dag.fileloc, "utf8")));
   out.dags.push({ dag: serializeDag(dag), source: sources.get(dag.fileloc) as string });
 }
 process.stdout.write(JSON.stringify(out));

@@ -38,6 +38,11 @@ describe("venvflow server API", () => {
     expect(detail.params).toEqual({ count: 4, label: "items" });
     const source = (await t.api("/api/dags/shop/source")).body;
     expect(source.source).toContain('dag("shop"');
+    const broken = (await t.api("/api/dags/broken")).body;
+    expect(broken.tasks[1].environment.indexUrls).toEqual(["http://vfuser:***@127.0.0.1:9/simple"]);
+    const brokenSource = (await t.api("/api/dags/broken/source")).body.source as string;
+    expect(brokenSource).toContain("http://vfuser:***@127.0.0.1:9/simple");
+    expect(brokenSource).not.toContain("s3cr3tpw");
   });
 
   it("describes itself in OpenAPI", async () => {
@@ -130,6 +135,10 @@ describe("venvflow server API", () => {
     expect(ti.state).toBe("failed");
     expect(ti.error.message).toContain("tabulate");
     expect(`${ti.error.message}\n${ti.error.fix ?? ""}`).toMatch(/requirements/);
+    const privateTask = (await t.api(`/api/dags/broken/runs/${enc(run.runId)}/tasks/private_index`)).body;
+    const privateLog = (await t.api(`/api/dags/broken/runs/${enc(run.runId)}/tasks/private_index/logs`)).body;
+    expect(privateLog.lines.length).toBeGreaterThan(0);
+    expect(JSON.stringify([privateTask, privateLog])).not.toContain("s3cr3tpw");
     // doctor, run in a child process, finds the same before any run.
     const doctor = (await t.api("/api/dags/broken/doctor")).body;
     const finding = doctor.findings.find((f: { taskId: string }) => f.taskId === "render");
