@@ -101,6 +101,11 @@ describe.skipIf(!BROWSER)("web UI in Chromium", () => {
     const run = await t.api("/api/dags/broken/runs", { method: "POST", body: {} });
     await waitFor("the broken run to fail", async () => (await t.api(`/api/dags/broken/runs/${enc(run.body.runId)}`)).body.state === "failed", 120_000);
     await page.goto(url("/dags/broken"));
+    // The runs table filters by state.
+    const runsTable = page.locator("section[aria-label='Runs']");
+    await until(() => runsTable.getByRole("link", { name: run.body.runId }).count()).toBe(1);
+    await page.getByLabel("Filter runs by state").selectOption("success");
+    await until(() => runsTable.getByText("No runs in state success.").count()).toBe(1);
     await page.getByRole("button", { name: /render in .*: failed/ }).click();
     await page.waitForURL(/\/tasks\/render$/);
     const failure = page.locator("section[aria-label='Why it failed']");

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useState } from "react";
-import { api, enc, usePoll, type DagDetail, type Grid, type TaskState } from "../api.ts";
-import { ErrorBox, Link, Loading, StateBadge, formatTime, navigate } from "../ui.tsx";
+import { api, enc, usePoll, type DagDetail, type Grid, type Run, type RunState, type TaskState } from "../api.ts";
+import { ErrorBox, Link, Loading, StateBadge, formatMs, formatTime, navigate } from "../ui.tsx";
 
 export const Graph = lazy(() => import("../Graph.tsx"));
 
@@ -69,6 +69,7 @@ export function DagPage({ dagId }: { dagId: string }) {
           <Graph tasks={dag.data.tasks} states={states} {...(latest ? { hrefFor: (t: string) => `/dags/${enc(dagId)}/runs/${enc(latest.runId)}/tasks/${enc(t)}` } : {})} />
         </Suspense>
       </section>
+      <RunsTable dagId={dagId} />
       <section aria-label="Doctor">
         <h2>Doctor</h2>
         <button type="button" onClick={() => void runDoctor()} disabled={doctoring}>
@@ -117,6 +118,64 @@ function DoctorView({ report }: { report: DoctorReport | { error: string } }) {
         </div>
       ))}
     </div>
+  );
+}
+
+const RUN_STATES: RunState[] = ["queued", "running", "success", "failed"];
+
+function RunsTable({ dagId }: { dagId: string }) {
+  const [state, setState] = useState<RunState | "">("");
+  const { data } = usePoll<Run[]>(`/api/dags/${enc(dagId)}/runs?limit=50${state ? `&state=${state}` : ""}`, 2000);
+  const duration = (r: Run): string => (r.startedAt && r.endedAt ? formatMs(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : "–");
+  return (
+    <section aria-label="Runs">
+      <h2>Runs</h2>
+      <label>
+        State{" "}
+        <select value={state} onChange={(e) => setState(e.target.value as RunState | "")} aria-label="Filter runs by state">
+          <option value="">all</option>
+          {RUN_STATES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      {!data ? (
+        <Loading what="runs" />
+      ) : data.length === 0 ? (
+        <p className="muted">No runs{state ? ` in state ${state}` : ""}.</p>
+      ) : (
+        <table className="runs-table">
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">State</th>
+              <th scope="col">Type</th>
+              <th scope="col">Logical date</th>
+              <th scope="col">Started</th>
+              <th scope="col">Duration</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.map((r) => (
+              <tr key={r.runId}>
+                <td>
+                  <Link to={`/dags/${enc(dagId)}/runs/${enc(r.runId)}`}>{r.runId}</Link>
+                </td>
+                <td>
+                  <StateBadge state={r.state} />
+                </td>
+                <td>{r.runType}</td>
+                <td>{formatTime(r.logicalDate)}</td>
+                <td>{formatTime(r.startedAt)}</td>
+                <td>{duration(r)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
