@@ -119,7 +119,7 @@ export function withRelatives(dag: SerializedDag, taskIds: readonly string[], op
 
 /**
  * Clears task instances so they run again (Airflow's clear): state back to none, their stored results deleted,
- * each given its retries again (max_tries = tries so far + retries), and the run back to queued so the
+ * each given its retries again (max_tries = tries so far + retries), and a finished run back to queued so the
  * scheduler re-evaluates it.
  */
 export async function clearTaskInstances(store: Store, dagId: string, runId: string, taskIds: readonly string[], opts: RelativesOptions = {}): Promise<string[]> {
@@ -150,7 +150,8 @@ export async function clearTaskInstances(store: Store, dagId: string, runId: str
         .execute();
     }
     await trx.deleteFrom("xcom").where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
-    if (rows.length > 0) await trx.updateTable("dag_run").set({ state: "queued", ended_at: null }).where("id", "=", run.id).execute();
+    // A finished run goes back to queued (it starts again within maxActiveRuns); an active one just carries on.
+    if (rows.length > 0) await trx.updateTable("dag_run").set({ state: "queued", ended_at: null }).where("id", "=", run.id).where("state", "in", ["success", "failed"]).execute();
     return rows.map((r) => r.task_id);
   });
 }

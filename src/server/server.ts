@@ -162,6 +162,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => void reparse(), opts.debounceMs ?? 300);
   });
+  // The folder can vanish or hit the inotify limit; the server keeps serving what it last parsed.
+  watcher.on("error", (error) => log(`watching ${folder} stopped: ${error.message}; restart the server to pick up changes`));
 
   const app = createApp({
     store: opts.store,
