@@ -69,6 +69,11 @@ describe.skipIf(!BROWSER)("web UI in Chromium", () => {
 
   it("triggers a run from the params form and watches the graph turn green", async () => {
     await page.goto(url("/dags/shop/trigger"));
+    // A conf value of the wrong type is refused with the server's explanation and fix.
+    await page.getByLabel(/Extra conf/).fill('{"count": "many"}');
+    await page.getByRole("button", { name: "▶ Trigger" }).click();
+    await until(() => page.getByRole("alert").innerText()).toContain('param "count" of DAG "shop" is a number');
+    await page.getByLabel(/Extra conf/).fill("");
     await page.getByLabel("count").fill("6");
     await page.getByRole("button", { name: "▶ Trigger" }).click();
     await page.waitForURL(/\/dags\/shop\/runs\/manual__/);

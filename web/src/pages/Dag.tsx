@@ -231,6 +231,7 @@ export function TriggerPage({ dagId }: { dagId: string }) {
   const dag = usePoll<DagDetail>(`/api/dags/${enc(dagId)}`, 0);
   const [values, setValues] = useState<Record<string, string>>({});
   const [runId, setRunId] = useState("");
+  const [extraConf, setExtraConf] = useState("");
   const [error, setError] = useState<{ message: string; fix?: string; code?: string } | null>(null);
   if (dag.error) return <ErrorBox error={dag.error} />;
   if (!dag.data) return <Loading what="the DAG" />;
@@ -250,6 +251,19 @@ export function TriggerPage({ dagId }: { dagId: string }) {
           return;
         }
       }
+    }
+    if (extraConf.trim()) {
+      let extra: unknown;
+      try {
+        extra = JSON.parse(extraConf) as unknown;
+      } catch {
+        extra = undefined;
+      }
+      if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
+        setError({ message: "the extra conf is not a JSON object", fix: 'enter e.g. {"key": "value"}, or leave it empty' });
+        return;
+      }
+      Object.assign(conf, extra);
     }
     try {
       const run = await api<{ runId: string }>(`/api/dags/${enc(dagId)}/runs`, { method: "POST", body: { conf, ...(runId ? { runId } : {}) } });
@@ -290,6 +304,12 @@ export function TriggerPage({ dagId }: { dagId: string }) {
             </div>
           );
         })}
+        <div className="field">
+          <label htmlFor="extra-conf">
+            Extra conf <span className="muted small">(JSON object, optional; merged over the params)</span>
+          </label>
+          <textarea id="extra-conf" rows={3} value={extraConf} onChange={(e) => setExtraConf(e.target.value)} placeholder='{"key": "value"}' />
+        </div>
         <div className="field">
           <label htmlFor="run-id">
             Run id <span className="muted small">(optional)</span>
