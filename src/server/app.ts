@@ -3,6 +3,7 @@
  * with zod; errors are `{ error: { code, message, fix } }` with a 4xx status for what the caller can fix.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { serveStatic } from "@hono/node-server/serve-static";
@@ -11,6 +12,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import type { DoctorReport } from "../doctor/index.ts";
+import type { EngineEvent } from "../engine/types.ts";
 import { cancelRun, clearTaskInstances, markTaskInstances, setDagPaused, triggerStoredDag } from "../engine/operations.ts";
 import { getStoredDag } from "../engine/serialized-dags.ts";
 import type { Store } from "../store/index.ts";
@@ -32,8 +34,8 @@ export interface AppOptions {
   webRoot: string | null;
   /** Environment for child processes (doctor). */
   childEnv: NodeJS.ProcessEnv;
-  /** Asks the server to re-parse the DAG folder now (after a pause, a trigger of a new DAG…). */
-  onChange?: () => void;
+  /** Emits "event" with each `EngineEvent` (run and task state changes) of the server's workers. */
+  engineEvents?: EventEmitter;
 }
 
 const TOKEN_COOKIE = "venvflow_token";
@@ -138,7 +140,6 @@ export function createApp(opts: AppOptions): Hono {
   api.patch("/dags/:dagId", async (c) => {
     const body = parse(schemas.PatchDag, await jsonBody(c), "DAG update");
     await setDagPaused(store, c.req.param("dagId"), body.paused);
-    opts.onChange?.();
     return c.json(await dagDetail(store, c.req.param("dagId")));
   });
   api.get("/dags/:dagId/grid", async (c) => {
@@ -219,6 +220,46 @@ export function createApp(opts: AppOptions): Hono {
           break;
         }
         await stream.sleep(LOG_POLL_MS);
+      }
+    });
+  });
+
+  api.get("/events", (c) => {
+    const q = parse(schemas.EventsQuery, c.req.query(), "query");
+    return streamSSE(c, async (stream) => {
+      const queue: EngineEvent[] = [];
+      let wake: (() => void) | null = null;
+      const onEvent = (e: EngineEvent): void => {
+        if ((q.dagId && e.dagId !== q.dagId) || (q.runId && e.runId !== q.runId)) return;
+        queue.push(e);
+        wake?.();
+      };
+      opts.engineEvents?.on("event", onEvent);
+      let closed = false;
+      stream.onAbort(() => {
+        closed = true;
+        wake?.();
+      });
+      try {
+        await stream.writeSSE({ event: "ready", data: "{}" });
+        while (!closed) {
+          while (queue.length > 0) {
+            const e = queue.shift() as EngineEvent;
+            await stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
+          }
+          // A comment line every 15 s keeps proxies from closing an idle stream.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 15_000);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = null;
+          if (queue.length === 0 && !closed) await stream.write(": keep-alive\n\n");
+        }
+      } finally {
+        opts.engineEvents?.off("event", onEvent);
       }
     });
   });

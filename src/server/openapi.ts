@@ -21,6 +21,7 @@ export const schemas = {
     .strict(),
   Relatives: z.object({ downstream: bool.default(false), upstream: bool.default(false) }).strict(),
   Mark: z.object({ state: z.enum(["success", "failed"]), downstream: bool.default(false), upstream: bool.default(false) }).strict(),
+  EventsQuery: z.object({ dagId: z.string().min(1).optional(), runId: z.string().min(1).optional() }),
   LogsQuery: z.object({
     try: z.coerce.number().int().min(1).optional(),
     offset: z.coerce.number().int().min(0).default(0),
@@ -58,6 +59,7 @@ const ROUTES: Route[] = [
   { method: "post", path: `${TI}/mark`, summary: "Mark the task instance (and downstream/upstream) success or failed", body: schemas.Mark },
   { method: "get", path: `${TI}/logs`, summary: "A page of a try's log lines", query: schemas.LogsQuery },
   { method: "get", path: `${TI}/logs/stream`, summary: "A try's log lines as Server-Sent Events (event line, then end)", query: schemas.LogsQuery, stream: true },
+  { method: "get", path: "/api/events", summary: "Run and task state changes of the server's workers as Server-Sent Events (events run, task)", query: schemas.EventsQuery, stream: true },
   { method: "get", path: "/api/environments", summary: "Cached environments: Python, packages, size, last use, tasks that used them" },
   { method: "get", path: "/api/environments/{key}", summary: "One environment by key or unique prefix: lock, installed packages, uses, build log" },
   { method: "post", path: "/api/environments/{key}/rebuild", summary: "Rebuild (re-resolve) an environment from the spec of the last task that used it" },

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { createInterface } from "node:readline";
 import { serve, type ServerType } from "@hono/node-server";
 import { recordParse, type ParsedFolder } from "../engine/serialized-dags.ts";
@@ -118,6 +119,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let worker: ChildProcess | null = null;
   let workersReady: Promise<string[]> = Promise.resolve([]);
   let working: readonly string[] = [];
+  // State changes the server's workers report, pushed to /api/events subscribers.
+  const engineEvents = new EventEmitter();
+  engineEvents.setMaxListeners(0);
   let closing = false;
   const exiting = new Set<Promise<void>>();
   const restartWorkers = (): void => {
@@ -140,6 +144,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const event = JSON.parse(line) as { type?: string; dagIds?: string[] };
         if (event.type === "ready") ready(event.dagIds ?? []);
         if (event.type === "working" && worker === child) working = event.dagIds ?? [];
+        if (event.type === "run" || event.type === "task") engineEvents.emit("event", event);
       } catch {
         // engine events are for watchers that want them; nothing else is printed there
       }
@@ -172,6 +177,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     allowedHosts: new Set(loopback ? [...LOOPBACK, host] : [host]),
     webRoot: webRoot(),
     childEnv,
+    engineEvents,
   });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? 8793 }, () => resolve(s));

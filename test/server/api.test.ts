@@ -146,9 +146,25 @@ describe("venvflow server API", () => {
     expect(finding.fix).toContain("tabulate");
   });
 
-  it("streams a live log over Server-Sent Events until the try ends", async () => {
+  it("streams a live log over Server-Sent Events until the try ends, and state changes as they happen", async () => {
+    const abort = new AbortController();
+    const stateStream = await fetch(new URL("/api/events?dagId=slow", t.server.url), { signal: abort.signal });
+    const reader = (stateStream.body as ReadableStream<Uint8Array>).getReader();
+    let received = "";
+    const readUntil = async (text: string): Promise<void> => {
+      while (!received.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`event stream ended before ${text}`);
+        received += new TextDecoder().decode(value);
+      }
+    };
+    await readUntil("event: ready");
     const res = await t.api("/api/dags/slow/runs", { method: "POST", body: {} });
     const runId = res.body.runId as string;
+    await readUntil('"taskId":"tick","tryNumber":1,"state":"running"');
+    expect(received).toContain(`"runId":"${runId}"`);
+    expect(received).not.toContain('"dagId":"shop"');
+    abort.abort();
     await waitFor("tick to run", async () => (await t.api(`/api/dags/slow/runs/${enc(runId)}/tasks/tick`)).body.state === "running");
     const stream = await fetch(new URL(`/api/dags/slow/runs/${enc(runId)}/tasks/tick/logs/stream`, t.server.url));
     expect(stream.headers.get("content-type")).toContain("text/event-stream");

@@ -1,8 +1,8 @@
 /** A DAG's graph laid out left to right by ELK, each node showing its task's state in the selected run. */
-import { Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
+import { applyNodeChanges, Background, Controls, Handle, MarkerType, Position, ReactFlow, type Edge, type Node, type NodeChange, type NodeProps } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import ELK from "elkjs/lib/elk.bundled.js";
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import type { SerializedTask, TaskState } from "./api.ts";
 import { Link, StateBadge } from "./ui.tsx";
 
@@ -61,20 +61,33 @@ export default function Graph({ tasks, states, hrefFor }: { tasks: SerializedTas
     // The layout depends on the graph's shape only, not on the states.
   }, [shape]);
 
+  // Nodes live in state and take React Flow's changes (their measured sizes): rebuilt from scratch on each poll,
+  // they would lose their measurements and be hidden until re-measured, flickering every second.
+  const [nodes, setNodes] = useState<Node<TaskNodeData>[]>([]);
+  const onNodesChange = useCallback((changes: NodeChange<Node<TaskNodeData>>[]) => setNodes((ns) => applyNodeChanges(changes, ns)), []);
+  const statesKey = JSON.stringify(states);
+  useEffect(() => {
+    if (!positions) return;
+    setNodes((previous) => {
+      const before = new Map(previous.map((n) => [n.id, n]));
+      return tasks.map((t) => ({
+        ...before.get(t.taskId),
+        id: t.taskId,
+        type: "task",
+        position: positions[t.taskId] ?? { x: 0, y: 0 },
+        sourcePosition: Position.Right,
+        targetPosition: Position.Left,
+        data: { taskId: t.taskId, kind: t.kind, state: states[t.taskId] ?? null, href: hrefFor ? hrefFor(t.taskId) : null },
+        style: { width: NODE_WIDTH },
+      }));
+    });
+    // statesKey stands for states; hrefFor is a new function on every render of the parent.
+  }, [positions, statesKey, tasks]);
   if (!positions) return <p className="muted">Laying out the graph…</p>;
-  const nodes: Node<TaskNodeData>[] = tasks.map((t) => ({
-    id: t.taskId,
-    type: "task",
-    position: positions[t.taskId] ?? { x: 0, y: 0 },
-    sourcePosition: Position.Right,
-    targetPosition: Position.Left,
-    data: { taskId: t.taskId, kind: t.kind, state: states[t.taskId] ?? null, href: hrefFor ? hrefFor(t.taskId) : null },
-    style: { width: NODE_WIDTH },
-  }));
   const edges: Edge[] = tasks.flatMap((t) => t.downstreamTaskIds.map((d) => ({ id: `${t.taskId}->${d}`, source: t.taskId, target: d, animated: states[d] === "running", markerEnd: { type: MarkerType.ArrowClosed } })));
   return (
     <div className="graph" aria-label="Task graph">
-      <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView nodesDraggable={false} nodesConnectable={false} proOptions={{ hideAttribution: true }} minZoom={0.2}>
+      <ReactFlow nodes={nodes} edges={edges} onNodesChange={onNodesChange} nodeTypes={nodeTypes} fitView nodesDraggable={false} nodesConnectable={false} proOptions={{ hideAttribution: true }} minZoom={0.2}>
         <Background />
         <Controls showInteractive={false} />
       </ReactFlow>

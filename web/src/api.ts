@@ -203,3 +203,17 @@ export function usePoll<T>(path: string | null, intervalMs = 1500): { data: T | 
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, reload };
 }
+
+/** Calls `onChange` whenever the server's workers change a run or task state matching the filter (pushed over SSE). */
+export function useEngineEvents(filter: { dagId: string; runId?: string }, onChange: () => void): void {
+  const callback = useRef(onChange);
+  callback.current = onChange;
+  const query = `dagId=${enc(filter.dagId)}${filter.runId ? `&runId=${enc(filter.runId)}` : ""}`;
+  useEffect(() => {
+    const source = new EventSource(`/api/events?${query}`);
+    const on = (): void => callback.current();
+    source.addEventListener("run", on);
+    source.addEventListener("task", on);
+    return () => source.close();
+  }, [query]);
+}

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useState } from "react";
-import { api, enc, usePoll, type DagDetail, type Grid, type Run, type RunState, type TaskState } from "../api.ts";
+import { api, enc, useEngineEvents, usePoll, type DagDetail, type Grid, type Run, type RunState, type TaskState } from "../api.ts";
 import { ErrorBox, Link, Loading, StateBadge, formatMs, formatTime, navigate } from "../ui.tsx";
 
 export const Graph = lazy(() => import("../Graph.tsx"));
@@ -36,7 +36,8 @@ export function DagHeader({ dag, reload }: { dag: DagDetail; reload: () => void 
 
 export function DagPage({ dagId }: { dagId: string }) {
   const dag = usePoll<DagDetail>(`/api/dags/${enc(dagId)}`, 3000);
-  const grid = usePoll<Grid>(`/api/dags/${enc(dagId)}/grid?limit=25`, 1500);
+  const grid = usePoll<Grid>(`/api/dags/${enc(dagId)}/grid?limit=25`, 2000);
+  useEngineEvents({ dagId }, grid.reload);
   const [doctor, setDoctor] = useState<DoctorReport | { error: string } | null>(null);
   const [doctoring, setDoctoring] = useState(false);
   if (dag.error) return <ErrorBox error={dag.error} />;

@@ -1,12 +1,14 @@
 import { Suspense, useEffect, useRef, useState } from "react";
-import { api, enc, usePoll, type DagDetail, type LogLine, type RunDetail, type TaskDetail, type TaskInstance, type TaskState } from "../api.ts";
+import { api, enc, useEngineEvents, usePoll, type DagDetail, type LogLine, type RunDetail, type TaskDetail, type TaskInstance, type TaskState } from "../api.ts";
 import { ErrorBox, Link, Loading, StateBadge, TaskFailure, Value, formatMs, formatTime } from "../ui.tsx";
 import { Graph } from "./Dag.tsx";
 
 const FINISHED = new Set(["success", "failed"]);
 
 export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
-  const run = usePoll<RunDetail>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}`, 1000);
+  // Polling catches changes by workers in other processes; the event stream makes the server's own instant.
+  const run = usePoll<RunDetail>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}`, 2000);
+  useEngineEvents({ dagId, runId }, run.reload);
   const dag = usePoll<DagDetail>(`/api/dags/${enc(dagId)}`, 0);
   const [actionError, setActionError] = useState<{ message: string; fix?: string } | null>(null);
   if (run.error) return <ErrorBox error={run.error} />;
