@@ -28,8 +28,11 @@ export interface AppOptions {
   home: string;
   /** Required on every /api request when set (non-loopback binds). */
   token: string | null;
-  /** Host names (without port) requests may address: the bound host, plus localhost names on loopback. */
-  allowedHosts: ReadonlySet<string>;
+  /**
+   * Host names (without port) requests may address on a loopback bind; null on other binds, where clients use
+   * whatever name reaches the machine and the token does the guarding.
+   */
+  allowedHosts: ReadonlySet<string> | null;
   /** The built UI (web/dist); null serves a page saying how to build it. */
   webRoot: string | null;
   /** Environment for child processes (doctor). */
@@ -93,7 +96,7 @@ export function createApp(opts: AppOptions): Hono {
   // Host check first: a DNS-rebinding page must not reach a loopback server through its own host name.
   app.use("*", async (c, next) => {
     const host = (c.req.header("host") ?? "").replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
-    if (!opts.allowedHosts.has(host)) return c.json({ error: { code: "forbidden", message: `host "${host}" is not served here`, fix: "use the URL the server printed" } }, 403);
+    if (opts.allowedHosts && !opts.allowedHosts.has(host)) return c.json({ error: { code: "forbidden", message: `host "${host}" is not served here`, fix: "use the URL the server printed" } }, 403);
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "no-referrer");
     c.header("X-Frame-Options", "DENY");

@@ -174,7 +174,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     store: opts.store,
     home: opts.home,
     token,
-    allowedHosts: new Set(loopback ? [...LOOPBACK, host] : [host]),
+    allowedHosts: loopback ? LOOPBACK : null,
     webRoot: webRoot(),
     childEnv,
     engineEvents,

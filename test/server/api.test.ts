@@ -269,3 +269,19 @@ describe("a server that requires a token", () => {
     }
   });
 });
+
+describe("a server bound to every interface", () => {
+  it("generates a token and requires it, whatever name the client uses", async () => {
+    const s = await startTestServer({ host: "0.0.0.0" });
+    try {
+      expect(s.server.token).toMatch(/^[\w-]{32}$/);
+      const url = s.server.url.replace("//0.0.0.0:", "//127.0.0.1:");
+      expect((await fetch(new URL("/api/dags", url))).status).toBe(401);
+      expect((await fetch(new URL("/", url))).status).toBe(401);
+      expect((await fetch(new URL("/api/dags", url), { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+      expect((await s.api("/api/dags")).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});

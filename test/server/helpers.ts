@@ -20,7 +20,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(opts: Partial<Pick<ServerOptions, "requireToken" | "token" | "slots">> & { dbUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(opts: Partial<Pick<ServerOptions, "requireToken" | "token" | "slots" | "host">> & { dbUrl?: string } = {}): Promise<TestServer> {
   const root = await mkdtemp(path.join(tmpdir(), "venvflow-server-test-"));
   const home = path.join(root, "home");
   const dagFolder = path.join(root, "dags");
@@ -37,7 +37,7 @@ export async function startTestServer(opts: Partial<Pick<ServerOptions, "require
     async api(pathname, init = {}) {
       const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers };
       if (init.body !== undefined) headers["content-type"] ??= "application/json";
-      const res = await fetch(new URL(pathname, server.url), { method: init.method ?? "GET", headers, ...(init.body !== undefined ? { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body) } : {}) });
+      const res = await fetch(new URL(pathname, server.url.replace("//0.0.0.0:", "//127.0.0.1:")), { method: init.method ?? "GET", headers, ...(init.body !== undefined ? { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body) } : {}) });
       const text = await res.text();
       let body: unknown = text;
       try {
