@@ -21,7 +21,7 @@ import { VenvflowError } from "../util/errors.ts";
 import { deleteEnvironment, environmentDetail, environmentList, rebuildSource } from "./environments.ts";
 import { openApiDocument, schemas } from "./openapi.ts";
 import { runJsonChild } from "./run-child.ts";
-import { dagDetail, dagGrid, dagList, readLogLines, requireRun, runDetail, runList, taskDetail, tryLogPath } from "./views.ts";
+import { dagDetail, dagGrid, dagList, LogTail, readLogLines, requireRun, runDetail, runList, taskDetail, tryLogPath } from "./views.ts";
 
 export interface AppOptions {
   store: Store;
@@ -207,7 +207,9 @@ export function createApp(opts: AppOptions): Hono {
     await requireRun(store, dagId, runId);
     const log = await tryLogPath(store, dagId, runId, taskId, q.try);
     return streamSSE(c, async (stream) => {
-      let sent = q.offset;
+      // Reads only what was appended since the last tick: following a long log stays cheap.
+      const tail = new LogTail();
+      let seen = 0;
       let closed = false;
       stream.onAbort(() => {
         closed = true;
@@ -215,11 +217,12 @@ export function createApp(opts: AppOptions): Hono {
       while (!closed) {
         // Read "finished" before the file: lines written before the try ended are then all in this read.
         const finished = await log.finished();
-        const current = await tryLogPath(store, dagId, runId, taskId, q.try ?? log.tryNumber);
-        const lines = await readLogLines(current.path);
-        for (; sent < lines.length; sent++) await stream.writeSSE({ event: "line", id: String(sent + 1), data: JSON.stringify(lines[sent]) });
+        const current = log.path ?? (await tryLogPath(store, dagId, runId, taskId, q.try ?? log.tryNumber)).path;
+        for (const line of await tail.read(current)) {
+          if (++seen > q.offset) await stream.writeSSE({ event: "line", id: String(seen), data: JSON.stringify(line) });
+        }
         if (finished) {
-          await stream.writeSSE({ event: "end", data: JSON.stringify({ tryNumber: log.tryNumber, total: sent }) });
+          await stream.writeSSE({ event: "end", data: JSON.stringify({ tryNumber: log.tryNumber, total: seen }) });
           break;
         }
         await stream.sleep(LOG_POLL_MS);

@@ -1,5 +1,5 @@
 /** Read models the API returns: rows of the store turned into what a page shows, with times as ISO strings. */
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { Cron } from "croner";
 import type { TaskError } from "../dag/model.ts";
 import { getRun, listRuns, taskInstances, taskTries } from "../engine/queries.ts";
@@ -95,19 +95,48 @@ export async function requireRun(store: Store, dagId: string, runId: string): Pr
   return run;
 }
 
+function parseLogLine(raw: string): LogLine {
+  try {
+    return JSON.parse(raw) as LogLine;
+  } catch {
+    return { ts: "", stream: "stdout", msg: raw };
+  }
+}
+
 export async function readLogLines(logPath: string | null): Promise<LogLine[]> {
   if (!logPath) return [];
   const text = await readFile(logPath, "utf8").catch(() => "");
-  const lines: LogLine[] = [];
-  for (const raw of text.split("\n")) {
-    if (!raw) continue;
+  return text.split("\n").filter(Boolean).map(parseLogLine);
+}
+
+/** Follows a growing log file: each `read()` returns the complete lines appended since the last one. */
+export class LogTail {
+  private offset = 0;
+  private partial = Buffer.alloc(0);
+
+  async read(logPath: string | null): Promise<LogLine[]> {
+    if (!logPath) return [];
+    const file = await open(logPath, "r").catch(() => null);
+    if (!file) return [];
     try {
-      lines.push(JSON.parse(raw) as LogLine);
-    } catch {
-      lines.push({ ts: "", stream: "stdout", msg: raw });
+      const chunks: Buffer[] = [this.partial];
+      const buffer = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, this.offset);
+        if (bytesRead === 0) break;
+        this.offset += bytesRead;
+        chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+      }
+      const data = Buffer.concat(chunks);
+      const end = data.lastIndexOf(0x0a);
+      // Bytes after the last newline are a line still being written: keep them for the next read.
+      this.partial = end === -1 ? data : data.subarray(end + 1);
+      if (end === -1) return [];
+      return data.subarray(0, end).toString("utf8").split("\n").filter(Boolean).map(parseLogLine);
+    } finally {
+      await file.close();
     }
   }
-  return lines;
 }
 
 const EXECUTING = /^Executing .* \((?:environment ([0-9a-f]+)|external interpreter)\)$/;
