@@ -3,6 +3,8 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "web/dist/"] },
+  // The web UI's React components.
+  { files: ["**/*.tsx"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,8 +7,10 @@ import { registerInitCommand } from "./init.ts";
 import { registerDagsCommands } from "./dags.ts";
 import { registerDoctorCommand } from "./doctor.ts";
 import { registerLogsCommand } from "./logs.ts";
+import { registerOpsCommands } from "./ops.ts";
 import { registerRunCommand, registerWorkerCommand } from "./run.ts";
 import { registerRunsCommands } from "./runs.ts";
+import { registerServerCommand } from "./server.ts";
 import { registerTestCommand } from "./test.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -28,5 +30,7 @@ registerDagsCommands(program);
 registerRunsCommands(program);
 registerLogsCommand(program);
 registerDoctorCommand(program);
+registerServerCommand(program);
+registerOpsCommands(program);
 
 await program.parseAsync(process.argv);

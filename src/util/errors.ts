@@ -39,6 +39,7 @@ export const ERROR_CODES = {
     "run_exists", "run_not_found", "task_aborted", "task_cancelled", "xcom_missing", "xcom_ref_undeclared",
     "map_index_out_of_range", "invalid_map_item", "map_index_required", "map_index_not_found", "heartbeat_failed",
   ],
+  server: ["invalid_request", "dag_not_executable", "dag_processor_failed", "env_rebuild_failed", "env_rebuild_unknown_spec", "port_in_use", "try_not_found"],
   cli: ["invalid_size", "log_not_found", "init_target_not_empty"],
 } as const;
 

@@ -1,11 +1,13 @@
 import type { Migration, MigrationProvider } from "kysely/migration";
 import { init } from "./0001_init.ts";
 import { mapIndex } from "./0002_map_index.ts";
+import { serializedDags } from "./0003_serialized_dags.ts";
 
 /** Migrations are compiled in (not read from a folder) so the built package and tests run the same list. */
 const MIGRATIONS: Record<string, Migration> = {
   "0001_init": init,
   "0002_map_index": mapIndex,
+  "0003_serialized_dags": serializedDags,
 };
 
 export const migrationProvider: MigrationProvider = {

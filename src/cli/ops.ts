@@ -1,0 +1,72 @@
+/**
+ * `venvflow trigger|clear|pause|unpause`: the server's operations from a script, through the same engine
+ * functions (src/engine/operations.ts), on DAGs the store knows (recorded by `venvflow server`).
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { clearTaskInstances, setDagPaused, triggerStoredDag } from "../engine/operations.ts";
+import { openStore, type Store } from "../store/index.ts";
+import { action, printJson } from "./common.ts";
+import { parseConf, parseDate } from "./runs.ts";
+
+async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+  const store = await openStore();
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function registerOpsCommands(program: Command): void {
+  program
+    .command("trigger")
+    .description("Queue a run of a DAG (the server or a worker runs it); conf keys naming a param must have its type")
+    .argument("<dag_id>", "DAG id")
+    .option("--conf <json>", "run conf, a JSON object")
+    .option("--logical-date <iso>", "logical date (default: now)")
+    .option("--run-id <id>", "run id (default: manual__<logical date>)")
+    .option("--json", "print the run as JSON", false)
+    .action(
+      action(async (dagId, opts) => {
+        const conf = parseConf(opts.conf);
+        const logicalDate = parseDate(opts.logicalDate, "--logical-date");
+        await withStore(async (store) => {
+          const run = await triggerStoredDag(store, dagId, { conf, ...(logicalDate ? { logicalDate } : {}), ...(opts.runId ? { runId: opts.runId } : {}) });
+          if (opts.json) printJson({ dagId: run.dag_id, runId: run.run_id, state: run.state, logicalDate: run.logical_date });
+          else process.stdout.write(`queued run ${run.run_id} of ${run.dag_id}\n`);
+        });
+      }),
+    );
+  program
+    .command("clear")
+    .description("Clear task instances of a run so they run again")
+    .argument("<dag_id>", "DAG id")
+    .argument("<run_id>", "run id")
+    .argument("<task_ids...>", "task ids")
+    .option("--downstream", "also clear every task downstream of them", false)
+    .option("--upstream", "also clear every task upstream of them", false)
+    .option("--json", "print the cleared task ids as JSON", false)
+    .action(
+      action(async (dagId, runId, taskIds, opts) => {
+        await withStore(async (store) => {
+          const cleared = await clearTaskInstances(store, dagId, runId, taskIds, { downstream: opts.downstream, upstream: opts.upstream });
+          if (opts.json) printJson({ cleared });
+          else process.stdout.write(`cleared ${cleared.length} task instance(s) of run ${runId}: ${cleared.join(", ")}\n`);
+        });
+      }),
+    );
+  for (const paused of [true, false]) {
+    program
+      .command(paused ? "pause" : "unpause")
+      .description(paused ? "Pause a DAG: no new runs, no new task instances scheduled (running tries finish)" : "Unpause a DAG")
+      .argument("<dag_id>", "DAG id")
+      .action(
+        action(async (dagId) => {
+          await withStore(async (store) => {
+            const changed = await setDagPaused(store, dagId, paused);
+            process.stdout.write(`${dagId} ${changed ? "is now" : "was already"} ${paused ? "paused" : "unpaused"}\n`);
+          });
+        }),
+      );
+  }
+}

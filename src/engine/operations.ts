@@ -1,0 +1,191 @@
+/**
+ * What an operator does to DAGs, runs and task instances from the server, the UI or the CLI (Airflow's pause,
+ * trigger, mark run failed, clear, mark success/failed). Each is one named, guarded change in one write
+ * transaction; the scheduler and workers pick the result up on their next pass. A try that is running when its
+ * task instance is cleared or marked loses its lock: its worker sees that at the next heartbeat and aborts it.
+ */
+import type { SerializedDag } from "../dag/serialize.ts";
+import { withDagTables } from "../store/dag-tables.ts";
+import type { Store } from "../store/index.ts";
+import type { DagRunRow, TaskState } from "../store/schema.ts";
+import { VenvflowError } from "../util/errors.ts";
+import { getRun } from "./queries.ts";
+import { triggerRun, type TriggerOptions } from "./run-dag.ts";
+import { dagShape, getStoredDag } from "./serialized-dags.ts";
+
+const nowIso = (): string => new Date().toISOString();
+
+/** Pauses or unpauses a DAG the store knows; returns whether anything changed. */
+export async function setDagPaused(store: Store, dagId: string, paused: boolean): Promise<boolean> {
+  await getStoredDag(store, dagId);
+  const r = await withDagTables(store.db)
+    .updateTable("serialized_dag")
+    .set({ is_paused: paused ? 1 : 0 })
+    .where("dag_id", "=", dagId)
+    .where("is_paused", "=", paused ? 0 : 1)
+    .executeTakeFirst();
+  return r.numUpdatedRows > 0n;
+}
+
+const jsonType = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+
+/**
+ * The run conf checked against the DAG's params (Airflow's params are defaults; a conf key naming one must
+ * have the default's JSON type). Keys that name no param pass through, as in Airflow.
+ */
+export function validateConf(dag: SerializedDag, conf: unknown): Record<string, unknown> {
+  if (typeof conf !== "object" || conf === null || Array.isArray(conf)) {
+    throw new VenvflowError("invalid_conf", `the run conf for DAG "${dag.dagId}" must be a JSON object, got ${jsonType(conf)}`, { fix: `pass an object, e.g. {"key": "value"}` });
+  }
+  const record = conf as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (!Object.hasOwn(dag.params, key)) continue;
+    const expected = jsonType(dag.params[key]);
+    if (expected !== "null" && jsonType(value) !== expected) {
+      throw new VenvflowError("invalid_conf", `param "${key}" of DAG "${dag.dagId}" is ${expected === "array" ? "an" : "a"} ${expected} (default ${JSON.stringify(dag.params[key])}), got ${jsonType(value)}`, {
+        fix: `pass a ${expected} for "${key}", or leave it out to use the default`,
+        details: { param: key, expected, got: jsonType(value) },
+      });
+    }
+  }
+  return record;
+}
+
+/** Triggers a run of a stored DAG (no user code imported), its conf checked against the params. */
+export async function triggerStoredDag(store: Store, dagId: string, opts: TriggerOptions & { conf?: unknown } = {}): Promise<DagRunRow> {
+  const { dag } = await getStoredDag(store, dagId);
+  const conf = validateConf(dag, opts.conf ?? {});
+  return triggerRun(store, dagShape(dag), { ...opts, conf });
+}
+
+async function requireRun(store: Store, dagId: string, runId: string): Promise<DagRunRow> {
+  const run = await getRun(store.db, dagId, runId);
+  if (!run) throw new VenvflowError("run_not_found", `no run "${runId}" of DAG "${dagId}" in ${store.url}`, { fix: "list runs with `venvflow runs list`" });
+  return run;
+}
+
+/**
+ * Cancels a queued or running run (Airflow's "mark run failed"): the run fails, running tries fail (their
+ * workers abort at the next heartbeat), and task instances that had not finished are skipped.
+ */
+export async function cancelRun(store: Store, dagId: string, runId: string): Promise<{ cancelled: boolean; state: DagRunRow["state"] }> {
+  const run = await requireRun(store, dagId, runId);
+  return store.writeTransaction(async (trx) => {
+    const at = nowIso();
+    const r = await trx.updateTable("dag_run").set({ state: "failed", ended_at: at }).where("id", "=", run.id).where("state", "in", ["queued", "running"]).executeTakeFirst();
+    if (r.numUpdatedRows === 0n) return { cancelled: false, state: run.state };
+    const unlock = { ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at };
+    await trx.updateTable("task_instance").set({ state: "failed", ...unlock }).where("dag_id", "=", dagId).where("run_id", "=", runId).where("state", "=", "running").execute();
+    await trx
+      .updateTable("task_instance")
+      .set({ state: "skipped", ...unlock })
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .where("state", "in", ["none", "scheduled", "queued", "up_for_retry"])
+      .execute();
+    return { cancelled: true, state: "failed" };
+  });
+}
+
+export interface RelativesOptions {
+  /** Also every task downstream of the chosen ones (transitively). */
+  downstream?: boolean;
+  /** Also every task upstream of the chosen ones (transitively). */
+  upstream?: boolean;
+}
+
+/** The chosen tasks plus, as asked, their transitive downstream and upstream, in the DAG's topological order. */
+export function withRelatives(dag: SerializedDag, taskIds: readonly string[], opts: RelativesOptions): string[] {
+  const byId = new Map(dag.tasks.map((t) => [t.taskId, t]));
+  for (const id of taskIds) {
+    if (!byId.has(id)) throw new VenvflowError("task_not_found", `DAG "${dag.dagId}" has no task "${id}"`, { fix: `use one of: ${[...byId.keys()].join(", ")}` });
+  }
+  const chosen = new Set(taskIds);
+  const walk = (direction: "upstreamTaskIds" | "downstreamTaskIds"): void => {
+    const stack = [...taskIds];
+    while (stack.length > 0) {
+      for (const next of byId.get(stack.pop() as string)?.[direction] ?? []) {
+        if (!chosen.has(next)) {
+          chosen.add(next);
+          stack.push(next);
+        }
+      }
+    }
+  };
+  if (opts.downstream) walk("downstreamTaskIds");
+  if (opts.upstream) walk("upstreamTaskIds");
+  return dag.tasks.map((t) => t.taskId).filter((id) => chosen.has(id));
+}
+
+/**
+ * Clears task instances so they run again (Airflow's clear): state back to none, their stored results deleted,
+ * each given its retries again (max_tries = tries so far + retries), and a finished run back to queued so the
+ * scheduler re-evaluates it.
+ */
+export async function clearTaskInstances(store: Store, dagId: string, runId: string, taskIds: readonly string[], opts: RelativesOptions = {}): Promise<string[]> {
+  const { dag } = await getStoredDag(store, dagId);
+  const run = await requireRun(store, dagId, runId);
+  const ids = withRelatives(dag, taskIds, opts);
+  const retries = new Map(dag.tasks.map((t) => [t.taskId, t.retries]));
+  return store.writeTransaction(async (trx) => {
+    const at = nowIso();
+    const rows = await trx.selectFrom("task_instance").select(["id", "task_id", "try_number"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
+    for (const row of rows) {
+      await trx
+        .updateTable("task_instance")
+        .set({
+          state: "none",
+          max_tries: row.try_number + (retries.get(row.task_id) ?? 0),
+          queued_at: null,
+          started_at: null,
+          ended_at: null,
+          duration_ms: null,
+          locked_by: null,
+          locked_at: null,
+          next_retry_at: null,
+          error: null,
+          updated_at: at,
+        })
+        .where("id", "=", row.id)
+        .execute();
+    }
+    await trx.deleteFrom("xcom").where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
+    // A finished run goes back to queued (it starts again within maxActiveRuns); an active one just carries on.
+    if (rows.length > 0) await trx.updateTable("dag_run").set({ state: "queued", ended_at: null }).where("id", "=", run.id).where("state", "in", ["success", "failed"]).execute();
+    return rows.map((r) => r.task_id);
+  });
+}
+
+/**
+ * Marks task instances success or failed (Airflow's mark success / mark failed), with their relatives as asked.
+ * Task instances already in that state are left alone. An unfinished run is left to the scheduler; a finished
+ * one goes back to running so the scheduler settles the rest and recomputes its state.
+ */
+export async function markTaskInstances(
+  store: Store,
+  dagId: string,
+  runId: string,
+  taskIds: readonly string[],
+  state: Extract<TaskState, "success" | "failed">,
+  opts: RelativesOptions = {},
+): Promise<string[]> {
+  const { dag } = await getStoredDag(store, dagId);
+  const run = await requireRun(store, dagId, runId);
+  const ids = withRelatives(dag, taskIds, opts);
+  return store.writeTransaction(async (trx) => {
+    const at = nowIso();
+    const changed = await trx
+      .updateTable("task_instance")
+      .set({ state, ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at })
+      .where("dag_id", "=", dagId)
+      .where("run_id", "=", runId)
+      .where("task_id", "in", ids)
+      .where("state", "!=", state)
+      .returning("task_id")
+      .execute();
+    if (changed.length > 0 && (run.state === "success" || run.state === "failed")) {
+      await trx.updateTable("dag_run").set({ state: "running", ended_at: null }).where("id", "=", run.id).execute();
+    }
+    return changed.map((r) => r.task_id);
+  });
+}

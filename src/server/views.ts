@@ -1,0 +1,257 @@
+/** Read models the API returns: rows of the store turned into what a page shows, with times as ISO strings. */
+import { open, readFile } from "node:fs/promises";
+import { Cron } from "croner";
+import type { TaskError } from "../dag/model.ts";
+import { getRun, listRuns, taskInstances, taskTries } from "../engine/queries.ts";
+import { getStoredDag, listImportErrors, listStoredDags, type StoredDag } from "../engine/serialized-dags.ts";
+import type { LogLine } from "../runtime/types.ts";
+import type { Store } from "../store/index.ts";
+import type { DagRunRow, RunState, TaskInstanceRow } from "../store/schema.ts";
+import { VenvflowError } from "../util/errors.ts";
+
+const parseError = (text: string | null): TaskError | null => (text === null ? null : (JSON.parse(text) as TaskError));
+
+export function runView(run: DagRunRow): Record<string, unknown> {
+  return {
+    dagId: run.dag_id,
+    runId: run.run_id,
+    state: run.state,
+    runType: run.run_type,
+    logicalDate: run.logical_date,
+    dataIntervalStart: run.data_interval_start,
+    dataIntervalEnd: run.data_interval_end,
+    conf: JSON.parse(run.conf) as unknown,
+    queuedAt: run.queued_at,
+    startedAt: run.started_at,
+    endedAt: run.ended_at,
+  };
+}
+
+/** The next time a cron schedule fires (a scheduled run is created then); null for manual or unparsable ones. */
+function nextRunAt(stored: StoredDag): string | null {
+  const { schedule, timezone } = stored.dag;
+  if (schedule === null || schedule === "@once" || schedule === "@continuous" || stored.paused) return null;
+  try {
+    return new Cron(schedule, { timezone, paused: true }).nextRun()?.toISOString() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export async function dagList(store: Store): Promise<Record<string, unknown>> {
+  const [stored, errors] = await Promise.all([listStoredDags(store), listImportErrors(store)]);
+  const errorByFile = new Map(errors.map((e) => [e.file, e]));
+  const dags = [];
+  for (const s of stored) {
+    const recent = await listRuns(store, { dagId: s.dag.dagId, limit: 10 });
+    const loadError = errorByFile.get(s.dag.fileloc);
+    dags.push({
+      dagId: s.dag.dagId,
+      description: s.dag.description,
+      fileloc: s.dag.fileloc,
+      schedule: s.dag.schedule,
+      tags: s.dag.tags,
+      taskCount: s.dag.tasks.length,
+      paused: s.paused,
+      nextRunAt: nextRunAt(s),
+      recentRuns: recent.map((r) => ({ runId: r.run_id, state: r.state, logicalDate: r.logical_date })),
+      loadError: loadError ? { code: loadError.code, message: loadError.message, at: loadError.at } : null,
+    });
+  }
+  return { dags, importErrors: errors.map((e) => ({ file: e.file, code: e.code, message: e.message, at: e.at })) };
+}
+
+export async function dagDetail(store: Store, dagId: string): Promise<Record<string, unknown>> {
+  const s = await getStoredDag(store, dagId);
+  const loadError = (await listImportErrors(store)).find((e) => e.file === s.dag.fileloc) ?? null;
+  return { ...s.dag, paused: s.paused, removedAt: s.removedAt, parsedAt: s.parsedAt, nextRunAt: nextRunAt(s), loadError };
+}
+
+/** Runs × tasks: the latest runs (newest first) and each task instance's state and try. */
+export async function dagGrid(store: Store, dagId: string, limit: number): Promise<Record<string, unknown>> {
+  const { dag } = await getStoredDag(store, dagId);
+  const runs = await listRuns(store, { dagId, limit });
+  const tis = runs.length === 0 ? [] : await store.db.selectFrom("task_instance").select(["run_id", "task_id", "state", "try_number"]).where("dag_id", "=", dagId).where("run_id", "in", runs.map((r) => r.run_id)).execute();
+  const byRun = new Map<string, Record<string, { state: string; tryNumber: number }>>();
+  for (const ti of tis) {
+    const cells = byRun.get(ti.run_id) ?? {};
+    cells[ti.task_id] = { state: ti.state, tryNumber: ti.try_number };
+    byRun.set(ti.run_id, cells);
+  }
+  return {
+    dagId,
+    tasks: dag.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, upstreamTaskIds: t.upstreamTaskIds })),
+    runs: runs.map((r) => ({ ...runView(r), taskInstances: byRun.get(r.run_id) ?? {} })),
+  };
+}
+
+export async function runList(store: Store, opts: { dagId?: string; state?: RunState; limit?: number }): Promise<Record<string, unknown>[]> {
+  return (await listRuns(store, opts)).map(runView);
+}
+
+export async function requireRun(store: Store, dagId: string, runId: string): Promise<DagRunRow> {
+  const run = await getRun(store.db, dagId, runId);
+  if (!run) throw new VenvflowError("run_not_found", `no run "${runId}" of DAG "${dagId}"`, { fix: "pick a run from the DAG's run list" });
+  return run;
+}
+
+function parseLogLine(raw: string): LogLine {
+  try {
+    return JSON.parse(raw) as LogLine;
+  } catch {
+    return { ts: "", stream: "stdout", msg: raw };
+  }
+}
+
+export async function readLogLines(logPath: string | null): Promise<LogLine[]> {
+  if (!logPath) return [];
+  const text = await readFile(logPath, "utf8").catch(() => "");
+  return text.split("\n").filter(Boolean).map(parseLogLine);
+}
+
+/** Follows a growing log file: each `read()` returns the complete lines appended since the last one. */
+export class LogTail {
+  private offset = 0;
+  private partial = Buffer.alloc(0);
+
+  async read(logPath: string | null): Promise<LogLine[]> {
+    if (!logPath) return [];
+    const file = await open(logPath, "r").catch(() => null);
+    if (!file) return [];
+    try {
+      const chunks: Buffer[] = [this.partial];
+      const buffer = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, this.offset);
+        if (bytesRead === 0) break;
+        this.offset += bytesRead;
+        chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+      }
+      const data = Buffer.concat(chunks);
+      const end = data.lastIndexOf(0x0a);
+      // Bytes after the last newline are a line still being written: keep them for the next read.
+      this.partial = end === -1 ? data : data.subarray(end + 1);
+      if (end === -1) return [];
+      return data.subarray(0, end).toString("utf8").split("\n").filter(Boolean).map(parseLogLine);
+    } finally {
+      await file.close();
+    }
+  }
+}
+
+const EXECUTING = /^Executing .* \((?:environment ([0-9a-f]+)|external interpreter)\)$/;
+const ENV_PHASE = /^environment ([0-9a-f]+) (\w+):/;
+
+/** What a try's log says about its environment: which one, whether it was cached, and when the task itself began. */
+export interface TryEnvironment {
+  /** 12-hex prefix of the environment key; null for an external interpreter or a non-Python task. */
+  envKeyPrefix: string | null;
+  /** True when the environment was already built (a cache hit), false when this try built it, null if unknown. */
+  cacheHit: boolean | null;
+  envStartedAt: string | null;
+  executionStartedAt: string | null;
+}
+
+export function tryEnvironment(lines: readonly LogLine[]): TryEnvironment {
+  const out: TryEnvironment = { envKeyPrefix: null, cacheHit: null, envStartedAt: null, executionStartedAt: null };
+  for (const line of lines) {
+    if (line.stream !== "system") continue;
+    const phase = ENV_PHASE.exec(line.msg);
+    if (phase) {
+      out.envStartedAt ??= line.ts;
+      out.envKeyPrefix = phase[1] as string;
+      if (phase[2] === "cached") out.cacheHit ??= true;
+      else if (phase[2] === "create" || phase[2] === "install") out.cacheHit = false;
+      continue;
+    }
+    const exec = EXECUTING.exec(line.msg);
+    if (exec) {
+      out.executionStartedAt = line.ts;
+      if (exec[1]) out.envKeyPrefix = exec[1];
+    }
+  }
+  return out;
+}
+
+function tiView(ti: TaskInstanceRow): Record<string, unknown> {
+  return {
+    taskId: ti.task_id,
+    state: ti.state,
+    tryNumber: ti.try_number,
+    maxTries: ti.max_tries,
+    queuedAt: ti.queued_at,
+    startedAt: ti.started_at,
+    endedAt: ti.ended_at,
+    durationMs: ti.duration_ms,
+    hostname: ti.hostname,
+    nextRetryAt: ti.next_retry_at,
+    error: parseError(ti.error),
+  };
+}
+
+/** A run with its task instances in the DAG's order, each with its waterfall segments (queued, environment, execution). */
+export async function runDetail(store: Store, dagId: string, runId: string): Promise<Record<string, unknown>> {
+  const run = await requireRun(store, dagId, runId);
+  const stored = await getStoredDag(store, dagId).catch(() => null);
+  const order = new Map((stored?.dag.tasks ?? []).map((t, i) => [t.taskId, i]));
+  const tis = (await taskInstances(store.db, dagId, runId)).sort((a, b) => (order.get(a.task_id) ?? 1e9) - (order.get(b.task_id) ?? 1e9));
+  const tasks = [];
+  for (const ti of tis) {
+    const env = tryEnvironment(await readLogLines(ti.log_path));
+    tasks.push({ ...tiView(ti), environment: env });
+  }
+  return { ...runView(run), taskInstances: tasks };
+}
+
+export async function taskDetail(store: Store, dagId: string, runId: string, taskId: string): Promise<Record<string, unknown>> {
+  await requireRun(store, dagId, runId);
+  const ti = await store.db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).executeTakeFirst();
+  if (!ti) throw new VenvflowError("task_not_found", `run "${runId}" of DAG "${dagId}" has no task "${taskId}"`, { fix: "pick a task from the run's task list" });
+  const stored = await getStoredDag(store, dagId).catch(() => null);
+  const task = stored?.dag.tasks.find((t) => t.taskId === taskId) ?? null;
+  const xcoms = await store.db.selectFrom("xcom").select(["key", "value", "created_at"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).orderBy("key").execute();
+  const tries = await taskTries(store.db, dagId, runId, taskId);
+  const returnValue = xcoms.find((x) => x.key === "return_value");
+  return {
+    ...tiView(ti),
+    dagId,
+    runId,
+    task,
+    environment: tryEnvironment(await readLogLines(ti.log_path)),
+    hasReturnValue: returnValue !== undefined,
+    returnValue: returnValue ? (JSON.parse(returnValue.value) as unknown) : null,
+    xcoms: xcoms.map((x) => ({ key: x.key, value: JSON.parse(x.value) as unknown, createdAt: x.created_at })),
+    tries: tries.map((t) => ({
+      tryNumber: t.try_number,
+      state: t.state,
+      startedAt: t.started_at,
+      endedAt: t.ended_at,
+      durationMs: t.duration_ms,
+      hostname: t.hostname,
+      error: parseError(t.error),
+    })),
+  };
+}
+
+/** The log path of a try (default: the current one). */
+export async function tryLogPath(store: Store, dagId: string, runId: string, taskId: string, tryNumber?: number): Promise<{ path: string | null; tryNumber: number; finished: () => Promise<boolean> }> {
+  const ti = await store.db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).executeTakeFirst();
+  if (!ti) throw new VenvflowError("task_not_found", `run "${runId}" of DAG "${dagId}" has no task "${taskId}"`, { fix: "pick a task from the run's task list" });
+  const wanted = tryNumber ?? ti.try_number;
+  const isCurrent = wanted === ti.try_number;
+  let logPath = isCurrent ? ti.log_path : null;
+  if (!isCurrent) {
+    const past = (await taskTries(store.db, dagId, runId, taskId)).find((t) => t.try_number === wanted);
+    if (!past) throw new VenvflowError("try_not_found", `task "${taskId}" of run "${runId}" has no try ${wanted}`, { fix: `tries so far: 1 to ${ti.try_number}` });
+    logPath = past.log_path;
+  }
+  return {
+    path: logPath,
+    tryNumber: wanted,
+    finished: async () => {
+      if (!isCurrent) return true;
+      const now = await store.db.selectFrom("task_instance").select(["state", "try_number"]).where("id", "=", ti.id).executeTakeFirst();
+      return !now || now.try_number !== wanted || !["running", "queued"].includes(now.state);
+    },
+  };
+}
