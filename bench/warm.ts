@@ -38,6 +38,35 @@ function line(label: string, ms: number, baselineMs: number): string {
   return `  ${label.padEnd(52)} ${fmt(ms).padStart(9)}  (${(ms / baselineMs).toFixed(2)}x the baseline)`;
 }
 
+/**
+ * CPU per forked task does not depend on how busy the machine is, wall time does: cores / CPU per task is the
+ * ceiling of the throughput. Its own pool, never retiring its zygote, so that one process accounts for every child.
+ */
+async function cpuPerTask(run: (launcher: WarmPool) => Promise<void>): Promise<void> {
+  const pool = new WarmPool({ maxForks: Number.MAX_SAFE_INTEGER });
+  try {
+    await run(pool); // warm-up: the zygote exists and has forked
+    const zygote = pool.stats()[0]?.pid;
+    const before = zygote === undefined ? null : processCpuMs(zygote);
+    if (zygote === undefined || !before) return console.log("  CPU per forked task: not measured (no /proc)");
+    const host = process.cpuUsage();
+    await run(pool);
+    const hostUsed = process.cpuUsage(host);
+    const after = processCpuMs(zygote);
+    if (!after) return;
+    const tasks = 300;
+    const hostMs = (hostUsed.user + hostUsed.system) / 1000 / tasks;
+    const zygoteMs = (after.own - before.own) / tasks;
+    const childMs = (after.children - before.children) / tasks;
+    const cores = os.availableParallelism();
+    console.log(
+      `  CPU per forked task: host ${hostMs.toFixed(2)} ms, zygote ${zygoteMs.toFixed(2)} ms, child ${childMs.toFixed(2)} ms; ceiling on ${cores} cores ≈ ${((cores * 1000) / (hostMs + zygoteMs + childMs)).toFixed(0)} tasks/s (load average now ${os.loadavg()[0]!.toFixed(1)})`,
+    );
+  } finally {
+    await pool.close();
+  }
+}
+
 /** CPU a process used, and what its reaped children used (the zygote reaps every forked attempt), in ms. */
 function processCpuMs(pid: number): { own: number; children: number } | null {
   try {
@@ -92,24 +121,11 @@ export async function benchWarm(rounds = 30): Promise<void> {
       );
       return tasks / ((now() - t) / 1000);
     };
-    const zygotePid = pool.stats().find((z) => z.key.startsWith(`${envPython}\u0000`))?.pid;
-    const cpuBefore = { host: process.cpuUsage(), zygote: zygotePid === undefined ? null : processCpuMs(zygotePid) };
     const forkRate = await rate(pool, 1000);
-    const host = process.cpuUsage(cpuBefore.host);
-    const zygoteAfter = zygotePid === undefined ? null : processCpuMs(zygotePid);
     const spawnRate = await rate(spawnLauncher, 200);
     console.log(`  1,000 light tasks, 4 slots, fork launcher (target ≥ 300/s)  ${forkRate.toFixed(0).padStart(6)} tasks/s`);
     console.log(`  200 light tasks, 4 slots, spawn launcher (baseline)        ${spawnRate.toFixed(0).padStart(6)} tasks/s  (fork: ${(forkRate / spawnRate).toFixed(1)}x)`);
-    // CPU per task does not depend on how busy the machine is, wall time does: cores / CPU per task is the ceiling.
-    if (cpuBefore.zygote && zygoteAfter) {
-      const hostMs = (host.user + host.system) / 1000 / 1000;
-      const zygoteMs = (zygoteAfter.own - cpuBefore.zygote.own) / 1000;
-      const childMs = (zygoteAfter.children - cpuBefore.zygote.children) / 1000;
-      const total = hostMs + zygoteMs + childMs;
-      console.log(
-        `  CPU per forked task: host ${hostMs.toFixed(2)} ms, zygote ${zygoteMs.toFixed(2)} ms, child ${childMs.toFixed(2)} ms; ceiling on ${os.availableParallelism()} cores ≈ ${((os.availableParallelism() * 1000) / total).toFixed(0)} tasks/s (load average now ${os.loadavg()[0]!.toFixed(1)})`,
-      );
-    }
+    await cpuPerTask(async (launcher) => void (await rate(launcher, 300)));
 
     // 4. memory
     const zygote = pool.stats().find((z) => z.key.startsWith(`${envPython}\u0000`));

@@ -23,13 +23,11 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { isAlive, killGroup, settleWithin, stopGroup } from "../util/process.ts";
+import { DRAIN_AFTER_EXIT_MS, isAlive, killGroup, settleWithin, stopGroup } from "../util/process.ts";
 import { spawnLauncher, type Attempt, type Launcher, type ProcessOutcome } from "./launcher.ts";
 import type { AttemptLog } from "./logs.ts";
 
 const ZYGOTE = fileURLToPath(new URL("../../src/runtime/zygote.py", import.meta.url));
-/** As in the shared primitive: once the child exited, its pipes get this long to deliver what they still hold. */
-const DRAIN_AFTER_EXIT_MS = 1_000;
 const STREAMS = ["stdout", "stderr", "log"] as const;
 const EXIT_REPORT = "__venvflow_exit__";
 

@@ -10,13 +10,13 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 
 /** Time between SIGTERM and SIGKILL when a process group is stopped (Bash tasks, Python tasks, installers alike). */
-export const KILL_GRACE_MS = 2_000;
+const KILL_GRACE_MS = 2_000;
 /**
  * How long the pipes may stay open once the leader exited and its group was killed: a daemon that escaped into its
  * own session can hold them forever, and the end of a task must not wait on it (reading what is still buffered in
  * a pipe takes microseconds, so this only cuts off writers that are still alive).
  */
-const DRAIN_AFTER_EXIT_MS = 1_000;
+export const DRAIN_AFTER_EXIT_MS = 1_000;
 
 /**
  * True while a process with this pid is running on this host (EPERM: it exists but belongs to someone
@@ -60,7 +60,7 @@ export function stopGroup(pid: number, graceMs = KILL_GRACE_MS): () => void {
 }
 
 /** Calls `onLine` for every line of `stream`; resolves when it closes. */
-export function streamLines(stream: Readable | null | undefined, onLine: (line: string) => void): Promise<void> {
+function streamLines(stream: Readable | null | undefined, onLine: (line: string) => void): Promise<void> {
   if (!stream) return Promise.resolve();
   const reader = createInterface({ input: stream, crlfDelay: Infinity });
   reader.on("line", onLine);
@@ -89,8 +89,6 @@ export interface GroupProcessOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   graceMs?: number;
-  /** Called with the leader's pid once it is running. */
-  onSpawn?: (pid: number) => void;
 }
 
 /**
@@ -109,7 +107,6 @@ export async function runProcessGroup(options: GroupProcessOptions): Promise<Gro
     detached: true, // own process group: kill(-pid) reaches the child's subprocesses too
     stdio: stdio as ("pipe" | "ignore")[],
   });
-  if (options.onSpawn) child.once("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
   let stopped = false;
   let timedOut = false;
   let cancelKill = (): void => undefined;
