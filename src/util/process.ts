@@ -89,6 +89,8 @@ export interface GroupProcessOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   graceMs?: number;
+  /** Called with the leader's pid once it is running (the installer records it in its build lock). */
+  onSpawn?: (pid: number) => void;
 }
 
 /**
@@ -107,6 +109,7 @@ export async function runProcessGroup(options: GroupProcessOptions): Promise<Gro
     detached: true, // own process group: kill(-pid) reaches the child's subprocesses too
     stdio: stdio as ("pipe" | "ignore")[],
   });
+  if (options.onSpawn) child.once("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
   let stopped = false;
   let timedOut = false;
   let cancelKill = (): void => undefined;
