@@ -119,11 +119,11 @@ describe("failures explained where the user looks", () => {
     const run = await cli("run", BUILD);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/native: environment [0-9a-f]{12} install: /);
-    expect(run.stdout).toMatch(/^native\s+failed[^\n]*vf-native[^\n]*\n(?: {4}[^\n]*\n)* {4}fix: check the project name/m);
+    expect(run.stdout).toMatch(/^native\s+failed[^\n]*vf-native[^\n]*\n(?: {4}[^\n]*\n)* {4}fix: use a pythonVersion and platform one of those files supports/m);
     const shown = await cli("runs", "show", "--latest", "--dag", "ux_build");
-    expect(shown.stdout).toMatch(/\n {4}fix: check the project name/);
+    expect(shown.stdout).toMatch(/\n {4}fix: use a pythonVersion and platform one of those files supports/);
     const logs = await cli("logs", "--latest", "native", "--dag", "ux_build");
-    expect(logs.stdout).toMatch(/system ERROR fix: check the project name/);
+    expect(logs.stdout).toMatch(/system ERROR fix: use a pythonVersion and platform one of those files supports/);
   });
 
   it("env list --dags: which DAG task uses which environment", async () => {
