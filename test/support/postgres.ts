@@ -21,6 +21,13 @@ export interface TestPostgres {
 
 const BIN_DIRS = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"];
 
+/** Why no PostgreSQL can be had for tests (no server URL given, no server binaries), or null when one can. */
+export function postgresUnavailable(): string | null {
+  if (process.env.VENVFLOW_TEST_POSTGRES_URL) return null;
+  if (BIN_DIRS.some((dir) => existsSync(path.join(dir, "initdb")))) return null;
+  return `PostgreSQL server binaries not found in ${BIN_DIRS.join(", ")} and VENVFLOW_TEST_POSTGRES_URL is not set; install postgresql-15 to run them`;
+}
+
 export async function startPostgres(): Promise<TestPostgres> {
   const external = process.env.VENVFLOW_TEST_POSTGRES_URL;
   if (external && (await reachable(external))) return handle(external, async () => {});
