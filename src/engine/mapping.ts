@@ -9,11 +9,15 @@ import type { Database } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { loadXComs, xcomKey } from "./queries.ts";
 
-/** The lists a mapped task is mapped over, literal or loaded; an upstream that stored nothing maps as empty. */
-export async function mapLists(db: Kysely<Database>, dag: DagDefinition, runId: string, task: TaskDefinition, cache?: XComCache): Promise<unknown[][]> {
+/**
+ * The lists a mapped task is mapped over, literal or loaded from the run (`db` is needed only for those); an
+ * upstream that stored nothing maps as empty.
+ */
+export async function mapLists(db: Kysely<Database> | undefined, dag: DagDefinition, runId: string, task: TaskDefinition, cache?: XComCache): Promise<unknown[][]> {
   const axes = task.mapping?.axes ?? [];
   const refs = axes.map((a) => a.source).filter(isXComRef);
-  const values = refs.length === 0 ? new Map<string, unknown>() : await (cache ? cache.load(db, dag, runId, refs) : loadXComs(db, dag, runId, refs));
+  if (refs.length > 0 && !db) throw new VenvflowError("xcom_missing", `task "${task.taskId}" is mapped over upstream results, but there is no store to load them from`, { fix: "pass the store" });
+  const values = refs.length === 0 || !db ? new Map<string, unknown>() : await (cache ? cache.load(db, dag, runId, refs) : loadXComs(db, dag, runId, refs));
   return axes.map((axis) => {
     const value = isXComRef(axis.source) ? (values.get(xcomKey(axis.source)) ?? []) : axis.source;
     return Array.isArray(value) ? value : [value];

@@ -6,9 +6,7 @@ import { VenvflowError } from "../util/errors.ts";
 import { isDotSegment, venvflowHome } from "../util/home.ts";
 import { manualRunDates } from "./dates.ts";
 import { appendLogLine, taskLogPath } from "../runtime/logs.ts";
-import type { Kysely } from "kysely";
 import { isXComRef } from "../dag/xcom.ts";
-import type { Database } from "../store/schema.ts";
 import { invokeTask, taskRedactor } from "./execute.ts";
 import { mapLists, mappedTask } from "./mapping.ts";
 import { getRun, latestRun, loadXComs, summarizeRun, taskInstances, xcomKey } from "./queries.ts";
@@ -158,7 +156,7 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
         fix: "run the DAG once (venvflow run FILE), then test the task again",
       });
     }
-    task = mappedTask(declared, mapIndex, await mapLists((opts.store as Store | undefined)?.db as Kysely<Database>, dag, latest?.run_id ?? "", declared));
+    task = mappedTask(declared, mapIndex, await mapLists(opts.store?.db, dag, latest?.run_id ?? "", declared));
   }
   let xcoms = new Map<string, unknown>();
   if (task.xcomRefs.length > 0) {

@@ -21,16 +21,12 @@ export interface TestPostgres {
 
 const BIN_DIRS = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"];
 
-/**
- * Whether the PostgreSQL cases can run here: a server URL in VENVFLOW_TEST_POSTGRES_URL, or server binaries to start a
- * private one. Without either they are skipped with this printed reason, so `npm test` passes on a laptop without
- * PostgreSQL while CI (which has the binaries) runs every case.
- */
-export const postgresMissing: string | null =
-  process.env.VENVFLOW_TEST_POSTGRES_URL || BIN_DIRS.some((dir) => existsSync(path.join(dir, "initdb")))
-    ? null
-    : `PostgreSQL server binaries are not in ${BIN_DIRS.join(", ")} and VENVFLOW_TEST_POSTGRES_URL is not set (install postgresql-15 to run them)`;
-if (postgresMissing) console.warn(`skipped: the PostgreSQL cases: ${postgresMissing}`);
+/** Why no PostgreSQL can be had for tests (no server URL given, no server binaries), or null when one can. */
+export function postgresUnavailable(): string | null {
+  if (process.env.VENVFLOW_TEST_POSTGRES_URL) return null;
+  if (BIN_DIRS.some((dir) => existsSync(path.join(dir, "initdb")))) return null;
+  return `PostgreSQL server binaries not found in ${BIN_DIRS.join(", ")} and VENVFLOW_TEST_POSTGRES_URL is not set; install postgresql-15 to run them`;
+}
 
 export async function startPostgres(): Promise<TestPostgres> {
   const external = process.env.VENVFLOW_TEST_POSTGRES_URL;
