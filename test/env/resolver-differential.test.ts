@@ -27,8 +27,12 @@ const pythons = [...byMinor.values()].sort((a, b) => a.minor - b.minor);
 // The newest pip found runs every pip side (`--python TARGET`): the provider reproduces pip 23.1–24.x.
 const pipHost = found.filter((p) => p.pipVersion && /^(2[3-4])\./.test(p.pipVersion)).sort((a, b) => (b.pipVersion as string).localeCompare(a.pipVersion as string, undefined, { numeric: true }))[0];
 
-/** A failure reduced to what both sides can say: the project nothing fits ("no_match:NAME"), or a conflict. */
-type Outcome = { ok: true; pins: string[] } | { ok: false; kind: string; reason: string };
+/**
+ * A failure reduced to what both sides say: its kind ("no_match:NAME", "conflict", "requires_python") and the
+ * projects it blames. Two failures agree when the kinds match, or when both blame the same projects (pip calls
+ * "no tomli fits, and both pytest versions need it" a conflict between the pytest versions; venvflow names tomli).
+ */
+type Outcome = { ok: true; pins: string[] } | { ok: false; kind: string; blamed: string[]; reason: string };
 
 async function pipResolve(pip: ProbedInterpreter, target: ProbedInterpreter, indexUrls: string[], c: CorpusCase, scratch: string): Promise<Outcome> {
   const report = join(scratch, `report-${Math.random().toString(36).slice(2)}.json`);
@@ -43,10 +47,13 @@ async function pipResolve(pip: ProbedInterpreter, target: ProbedInterpreter, ind
   try {
     await execFileAsync(pip.path, [...args, ...c.requirements], { env: testPipEnv(), timeout: 300_000 });
   } catch (error) {
-    const reason = String((error as { stderr?: string }).stderr ?? error).trim().split("\n").filter((l) => l.startsWith("ERROR")).join(" ");
+    const stderr = String((error as { stderr?: string }).stderr ?? error);
+    const reason = stderr.trim().split("\n").filter((l) => l.startsWith("ERROR")).join(" ");
     const project = /No matching distribution found for ([A-Za-z0-9._-]+)/.exec(reason)?.[1];
     const kind = project ? `no_match:${canonicalizeName(project)}` : /requires a different Python/.test(reason) ? "requires_python" : /conflicting dependencies|ResolutionImpossible/.test(reason) ? "conflict" : "other";
-    return { ok: false, kind, reason };
+    // "The conflict is caused by: X 1.0 depends on Y<2 / The user requested Y>=2": the projects required.
+    const required = [...stderr.matchAll(/(?:depends on|The user requested) ([A-Za-z0-9._-]+?)(?:\[|[<>=!~;\s]|$)/gm)].map((m) => canonicalizeName(m[1] as string));
+    return { ok: false, kind, blamed: [...new Set(project ? [canonicalizeName(project)] : required)].sort(), reason };
   }
   const parsed = JSON.parse(await readFile(report, "utf8")) as { install: { metadata: { name: string; version: string } }[] };
   return { ok: true, pins: parsed.install.map((i) => `${canonicalizeName(i.metadata.name)}==${i.metadata.version}`).sort() };
@@ -60,7 +67,8 @@ async function ourResolve(target: ProbedInterpreter, indexUrls: string[], c: Cor
     if (error instanceof VenvflowError) {
       const kinds: Record<string, string> = { conflicting_requirements: "conflict", requires_python_mismatch: "requires_python", no_matching_distribution: `no_match:${String(error.details.requirement)}`, no_compatible_wheel: `no_match:${String(error.details.requirement)}` };
       const kind = kinds[error.code] ?? error.code;
-      return { ok: false, kind, reason: `${error.code}: ${error.message}` };
+      const blamed = Array.isArray(error.details.identifiers) ? (error.details.identifiers as string[]) : error.details.requirement ? [String(error.details.requirement)] : [];
+      return { ok: false, kind, blamed: [...blamed].sort(), reason: `${error.code}: ${error.message}` };
     }
     throw error;
   }
@@ -89,13 +97,15 @@ interface Comparison {
 
 function agree(c: Comparison): boolean {
   if (c.ours.ok && c.pips.ok) return c.ours.pins.join(" ") === c.pips.pins.join(" ");
-  return !c.ours.ok && !c.pips.ok && c.ours.kind === c.pips.kind;
+  if (c.ours.ok || c.pips.ok) return false;
+  const sameBlame = c.ours.blamed.join() === c.pips.blamed.join();
+  return (c.ours.kind === c.pips.kind && (sameBlame || c.ours.blamed.length === 0 || c.pips.blamed.length === 0)) || (c.ours.blamed.length > 0 && sameBlame);
 }
 
 function report(title: string, comparisons: Comparison[]): void {
   const agreeing = comparisons.filter(agree);
   const bothResolved = agreeing.filter((c) => c.ours.ok).length;
-  console.log(`${title}: ${agreeing.length}/${comparisons.length} agree with pip ${pipHost?.pipVersion} (${bothResolved} identical pinned sets, ${agreeing.length - bothResolved} fail in both for the same reason)`);
+  console.log(`${title}: ${agreeing.length}/${comparisons.length} agree with pip ${pipHost?.pipVersion} (${bothResolved} identical pinned sets, ${agreeing.length - bothResolved} fail in both, blaming the same projects)`);
   for (const c of comparisons.filter((x) => !agree(x))) console.log(`  DIFFERS ${c.label}\n    venvflow: ${JSON.stringify(c.ours)}\n    pip:      ${JSON.stringify(c.pips)}`);
 }
 
