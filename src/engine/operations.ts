@@ -11,9 +11,9 @@ import type { DagRunRow, TaskState } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { getRun } from "./queries.ts";
 import { triggerRun, type TriggerOptions } from "./run-dag.ts";
+import { resettleRun } from "./settle.ts";
+import { notifyAll } from "./transitions.ts";
 import { dagShape, getStoredDag } from "./serialized-dags.ts";
-
-const nowIso = (): string => new Date().toISOString();
 
 /** Pauses or unpauses a DAG the store knows; returns whether anything changed. */
 export async function setDagPaused(store: Store, dagId: string, paused: boolean): Promise<boolean> {
@@ -70,8 +70,9 @@ async function requireRun(store: Store, dagId: string, runId: string): Promise<D
  */
 export async function cancelRun(store: Store, dagId: string, runId: string): Promise<{ cancelled: boolean; state: DagRunRow["state"] }> {
   const run = await requireRun(store, dagId, runId);
-  return store.writeTransaction(async (trx) => {
-    const at = nowIso();
+  return store.writeTransaction(async (trx, notify) => {
+    await store.adapter.lockDag(trx, dagId);
+    const at = await store.adapter.now(trx);
     const r = await trx.updateTable("dag_run").set({ state: "failed", ended_at: at }).where("id", "=", run.id).where("state", "in", ["queued", "running"]).executeTakeFirst();
     if (r.numUpdatedRows === 0n) return { cancelled: false, state: run.state };
     const unlock = { ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at };
@@ -83,6 +84,7 @@ export async function cancelRun(store: Store, dagId: string, runId: string): Pro
       .where("run_id", "=", runId)
       .where("state", "in", ["none", "scheduled", "queued", "up_for_retry"])
       .execute();
+    await notify(`run:${dagId}`);
     return { cancelled: true, state: "failed" };
   });
 }
@@ -127,8 +129,9 @@ export async function clearTaskInstances(store: Store, dagId: string, runId: str
   const run = await requireRun(store, dagId, runId);
   const ids = withRelatives(dag, taskIds, opts);
   const retries = new Map(dag.tasks.map((t) => [t.taskId, t.retries]));
-  return store.writeTransaction(async (trx) => {
-    const at = nowIso();
+  return store.writeTransaction(async (trx, notify) => {
+    await store.adapter.lockDag(trx, dagId);
+    const at = await store.adapter.now(trx);
     const rows = await trx.selectFrom("task_instance").select(["id", "task_id", "try_number"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
     for (const row of rows) {
       await trx
@@ -150,8 +153,11 @@ export async function clearTaskInstances(store: Store, dagId: string, runId: str
         .execute();
     }
     await trx.deleteFrom("xcom").where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
-    // A finished run goes back to queued (it starts again within maxActiveRuns); an active one just carries on.
-    if (rows.length > 0) await trx.updateTable("dag_run").set({ state: "queued", ended_at: null }).where("id", "=", run.id).where("state", "in", ["success", "failed"]).execute();
+    if (rows.length > 0) {
+      // A finished run runs again; the cleared tasks are decided at once from their upstream's states.
+      await trx.updateTable("dag_run").set({ state: "running", ended_at: null }).where("id", "=", run.id).where("state", "in", ["success", "failed"]).execute();
+      await notifyAll(notify, dagId, await resettleRun(trx, { store, dag: dagShape(dag), runId, at }));
+    }
     return rows.map((r) => r.task_id);
   });
 }
@@ -172,8 +178,9 @@ export async function markTaskInstances(
   const { dag } = await getStoredDag(store, dagId);
   const run = await requireRun(store, dagId, runId);
   const ids = withRelatives(dag, taskIds, opts);
-  return store.writeTransaction(async (trx) => {
-    const at = nowIso();
+  return store.writeTransaction(async (trx, notify) => {
+    await store.adapter.lockDag(trx, dagId);
+    const at = await store.adapter.now(trx);
     const changed = await trx
       .updateTable("task_instance")
       .set({ state, ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at })
@@ -183,8 +190,10 @@ export async function markTaskInstances(
       .where("state", "!=", state)
       .returning("task_id")
       .execute();
-    if (changed.length > 0 && (run.state === "success" || run.state === "failed")) {
-      await trx.updateTable("dag_run").set({ state: "running", ended_at: null }).where("id", "=", run.id).execute();
+    if (changed.length > 0) {
+      // A finished run is reopened; what the marks decide downstream (and the run's end) is settled now.
+      if (run.state === "success" || run.state === "failed") await trx.updateTable("dag_run").set({ state: "running", ended_at: null }).where("id", "=", run.id).execute();
+      await notifyAll(notify, dagId, await resettleRun(trx, { store, dag: dagShape(dag), runId, at }));
     }
     return changed.map((r) => r.task_id);
   });

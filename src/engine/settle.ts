@@ -94,6 +94,37 @@ export async function settleRunStart(trx: Db, ctx: SettleContext): Promise<Settl
   return settled;
 }
 
+/**
+ * After a person changed states by hand (clear, mark success / failed): every waiting instance's upstream counters
+ * are counted again from its upstream instances' states, and every waiting task is decided again. This reads the
+ * whole run, which is fine for an operator's action; the hot path (a try ending) never comes here.
+ */
+export async function resettleRun(trx: Db, ctx: SettleContext): Promise<Settled> {
+  const rows = await trx.selectFrom("task_instance").select(["id", "task_id", "state"]).where("dag_id", "=", ctx.dag.dagId).where("run_id", "=", ctx.runId).execute();
+  const byTask = new Map<string, typeof rows>();
+  for (const row of rows) byTask.set(row.task_id, [...(byTask.get(row.task_id) ?? []), row]);
+  const pending = new Map<string, number>();
+  for (const task of ctx.dag.tasks.values()) {
+    const waiting = (byTask.get(task.taskId) ?? []).filter((row) => row.state === "none");
+    if (waiting.length === 0) continue;
+    const counts = { up_total: 0, up_success: 0, up_failed: 0, up_upstream_failed: 0, up_skipped: 0 };
+    for (const upstream of task.upstreamTaskIds) {
+      for (const row of byTask.get(upstream) ?? []) {
+        counts.up_total++;
+        const column = COUNTER[row.state];
+        if (column) counts[column]++;
+      }
+    }
+    for (const part of chunks(waiting.map((row) => row.id))) await trx.updateTable("task_instance").set(counts).where("id", "in", part).execute();
+    pending.set(task.taskId, positionOf(ctx.dag, task.taskId));
+  }
+  const settled: Settled = { events: [], queued: 0, runFinished: false };
+  await decide(trx, ctx, pending, settled);
+  settled.queued = await queueScheduled(trx, ctx.dag, ctx.at, settled.events);
+  settled.runFinished = await finishRunIfDone(trx, ctx, settled.events);
+  return settled;
+}
+
 /** Adds each finished instance to its downstream rows' counters; those tasks are then to be decided. */
 async function propagate(trx: Db, ctx: SettleContext, finished: readonly Finished[], pending: Map<string, number>): Promise<void> {
   const byTask = new Map<string, Map<string, number>>();

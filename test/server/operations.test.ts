@@ -85,11 +85,12 @@ describe("engine operations", () => {
     await store.db.updateTable("task_instance").set({ try_number: 2 }).where("task_id", "=", "c").execute();
 
     expect(await clearTaskInstances(store, "ops", "r1", ["b"], { downstream: true })).toEqual(["b", "c"]);
-    expect(await states("r1")).toEqual({ a: "success", b: "none", c: "none", d: "success" });
+    // b's upstream succeeded: b is decided at once and queued; c waits for b.
+    expect(await states("r1")).toEqual({ a: "success", b: "queued", c: "none", d: "success" });
     const c = await store.db.selectFrom("task_instance").selectAll().where("task_id", "=", "c").executeTakeFirstOrThrow();
     expect(c.max_tries).toBe(3); // two tries so far, plus its retries again
     expect(await store.db.selectFrom("xcom").selectAll().where("task_id", "=", "c").execute()).toEqual([]);
-    expect((await store.db.selectFrom("dag_run").select("state").where("run_id", "=", "r1").executeTakeFirstOrThrow()).state).toBe("queued");
+    expect((await store.db.selectFrom("dag_run").select("state").where("run_id", "=", "r1").executeTakeFirstOrThrow()).state).toBe("running");
 
     // Clearing in an active run leaves the run as it is.
     await store.db.updateTable("dag_run").set({ state: "running", started_at: "2026-01-01T00:00:00.000Z" }).where("run_id", "=", "r1").execute();
