@@ -19,13 +19,15 @@ export function isDotSegment(id: string): boolean {
 }
 
 /**
- * `root/segments…`, refusing any result outside `root`. Every path built from a DAG, task or run id goes through
- * here, so that a hostile id (`..`, `a/../../x`) can never read or write outside VENVFLOW_HOME.
+ * `root/segments…`, each segment one path component, refusing any result outside `root`. Every path built from a DAG,
+ * task or run id goes through here, so that a hostile id (`..`, `a/../../x`, "") can never read or write outside
+ * VENVFLOW_HOME.
  */
 export function pathInside(root: string, ...segments: string[]): string {
   const base = path.resolve(root);
   const target = path.resolve(base, ...segments);
-  if (segments.some(isDotSegment) || (target !== base && !target.startsWith(`${base}${path.sep}`))) {
+  const component = (segment: string): boolean => segment !== "" && !isDotSegment(segment) && !/[/\\]/.test(segment);
+  if (!segments.every(component) || !target.startsWith(`${base}${path.sep}`)) {
     throw new VenvflowError("invalid_path_id", `"${segments.join("/")}" would lead outside ${base}`, { fix: 'use ids made of letters, digits, "_", "-" and ".", other than "." and ".."' });
   }
   return target;

@@ -23,7 +23,7 @@ describe("ids that would lead paths out of VENVFLOW_HOME", () => {
     const d = dag("paths", {}, () => void new EmptyOperator({ taskId: "t" }));
     const store = await stores.open();
     for (const runId of [".", ".."]) await expect(triggerRun(store, d, { runId })).rejects.toMatchObject({ code: "invalid_run_id" });
-    expect(() => taskLogPath(stores.home, "paths", "..", "..", 1)).toThrow(expect.objectContaining({ code: "unsafe_path" }));
+    expect(() => taskLogPath(stores.home, "paths", "..", "..", 1)).toThrow(expect.objectContaining({ code: "invalid_path_id" }));
     // Dots inside an id stay legal (Airflow allows them), and stay inside the logs folder.
     const s = await runDag(dag("a.b", {}, () => void new EmptyOperator({ taskId: "c..d" })), { store, home: stores.home, runId: "x..y" });
     expect(s.state).toBe("success");
