@@ -1,7 +1,7 @@
 /**
  * Builds one environment in place under its lock: create the venv (no pip seeded into it), install with
- * pip run from outside (`pip --python`) or uv, record what was resolved as the environment's lock, then
- * publish. On any failure the directory is removed and the error explains the installer's decisive line.
+ * venvflow's own installer, pip run from outside (`pip --python`) or uv, record what was resolved as the
+ * environment's lock, then publish. On any failure the directory is removed and the error explains the installer's decisive line.
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -178,7 +178,8 @@ export async function resolveNow(spec: ResolvedSpec, python: string, cache: EnvC
       if (outcome.timedOut) throw new VenvflowError("build_timeout", `Resolving the requirements timed out after ${Math.round(buildTimeoutMs(env) / 1000)} s`, { fix: "check that the index answers, or raise VENVFLOW_BUILD_TIMEOUT (seconds)" });
       return { exitCode: outcome.exitCode, lines };
     };
-    const { result, pins } = await spec.installer.resolve({ python, requirementsFile, constraintsFile, scratch, sources: sources(spec), env: installerEnv(spec, env), run });
+    const { result, pins, error } = await spec.installer.resolve({ python, requirementsFile, constraintsFile, scratch, sources: sources(spec), env: installerEnv(spec, env), run });
+    if (error) throw new EnvBuildError(error);
     if (pins === null) {
       throw new EnvBuildError(explainInstallFailure({ lines: result.lines, pythonVersion: spec.interpreter.version, platform: spec.interpreter.platform, indexUrls: spec.indexUrls?.map(redactUrl) ?? null, buildLogPath: "(resolution only: no build log)", exitCode: result.exitCode }));
     }
@@ -201,6 +202,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
   const scratch = await cache.scratchDir();
   const env = installerEnv(spec, request.env);
   let phase = "creating the environment";
+  let notes = Promise.resolve();
   const deadline = request.deadline ?? started + buildTimeoutMs(request.env);
   try {
     await log.write(`${spec.canonical}\n`);
@@ -219,7 +221,15 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
     }
 
     let lock: LockedPackage[] = [];
+    let installedBy = { name: spec.installer.name, version: spec.installer.version };
     const pins = request.pins ?? [];
+    const note = (message: string): Promise<void> => {
+      progress("install", message);
+      request.onOutput?.(message);
+      notes = notes.then(() => log.write(`${message}\n`)).then(() => undefined, () => undefined);
+      return notes;
+    };
+    if (spec.installerNote) await note(spec.installerNote);
     if (spec.requirements.length > 0) {
       progress("install", `installing ${spec.requirements.length} requirement${spec.requirements.length === 1 ? "" : "s"} with ${spec.installer.name} ${spec.installer.version}`);
       phase = "resolving and installing the requirements";
@@ -238,7 +248,11 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
         run,
         requested: new Set(spec.requirements.flatMap((r) => (r.name ? [r.name] : []))),
         redact: (text) => spec.redactor.redact(text),
+        log: (line) => void note(spec.redactor.redact(line)),
+        signal: AbortSignal.any([...(request.signal ? [request.signal] : []), AbortSignal.timeout(Math.max(0, deadline - Date.now()))]),
       });
+      if (installed.fallback) installedBy = installed.fallback.installer;
+      if (installed.error) throw new EnvBuildError(installed.error);
       if (installed.lock === null) {
         const explained = explainInstallFailure({
           lines: installed.result.lines,
@@ -260,7 +274,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       key,
       declaredKey: spec.key,
       interpreter: { path: spec.interpreter.path, version: spec.interpreter.version, major: spec.interpreter.major, minor: spec.interpreter.minor, implementation: spec.interpreter.implementation, source: spec.interpreter.source },
-      installer: { name: spec.installer.name, version: spec.installer.version },
+      installer: installedBy,
       systemSitePackages: spec.systemSitePackages,
       canonicalSpec: spec.canonical + (pins.length ? `\nrefreshed pins: ${pins.join(", ")}` : ""),
       lock,
@@ -270,6 +284,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       sizeBytes: await directorySize(dir),
     };
     await cache.publish(metadata);
+    if (installedBy.name === spec.installer.name) spec.installer.afterPublish?.(dir);
     await log.write(`published ${key} in ${metadata.buildDurationMs} ms\n`);
     progress("done", `built in ${(metadata.buildDurationMs / 1000).toFixed(1)} s`);
     return metadata;
@@ -283,6 +298,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       cause: error,
     });
   } finally {
+    await notes;
     await log.close();
     await fs.rm(scratch, { recursive: true, force: true });
   }

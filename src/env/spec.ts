@@ -3,12 +3,13 @@
  * sha256 of a canonical JSON form. Equivalent spellings (order, name case, `_` vs `-`, spaces,
  * specifier order) give the same key; credentials are redacted before anything is hashed.
  * Unlike Airflow's key (declared inputs only, apache/airflow#41328) it includes the real interpreter,
- * the installer and its version, and the index configuration pip will actually see.
+ * the installer and its version (the one that really builds it: pip when venvflow's installer hands the spec to pip),
+ * and the index configuration pip will actually see.
  */
 import { createHash } from "node:crypto";
 import { VenvflowError } from "../util/errors.ts";
 import { Redactor, redactUrl } from "../util/secrets.ts";
-import { chooseInstaller, type EnvironmentInstaller } from "./installers/index.ts";
+import { chooseInstaller, unsupportedByVenvflow, VenvflowInstaller, type EnvironmentInstaller } from "./installers/index.ts";
 import { findPython, type DiscoveryOptions, type ProbedInterpreter } from "./python.ts";
 import { parseRequirements, type RequirementLine } from "./requirements.ts";
 import { ENV_OPTIONS, type EnvSpecInput } from "./types.ts";
@@ -33,6 +34,8 @@ export interface ResolvedSpec {
   key: string;
   /** Masks every credential this spec carries. */
   redactor: Redactor;
+  /** Why the installer is not the one asked for (venvflow's installer handed the spec to pip), printed by the build. */
+  installerNote: string | null;
 }
 
 function normalizeIndexUrls(indexUrls: string[] | string | undefined): string[] | null {
@@ -64,12 +67,28 @@ export async function resolveSpec(input: EnvSpecInput, options: DiscoveryOptions
     throw new VenvflowError("invalid_env_spec", "pipInstallOptions must be a list of strings", { fix: 'e.g. pipInstallOptions: ["--no-deps"]' });
   }
   const [interpreter, parsed] = await Promise.all([findPython(input.pythonVersion, { ...options, env }), parseRequirements(input.requirements, input.constraints, baseDir)]);
-  const installer = await chooseInstaller(input.installer, interpreter, { ...options, env });
+  let installer = await chooseInstaller(input.installer, interpreter, { ...options, env });
 
   // Index URLs given to the task win over those in its requirements files, as a command line wins in pip.
   let indexUrls = normalizeIndexUrls(input.indexUrls);
   if (indexUrls === null && (parsed.indexUrl || parsed.extraIndexUrls.length || parsed.noIndex)) {
     indexUrls = parsed.noIndex ? [] : [...(parsed.indexUrl ? [parsed.indexUrl] : []), ...parsed.extraIndexUrls];
+  }
+  // Decided up front, from the spec, so the key names the installer that really builds the environment.
+  let installerNote: string | null = null;
+  if (installer instanceof VenvflowInstaller) {
+    const reason = unsupportedByVenvflow({
+      interpreter,
+      requirements: parsed.requirements,
+      constraints: parsed.constraints,
+      sources: { indexUrls, findLinks: parsed.findLinks, installOptions: [...parsed.installOptions, ...(input.pipInstallOptions ?? [])] },
+      systemSitePackages: input.systemSitePackages ?? false,
+      env,
+    });
+    if (reason) {
+      installer = await installer.pip();
+      installerNote = `using pip ${installer.version} instead of venvflow's installer: ${reason}`;
+    }
   }
   const redactor = new Redactor();
   for (const text of [...(indexUrls ?? []), ...parsed.findLinks, ...(input.pipInstallOptions ?? []), ...PIP_ENV_IN_KEY.map((n) => env[n] ?? "")]) redactor.addUrlsIn(text);
@@ -101,6 +120,7 @@ export async function resolveSpec(input: EnvSpecInput, options: DiscoveryOptions
     canonical,
     key: sha256(canonical),
     redactor,
+    installerNote: installerNote === null ? null : redactor.redact(installerNote),
   };
 }
 

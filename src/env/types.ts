@@ -18,7 +18,7 @@ export interface Interpreter {
 }
 
 /** Installers an environment can be built with (see src/env/installers). */
-export const INSTALLERS = ["pip", "uv"] as const;
+export const INSTALLERS = ["venvflow", "pip", "uv"] as const;
 export type Installer = (typeof INSTALLERS)[number];
 
 /**
@@ -45,7 +45,7 @@ export interface EnvSpecInput {
   pipInstallOptions?: string[];
   /** Let the environment see the base interpreter's site-packages. venvflow's default is false. */
   systemSitePackages?: boolean;
-  /** "pip", "uv", or "auto" (uv when it is on PATH or `VENVFLOW_INSTALLER=uv`, else pip). Default "auto". */
+  /** "venvflow", "pip", "uv", or "auto" (`VENVFLOW_INSTALLER`, else venvflow's own installer). Default "auto". */
   installer?: Installer | "auto";
   /** Directory that relative requirement-file paths are resolved against. Default: the current directory. */
   baseDir?: string;
