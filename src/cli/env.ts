@@ -8,10 +8,10 @@ import type { BuildProgress, EnvSpecInput, Environment, Installer } from "../env
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { existsSync } from "node:fs";
-import { action, ago, collect, formatBytes, parseSize, printJson, table } from "./common.ts";
+import { action, applyFrozen, FROZEN_HELP, ago, collect, formatBytes, parseSize, printJson, table } from "./common.ts";
 import { environmentRequirements, environmentUsers } from "./usage.ts";
 
-interface BuildTarget {
+export interface BuildTarget {
   label: string;
   spec: EnvSpecInput;
 }
@@ -78,9 +78,12 @@ export function registerEnvCommands(program: Command): void {
     .option("--system-site-packages", "let the environment see the interpreter's site-packages", false)
     .option("--installer <name>", "venvflow, pip, uv or auto (venvflow)", "auto")
     .option("--refresh", "re-resolve unpinned requirements into a new environment (the current one stays)", false)
+    .option("--lock-file <file>", "install from this pylock.toml (ad-hoc spec; a DAG file's locks are found beside it)")
+    .option("--frozen", FROZEN_HELP, false)
     .option("--json", "print the result as JSON", false)
     .action(
       action(async (dagFile, opts) => {
+        applyFrozen(opts.frozen);
         let targets: BuildTarget[];
         if (dagFile) {
           targets = await targetsFromDagFile(dagFile);
@@ -99,6 +102,7 @@ export function registerEnvCommands(program: Command): void {
             systemSitePackages: opts.systemSitePackages,
             installer: opts.installer as Installer | "auto",
             baseDir: process.cwd(),
+            ...(opts.lockFile ? { lockFile: path.resolve(opts.lockFile) } : {}),
           };
           targets = [{ label: "environment", spec }];
         }
@@ -230,7 +234,7 @@ export function registerEnvCommands(program: Command): void {
 }
 
 /** The environment spec of every virtualenv task in a DAG file. */
-async function targetsFromDagFile(file: string): Promise<BuildTarget[]> {
+export async function targetsFromDagFile(file: string): Promise<BuildTarget[]> {
   // Loaded on demand: the DAG loader brings in tsx, which the other env commands do not need at startup.
   const { loadDags } = await import("../dag/loader.ts");
   const { dags, errors } = await loadDags(path.resolve(file));

@@ -222,7 +222,9 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
 
     let lock: LockedPackage[] = [];
     let installedBy = { name: spec.installer.name, version: spec.installer.version };
-    const pins = request.pins ?? [];
+    // pip and uv cannot install a pylock.toml: they get its versions as constraints (venvflow's installer installs it as is).
+    const lockPins = spec.pylock && spec.installer.name !== "venvflow" ? spec.pylock.lock.packages.map((p) => `${p.name}==${p.version}`) : [];
+    const pins = request.pins ?? lockPins;
     const note = (message: string): Promise<void> => {
       progress("install", message);
       request.onOutput?.(message);
@@ -230,6 +232,8 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       return notes;
     };
     if (spec.installerNote) await note(spec.installerNote);
+    if (spec.lockNote) await note(spec.lockNote);
+    if (spec.pylock) await note(`using the lock ${spec.pylock.file} (${spec.pylock.lock.packages.length} packages)`);
     if (spec.requirements.length > 0) {
       progress("install", `installing ${spec.requirements.length} requirement${spec.requirements.length === 1 ? "" : "s"} with ${spec.installer.name} ${spec.installer.version}`);
       phase = "resolving and installing the requirements";
@@ -249,6 +253,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
         requested: new Set(spec.requirements.flatMap((r) => (r.name ? [r.name] : []))),
         redact: (text) => spec.redactor.redact(text),
         log: (line) => void note(spec.redactor.redact(line)),
+        ...(spec.pylock && !request.pins ? { pylock: { file: spec.pylock.file, lock: spec.pylock.lock } } : {}),
         signal: AbortSignal.any([...(request.signal ? [request.signal] : []), AbortSignal.timeout(Math.max(0, deadline - Date.now()))]),
       });
       if (installed.fallback) installedBy = installed.fallback.installer;

@@ -17,6 +17,7 @@ import { WheelCache, type CachedWheelEntry, type WheelGcResult } from "./wheels/
 export { findPython, listPythons, MIN_PYTHON, runPythonJson, type ProbedInterpreter } from "./python.ts";
 export { resolveSpec, type ResolvedSpec } from "./spec.ts";
 export { EnvBuildError } from "./builder.ts";
+export { lockDagEnvironments, type LockTarget, type WrittenLock } from "./locking.ts";
 export { parseRequirements, type ParsedRequirements, type RequirementLine } from "./requirements.ts";
 export type * from "./types.ts";
 

@@ -11,6 +11,7 @@ import { VenvflowError } from "../util/errors.ts";
 import { Redactor, redactUrl } from "../util/secrets.ts";
 import { chooseInstaller, unsupportedByVenvflow, VenvflowInstaller, type EnvironmentInstaller } from "./installers/index.ts";
 import { findPython, type DiscoveryOptions, type ProbedInterpreter } from "./python.ts";
+import { findLock, isFrozen, lockIdentity, type FoundLock } from "./locking.ts";
 import { parseRequirements, type RequirementLine } from "./requirements.ts";
 import { ENV_OPTIONS, type EnvSpecInput } from "./types.ts";
 
@@ -36,6 +37,15 @@ export interface ResolvedSpec {
   redactor: Redactor;
   /** Why the installer is not the one asked for (venvflow's installer handed the spec to pip), printed by the build. */
   installerNote: string | null;
+  /** Identity of the declared environment a pylock.toml is matched by (src/env/locking.ts). */
+  lockIdentity: string;
+  /** Canonical (redacted) requirement and constraint lines, as a lock records them. */
+  lockRequirements: string[];
+  lockConstraints: string[];
+  /** The environment's lock when one was found for it: installed with no resolution, part of the key. */
+  pylock: FoundLock | null;
+  /** Why a lock the spec names was not used (printed by the build). */
+  lockNote: string | null;
 }
 
 function normalizeIndexUrls(indexUrls: string[] | string | undefined): string[] | null {
@@ -95,6 +105,28 @@ export async function resolveSpec(input: EnvSpecInput, options: DiscoveryOptions
   for (const line of [...parsed.requirements, ...parsed.constraints]) redactor.addUrlsIn(line.text);
 
   const sortedUnique = (lines: RequirementLine[]) => [...new Set(lines.map((l) => redactor.redact(l.canonical)))].sort();
+  const installOptions = [...parsed.installOptions, ...(input.pipInstallOptions ?? [])];
+  const lockRequirements = sortedUnique(parsed.requirements);
+  const lockConstraints = sortedUnique(parsed.constraints);
+  const identity = lockIdentity({
+    requirements: lockRequirements,
+    constraints: lockConstraints,
+    indexUrls: indexUrls === null ? null : indexUrls.map(redactUrl),
+    installOptions: installOptions.map((o) => redactor.redact(o)),
+    systemSitePackages: input.systemSitePackages ?? false,
+    interpreter,
+  });
+  if (input.lockFile !== undefined && typeof input.lockFile !== "string") {
+    throw new VenvflowError("invalid_env_spec", "lockFile must be the path of a pylock.toml", { fix: 'e.g. lockFile: "pylock.etl.toml"' });
+  }
+  const { found: pylock, stale } = await findLock({
+    baseDir,
+    identity,
+    ...(input.lockFile === undefined ? {} : { explicit: input.lockFile }),
+    frozen: isFrozen(env),
+    requirements: lockRequirements,
+    python: `${interpreter.major}.${interpreter.minor}`,
+  });
   const canonicalObject = {
     format: SPEC_FORMAT,
     python: { path: interpreter.path, version: interpreter.version, implementation: interpreter.implementation, platform: interpreter.platform },
@@ -103,9 +135,11 @@ export async function resolveSpec(input: EnvSpecInput, options: DiscoveryOptions
     constraints: sortedUnique(parsed.constraints),
     indexUrls: indexUrls === null ? null : indexUrls.map(redactUrl),
     findLinks: parsed.findLinks.map(redactUrl),
-    installOptions: [...parsed.installOptions, ...(input.pipInstallOptions ?? [])].map((o) => redactor.redact(o)),
+    installOptions: installOptions.map((o) => redactor.redact(o)),
     systemSitePackages: input.systemSitePackages ?? false,
     pipEnv: Object.fromEntries(PIP_ENV_IN_KEY.filter((n) => env[n] !== undefined).map((n) => [n, redactor.redact(env[n] as string)])),
+    // The same lock gives the same environment everywhere; a spec without one keys as before.
+    ...(pylock ? { lock: pylock.digest } : {}),
   };
   const canonical = JSON.stringify(canonicalObject, null, 1);
   return {
@@ -115,12 +149,17 @@ export async function resolveSpec(input: EnvSpecInput, options: DiscoveryOptions
     constraints: parsed.constraints,
     indexUrls,
     findLinks: parsed.findLinks,
-    installOptions: [...parsed.installOptions, ...(input.pipInstallOptions ?? [])],
+    installOptions,
     systemSitePackages: input.systemSitePackages ?? false,
     canonical,
     key: sha256(canonical),
     redactor,
     installerNote: installerNote === null ? null : redactor.redact(installerNote),
+    lockIdentity: identity,
+    lockRequirements,
+    lockConstraints,
+    pylock,
+    lockNote: stale,
   };
 }
 

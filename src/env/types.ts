@@ -28,7 +28,7 @@ export type Installer = (typeof INSTALLERS)[number];
  * existing interpreter).
  */
 export const ENV_BUILD_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
-export const ENV_OPTIONS = [...ENV_BUILD_OPTIONS, "constraints", "installer", "baseDir"] as const;
+export const ENV_OPTIONS = [...ENV_BUILD_OPTIONS, "constraints", "installer", "baseDir", "lockFile"] as const;
 export type EnvOptionName = (typeof ENV_OPTIONS)[number];
 
 /** What a task declares about its environment (Airflow's option names, camelCased). */
@@ -49,6 +49,11 @@ export interface EnvSpecInput {
   installer?: Installer | "auto";
   /** Directory that relative requirement-file paths are resolved against. Default: the current directory. */
   baseDir?: string;
+  /**
+   * A PEP 751 lock (relative to `baseDir`) to install from, with no resolution, when it was locked for these
+   * requirements. Default: the `pylock*.toml` in `baseDir` written for them by `venvflow lock` (src/env/locking.ts).
+   */
+  lockFile?: string;
 }
 
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
