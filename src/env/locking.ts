@@ -14,7 +14,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
 import { redactUrl } from "../util/secrets.ts";
-import { effectiveIndexes, unsupportedByVenvflow } from "./installers/index.ts";
+import { indexesFor, unsupportedByVenvflow } from "./installers/index.ts";
 import { canonicalizeName, Requirement } from "./pep/index.ts";
 import { parsePylock, writePylock, type Pylock, type PylockPackage } from "./pylock.ts";
 import type { ProbedInterpreter } from "./python.ts";
@@ -194,13 +194,13 @@ export async function lockDagEnvironments(dagFile: string, targets: LockTarget[]
     const sameIdentity = existing.find((e) => e.lock.venvflow?.identity === identity);
     const file = sameIdentity?.file ?? path.join(dir, lockFileName(dagFile, tasks[0] as string));
     const prior = sameIdentity ?? existing.find((e) => e.file === file);
-    const indexes = effectiveIndexes({ indexUrls: spec.indexUrls, findLinks: spec.findLinks, installOptions: spec.installOptions }, options.env);
-    if ("unsupported" in indexes) throw new VenvflowError("lock_unsupported", `Cannot lock the environment of ${tasks.join(", ")}: ${indexes.unsupported}`, { fix: "use an index URL instead of find-links" });
+    const indexes = await indexesFor({ indexUrls: spec.indexUrls, findLinks: spec.findLinks, installOptions: spec.installOptions }, options.env, options.home);
+    if (typeof indexes === "string") throw new VenvflowError("lock_unsupported", `Cannot lock the environment of ${tasks.join(", ")}: ${indexes}`, { fix: "use an index URL instead of a remote find-links page" });
     const keep = options.upgrade === true || !prior ? [] : prior.lock.packages.filter((p) => canonicalizeName(p.name) !== upgradeName).map((p) => `${canonicalizeName(p.name)}==${p.version}`);
     const resolveWith = (pins: string[]) =>
       resolve(lines(spec.requirements), {
         constraints: [...lines(spec.constraints), ...pins],
-        indexes: indexes.indexes,
+        indexes,
         target: targetFor(spec.interpreter),
         prereleases: spec.installOptions.includes("--pre"),
         cacheDir: path.join(options.home, "cache", "index"),

@@ -19,7 +19,7 @@ import { venvflowHome } from "../../util/home.ts";
 export type * from "./types.ts";
 export { PipInstaller } from "./pip.ts";
 export { UvInstaller } from "./uv.ts";
-export { VenvflowInstaller, unsupportedByVenvflow, VENVFLOW_INSTALLER_VERSION, type InstallerFit } from "./venvflow.ts";
+export { VenvflowInstaller, indexesFor, unsupportedByVenvflow, VENVFLOW_INSTALLER_VERSION, type InstallerFit } from "./venvflow.ts";
 export { effectiveIndexes } from "./pip-config.ts";
 export { installedDistributions } from "./common.ts";
 

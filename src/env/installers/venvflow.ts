@@ -16,7 +16,7 @@ import type { RequirementLine } from "../requirements.ts";
 import { compileBytecodeInBackground, installLocked, type LockedWheel } from "../wheels/index.ts";
 import { createVenv } from "../wheels/venv.ts";
 import { installedDistributions, urlSources } from "./common.ts";
-import { effectiveIndexes } from "./pip-config.ts";
+import { effectiveIndexes, findLinksIndex } from "./pip-config.ts";
 import { pipEnvironment, type PipInstaller } from "./pip.ts";
 import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome } from "./types.ts";
 
@@ -55,6 +55,14 @@ export function unsupportedByVenvflow(fit: InstallerFit): string | null {
   }
   const indexes = effectiveIndexes(fit.sources, fit.env);
   return "unsupported" in indexes ? indexes.unsupported : null;
+}
+
+/** The indexes to resolve from, local find-links directories included (as a generated index), or why there are none usable. */
+export async function indexesFor(sources: InstallSources, env: NodeJS.ProcessEnv, home: string): Promise<string[] | string> {
+  const choice = effectiveIndexes(sources, env);
+  if ("unsupported" in choice) return choice.unsupported;
+  const flat = choice.findLinks.length ? await findLinksIndex(choice.findLinks, path.join(home, "cache", "index")) : null;
+  return flat ? [...choice.indexes, flat] : choice.indexes;
 }
 
 /** Puts an index's credentials back into a URL on the same host (locks and resolved URLs never hold them). */
@@ -103,9 +111,8 @@ export class VenvflowInstaller implements EnvironmentInstaller {
     }
   }
 
-  private indexes(request: InstallRequest): string[] | string {
-    const choice = effectiveIndexes(request.sources, request.env);
-    return "unsupported" in choice ? choice.unsupported : choice.indexes;
+  private async indexes(request: InstallRequest): Promise<string[] | string> {
+    return indexesFor(request.sources, request.env, this.home);
   }
 
   private async resolveRequest(request: InstallRequest, indexes: string[]) {
@@ -131,7 +138,7 @@ export class VenvflowInstaller implements EnvironmentInstaller {
   async install(request: InstallRequest & { requested: ReadonlySet<string>; redact: (text: string) => string; envDir: string }): Promise<InstallOutcome> {
     const log = request.log ?? (() => undefined);
     const failed = (error: VenvflowError): InstallOutcome => ({ result: { exitCode: 1, lines: [error.message] }, lock: null, error });
-    const indexes = this.indexes(request);
+    const indexes = await this.indexes(request);
     if (typeof indexes === "string") return this.fallback(request, indexes);
     const authenticate = authenticator(indexes);
     let wheels: LockedWheel[];
@@ -169,7 +176,7 @@ export class VenvflowInstaller implements EnvironmentInstaller {
   }
 
   async resolve(request: InstallRequest): Promise<ResolveOutcome> {
-    const indexes = this.indexes(request);
+    const indexes = await this.indexes(request);
     if (typeof indexes === "string") return (await this.pip()).resolve(request);
     try {
       const resolved = await this.resolveRequest(request, indexes);
