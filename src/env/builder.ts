@@ -105,14 +105,29 @@ async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.Proc
   await lockUpdate;
   await written;
   await request.lock.setChild(undefined);
-  if (outcome.timedOut) {
-    const where = request.spec.indexUrls?.length ? request.spec.indexUrls.map(redactUrl).join(", ") : "the installer's configured index";
-    throw new VenvflowError("build_timeout", `Building the environment timed out after ${Math.round(buildTimeoutMs(request.env) / 1000)} s while ${phase()} (index: ${where})`, {
-      fix: "check that the index answers (an index that accepts connections but never replies hangs every install), or raise VENVFLOW_BUILD_TIMEOUT (seconds)",
-    });
-  }
+  if (outcome.timedOut) throw timedOut(request, phase());
   if (outcome.stopped) throw new VenvflowError("build_cancelled", "Environment build was cancelled", { fix: "run it again" });
   return { exitCode: outcome.exitCode, lines };
+}
+
+function timedOut(request: BuildRequest, phase: string): VenvflowError {
+  const where = request.spec.indexUrls?.length ? request.spec.indexUrls.map(redactUrl).join(", ") : "the installer's configured index";
+  return new VenvflowError("build_timeout", `Building the environment timed out after ${Math.round(buildTimeoutMs(request.env) / 1000)} s while ${phase} (index: ${where})`, {
+    fix: "check that the index answers (an index that accepts connections but never replies hangs every install), or raise VENVFLOW_BUILD_TIMEOUT (seconds)",
+  });
+}
+
+/** Work that runs no command (venvflow's installer) stops at the build's deadline or cancellation all the same. */
+function untilDeadline<T>(work: Promise<T>, request: BuildRequest, deadline: number, phase: () => string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(timedOut(request, phase())), Math.max(0, deadline - Date.now()));
+    const onAbort = () => reject(new VenvflowError("build_cancelled", "Environment build was cancelled", { fix: "run it again" }));
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
+    });
+  });
 }
 
 /**
@@ -241,7 +256,8 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       const constraintsFile = path.join(scratch, "constraints.txt");
       await fs.writeFile(requirementsFile, requirementsText(spec.requirements), { mode: 0o600 });
       await fs.writeFile(constraintsFile, requirementsText(spec.constraints) + pins.join("\n") + "\n", { mode: 0o600 });
-      const installed = await spec.installer.install({
+      const stop = new AbortController();
+      const installing = spec.installer.install({
         python,
         envDir: dir,
         requirementsFile,
@@ -254,8 +270,9 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
         redact: (text) => spec.redactor.redact(text),
         log: (line) => void note(spec.redactor.redact(line)),
         ...(spec.pylock && !request.pins ? { pylock: { file: spec.pylock.file, lock: spec.pylock.lock } } : {}),
-        signal: AbortSignal.any([...(request.signal ? [request.signal] : []), AbortSignal.timeout(Math.max(0, deadline - Date.now()))]),
+        signal: stop.signal,
       });
+      const installed = await untilDeadline(installing, request, deadline, () => phase).finally(() => stop.abort());
       if (installed.fallback) installedBy = installed.fallback.installer;
       if (installed.error) throw new EnvBuildError(installed.error);
       if (installed.lock === null) {

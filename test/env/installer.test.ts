@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -132,6 +133,22 @@ describe("venvflow's installer (the default)", () => {
   it("explains a resolution failure with the resolver's own error", async () => {
     await expect(build({ requirements: ["vf-conflict-a", "vf-conflict-b"] })).rejects.toMatchObject({ code: "env_build_failed", message: expect.stringMatching(/vf-alpha/) });
     await expect(build({ requirements: ["vf-no-such-project"] })).rejects.toMatchObject({ code: "env_build_failed", reason: "no_matching_distribution" });
+  });
+
+  it("stops at VENVFLOW_BUILD_TIMEOUT while resolving against an index that never answers", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/simple/`;
+      const started = Date.now();
+      const error = await ensureEnvironment({ pythonVersion, requirements: ["vf-alpha"], indexUrls: [url] }, { home, env: testPipEnv({ VENVFLOW_BUILD_TIMEOUT: "2" }) }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "build_timeout", message: expect.stringMatching(/timed out after 2 s while resolving and installing the requirements/) as unknown });
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it("drops an environment's wheel references when it is removed, and gc evicts unreferenced wheels", async () => {
