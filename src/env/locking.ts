@@ -58,13 +58,20 @@ export function isFrozen(env: NodeJS.ProcessEnv): boolean {
   return /^(1|true|yes|on)$/i.test(env.VENVFLOW_FROZEN ?? "");
 }
 
-/** Every readable pylock file in a directory; one that does not parse is an error naming it (it was meant as a lock). */
+/**
+ * The pylock files of a directory that venvflow can install. Others (a lock another tool wrote with sdists, a
+ * broken file) are skipped here: they are not this environment's lock, and must not break every build beside them.
+ */
 async function locksIn(dir: string): Promise<{ file: string; lock: Pylock }[]> {
   const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => LOCK_NAME.test(n)).sort();
   const out: { file: string; lock: Pylock }[] = [];
   for (const name of names) {
     const file = path.join(dir, name);
-    out.push({ file, lock: parsePylock(await fs.readFile(file, "utf8"), file, dir) });
+    try {
+      out.push({ file, lock: parsePylock(await fs.readFile(file, "utf8"), file, dir) });
+    } catch {
+      // not a lock venvflow wrote or can use
+    }
   }
   return out;
 }

@@ -51,6 +51,8 @@ beforeAll(async () => {
   newIndex = await startPackageIndex({ wheels: [...STANDARD_WHEELS, gammaNew] });
   dagDir = await tempDir("venvflow-lock-dags-");
   await writeFile(path.join(dagDir, "flow.ts"), dagText("vf-beta[fast]"));
+  // A lock another tool wrote (an sdist venvflow cannot install) sits beside them: it must not break anything.
+  await writeFile(path.join(dagDir, "pylock.toml"), `lock-version = "1.0"\ncreated-by = "pip"\n\n[[packages]]\nname = "other"\nversion = "1.0"\nsdist = { name = "other-1.0.tar.gz", url = "https://example.invalid/other-1.0.tar.gz", hashes = { sha256 = "${"0".repeat(64)}" } }\n`);
   await writeFile(path.join(dagDir, "job.py"), "def versions():\n    import vf_alpha, vf_gamma\n    return [vf_alpha.__version__, vf_gamma.__version__]\n\ndef gamma():\n    import vf_gamma\n    return vf_gamma.__version__\n");
 });
 afterAll(async () => {
@@ -66,7 +68,7 @@ describe.skipIf(!python311)("lockfiles", () => {
     const home = await tempDir("venvflow-lock-home-");
     const result = await cli(["lock", path.join(dagDir, "flow.ts")], home, oldIndex);
     expect(result.code, result.stderr).toBe(0);
-    const locks = (await readdir(dagDir)).filter((n) => n.startsWith("pylock.")).sort();
+    const locks = (await readdir(dagDir)).filter((n) => n.startsWith("pylock.") && n !== "pylock.toml").sort();
     expect(locks).toEqual(["pylock.flow-lockdemo-a.toml", "pylock.flow-lockdemo-c.toml"]);
     expect(result.stdout).toMatch(/wrote \S*pylock\.flow-lockdemo-a\.toml {2}\(3 packages; lockdemo\.a, lockdemo\.b\)/);
     const lock = parsePylock(await readFile(path.join(dagDir, locks[0] as string), "utf8"));
