@@ -21,8 +21,7 @@ import type { ProbedInterpreter } from "./python.ts";
 import { resolve, targetFor, type ResolveResult } from "./resolver/index.ts";
 import type { RequirementLine } from "./requirements.ts";
 import type { ResolvedSpec } from "./spec.ts";
-
-const LOCK_NAME = /^pylock(\.[^.]+)?\.toml$/;
+import { LOCK_FILE_NAME } from "./types.ts";
 
 /** What a lock's identity is computed from: the declared environment, redacted, and the interpreter's X.Y and platform. */
 export interface LockIdentityParts {
@@ -63,7 +62,7 @@ export function isFrozen(env: NodeJS.ProcessEnv): boolean {
  * broken file) are skipped here: they are not this environment's lock, and must not break every build beside them.
  */
 async function locksIn(dir: string): Promise<{ file: string; lock: Pylock }[]> {
-  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => LOCK_NAME.test(n)).sort();
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => LOCK_FILE_NAME.test(n)).sort();
   const out: { file: string; lock: Pylock }[] = [];
   for (const name of names) {
     const file = path.join(dir, name);

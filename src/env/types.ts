@@ -60,6 +60,9 @@ type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 // Does not compile when ENV_OPTIONS and EnvSpecInput's fields disagree.
 export const ENV_OPTIONS_MATCH_SPEC: SameKeys<keyof EnvSpecInput, EnvOptionName> = true;
 
+/** The files a build looks among for its environment's lock (PEP 751 names: `pylock.toml`, `pylock.<name>.toml`). */
+export const LOCK_FILE_NAME = /^pylock(\.[^.]+)?\.toml$/;
+
 /** One installed distribution as the installer resolved it. */
 export interface LockedPackage {
   name: string;
