@@ -147,7 +147,7 @@ function lines(requirements: readonly RequirementLine[]): string[] {
   return requirements.map((l) => l.text);
 }
 
-function pylockFrom(result: ResolveResult, spec: ResolvedSpec, dagFile: string): Pylock {
+function pylockFrom(result: ResolveResult, spec: ResolvedSpec, dag: string): Pylock {
   const byName = new Map(result.distributions.map((d) => [d.name, d]));
   const packages: PylockPackage[] = result.distributions.map((d) => {
     const dependencies = [...new Set(d.metadata.requiresDist.map((r) => canonicalizeName(new Requirement(r).name)))].filter((n) => byName.has(n)).sort();
@@ -165,7 +165,7 @@ function pylockFrom(result: ResolveResult, spec: ResolvedSpec, dagFile: string):
     lockVersion: "1.0",
     createdBy: "venvflow",
     packages,
-    venvflow: { identity: spec.lockIdentity, dag: path.basename(dagFile), python: `${spec.interpreter.major}.${spec.interpreter.minor}`, requirements: spec.lockRequirements, constraints: spec.lockConstraints },
+    venvflow: { identity: spec.lockIdentity, dag, python: `${spec.interpreter.major}.${spec.interpreter.minor}`, requirements: spec.lockRequirements, constraints: spec.lockConstraints },
   };
 }
 
@@ -228,7 +228,8 @@ export async function lockDagEnvironments(dagFile: string, targets: LockTarget[]
         details: { tasks, file: sdist.filename },
       });
     }
-    const lock = pylockFrom(result, spec, dagFile);
+    // A lock another DAG file of this directory wrote for the same environment stays that file's (it removes it).
+    const lock = pylockFrom(result, spec, sameIdentity?.lock.venvflow?.dag ?? path.basename(dagFile));
     const before = await fs.readFile(file, "utf8").catch(() => null);
     await writePylock(file, lock);
     const after = await fs.readFile(file, "utf8");

@@ -105,6 +105,19 @@ describe.skipIf(!python311)("lockfiles", () => {
     expect((JSON.parse(c.stdout) as typeof envsA)[0]?.lock.map((p) => `${p.name}==${p.version}`)).toEqual(["vf-alpha==1.1.0", "vf-beta==1.0.0", "vf-gamma==0.5.0"]);
   });
 
+  it("env build --lock-file installs a named lock for an ad-hoc spec, and says when it no longer matches", async () => {
+    const home = await tempDir("venvflow-lock-home-");
+    const lockFile = path.join(dagDir, "pylock.flow-lockdemo-a.toml");
+    const before = oldIndex.requests.length;
+    const used = await cli(["env", "build", "--python", "3.11", "-r", "vf-beta[fast]", "--lock-file", lockFile], home, oldIndex);
+    expect(used.code, used.stderr).toBe(0);
+    expect(used.stderr).toMatch(/using the lock .*pylock\.flow-lockdemo-a\.toml \(3 packages\)/);
+    expect(pages(oldIndex, before)).toEqual([]);
+    const stale = await cli(["env", "build", "--python", "3.11", "-r", "vf-gamma", "--lock-file", lockFile], home, oldIndex);
+    expect(stale.code, stale.stderr).toBe(0);
+    expect(stale.stderr).toMatch(/the lock pylock\.flow-lockdemo-a\.toml: added vf-gamma; removed vf-beta\[fast\] — not used, resolving instead/);
+  });
+
   it("runs the DAG from the lock with --frozen", async () => {
     const home = await tempDir("venvflow-lock-home-");
     const result = await cli(["run", path.join(dagDir, "flow.ts"), "--frozen", "--json"], home, newIndex);
