@@ -135,6 +135,23 @@ describe("venvflow's installer (the default)", () => {
     await expect(build({ requirements: ["vf-no-such-project"] })).rejects.toMatchObject({ code: "env_build_failed", reason: "no_matching_distribution" });
   });
 
+  it("installs from an index with credentials and writes them nowhere: build log, environment metadata, progress", async () => {
+    const secured = await startPackageIndex({ wheels: STANDARD_WHEELS.filter((w) => w.name === "vf-gamma"), basicAuth: { username: "ci", password: "Sup3r-Secret-Token" } });
+    try {
+      const output: string[] = [];
+      const events: BuildProgress[] = [];
+      const env = await build({ requirements: ["vf-gamma"], indexUrls: [secured.urlWithCredentials("ci", "Sup3r-Secret-Token")] }, events, output);
+      expect(env.installer.name).toBe("venvflow");
+      expect(env.lock[0]?.source).toMatch(/^http:\/\/ci:\*\*\*@127\.0\.0\.1:\d+\/files\/vf_gamma-0\.5\.0-py3-none-any\.whl$/);
+      const written = [await readFile(env.buildLogPath, "utf8"), await readFile(path.join(env.path, "venvflow-env.json"), "utf8"), output.join("\n"), JSON.stringify(events)];
+      for (const text of written) expect(text).not.toContain("Sup3r-Secret-Token");
+      // The wheel itself was fetched with the index's credentials (the index refuses requests without them).
+      expect(secured.requests.some((r) => r.startsWith("/files/vf_gamma"))).toBe(true);
+    } finally {
+      await secured.close();
+    }
+  });
+
   it("stops at VENVFLOW_BUILD_TIMEOUT while resolving against an index that never answers", async () => {
     const sockets: Socket[] = [];
     const silent = createServer((socket) => void sockets.push(socket));
