@@ -140,7 +140,10 @@ describe("venvflow's installer (the default)", () => {
     try {
       const output: string[] = [];
       const events: BuildProgress[] = [];
-      const env = await build({ requirements: ["vf-gamma"], indexUrls: [secured.urlWithCredentials("ci", "Sup3r-Secret-Token")] }, events, output);
+      // A home of its own: the shared one has this very wheel cached (same sha256) and would not fetch it.
+      const ownHome = await mkdtemp(path.join(tmpdir(), "venvflow-installer-auth-"));
+      work.push(ownHome);
+      const env = await build({ requirements: ["vf-gamma"], indexUrls: [secured.urlWithCredentials("ci", "Sup3r-Secret-Token")] }, events, output, { home: ownHome });
       expect(env.installer.name).toBe("venvflow");
       expect(env.lock[0]?.source).toMatch(/^http:\/\/ci:\*\*\*@127\.0\.0\.1:\d+\/files\/vf_gamma-0\.5\.0-py3-none-any\.whl$/);
       const written = [await readFile(env.buildLogPath, "utf8"), await readFile(path.join(env.path, "venvflow-env.json"), "utf8"), output.join("\n"), JSON.stringify(events)];
