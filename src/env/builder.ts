@@ -298,7 +298,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       interpreter: { path: spec.interpreter.path, version: spec.interpreter.version, major: spec.interpreter.major, minor: spec.interpreter.minor, implementation: spec.interpreter.implementation, source: spec.interpreter.source },
       installer: installedBy,
       systemSitePackages: spec.systemSitePackages,
-      canonicalSpec: spec.canonical + (pins.length ? `\nrefreshed pins: ${pins.join(", ")}` : ""),
+      canonicalSpec: spec.canonical + (pins.length ? `\n${request.pins ? "refreshed" : "locked"} pins: ${pins.join(", ")}` : ""),
       lock,
       createdAt: new Date().toISOString(),
       buildDurationMs: Date.now() - started,
