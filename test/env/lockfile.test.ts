@@ -118,6 +118,17 @@ describe.skipIf(!python311)("lockfiles", () => {
     expect(stale.stderr).toMatch(/the lock pylock\.flow-lockdemo-a\.toml: added vf-gamma; removed vf-beta\[fast\] — not used, resolving instead/);
   });
 
+  it("pip, when selected, installs the lock's versions (as constraints) even where the index has newer ones", async () => {
+    const home = await tempDir("venvflow-lock-home-");
+    const result = await cli(["env", "build", path.join(dagDir, "flow.ts"), "--json", "--frozen"], home, newIndex, { VENVFLOW_INSTALLER: "pip" });
+    expect(result.code, result.stderr).toBe(0);
+    const envs = JSON.parse(result.stdout) as { installer: { name: string }; lock: { name: string; version: string }[]; canonicalSpec: string }[];
+    expect(envs[0]?.installer.name).toBe("pip");
+    expect(envs[0]?.lock.map((p) => `${p.name}==${p.version}`)).toEqual(["vf-alpha==1.1.0", "vf-beta==1.0.0", "vf-gamma==0.5.0"]);
+    expect(envs[2]?.lock.map((p) => `${p.name}==${p.version}`)).toEqual(["vf-gamma==0.5.0"]);
+    expect(envs[0]?.canonicalSpec).toMatch(/locked pins: vf-alpha==1\.1\.0, vf-beta==1\.0\.0, vf-gamma==0\.5\.0/);
+  });
+
   it("runs the DAG from the lock with --frozen", async () => {
     const home = await tempDir("venvflow-lock-home-");
     const result = await cli(["run", path.join(dagDir, "flow.ts"), "--frozen", "--json"], home, newIndex);
