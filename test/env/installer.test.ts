@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureEnvironment, gcEnvironments, removeEnvironment } from "../../src/env/index.ts";
 import type { BuildProgress, EnvSpecInput } from "../../src/env/types.ts";
 import { WheelCache } from "../../src/env/wheels/index.ts";
-import { startPackageIndex, testPipEnv, type PackageIndex } from "../support/pypi.ts";
+import { startPackageIndex, testPipEnv, unreachableIndexUrl, type PackageIndex } from "../support/pypi.ts";
 import { anyPython, versionOf } from "../support/pythons.ts";
 import { STANDARD_WHEELS } from "../support/standard-packages.ts";
 
@@ -128,6 +128,15 @@ describe("venvflow's installer (the default)", () => {
     expect(output.join("\n")).toMatch(/falling back to pip [\d.]+: vf_sdist_only-1\.0\.0\.tar\.gz is a source distribution that must be built/);
     expect(env.installer.name).toBe("pip");
     expect((await run(env.python, ["-c", "import vf_sdist_only; print(vf_sdist_only.VALUE)"])).stdout.trim()).toBe("built from source");
+  });
+
+  it("hands the install to pip when one of several indexes is unreachable (pip skips it), printing why", async () => {
+    const down = await unreachableIndexUrl();
+    const output: string[] = [];
+    const env = await build({ requirements: ["vf-alpha==1.0.0"], indexUrls: [down, index.url] }, [], output, { env: testPipEnv({ PIP_RETRIES: "0" }) });
+    expect(output.join("\n")).toMatch(/falling back to pip [\d.]+: the index http:\/\/127\.0\.0\.1:\d+\/simple\/? is unreachable; pip skips it and uses the others/);
+    expect(env.installer.name).toBe("pip");
+    expect(env.lock.map((p) => `${p.name}==${p.version}`)).toEqual(["vf-alpha==1.0.0"]);
   });
 
   it("explains a resolution failure with the resolver's own error", async () => {

@@ -160,6 +160,11 @@ export class VenvflowInstaller implements EnvironmentInstaller {
       if (error instanceof VenvflowError && error.code === "sdist_metadata_unavailable") {
         return this.fallback(request, `${String(error.details.file)} is a source distribution that must be built (venvflow's installer installs wheels only)`);
       }
+      // pip warns about an unreachable index and carries on with the others (an offline machine whose pip.conf adds
+      // a mirror to PyPI); the resolver stops. With more than one index, pip's way is the one users rely on.
+      if (error instanceof VenvflowError && error.code === "index_unreachable" && indexes.length > 1) {
+        return this.fallback(request, `the index ${String(error.details.index)} is unreachable; pip skips it and uses the others`);
+      }
       if (error instanceof VenvflowError) return failed(error);
       throw error;
     }
