@@ -58,7 +58,7 @@ export async function benchEnvBuild(rounds = 3): Promise<void> {
     return;
   }
   // Both methods see the same configuration: the mirror as the only index (no find-links, no config file).
-  const env: NodeJS.ProcessEnv = { ...machine, PIP_CONFIG_FILE: "/dev/null", PIP_INDEX_URL: index, PIP_EXTRA_INDEX_URL: "" };
+  const env: NodeJS.ProcessEnv = { ...machine, PIP_CONFIG_FILE: "/dev/null", PIP_INDEX_URL: index, PIP_EXTRA_INDEX_URL: "", VENVFLOW_BYTECODE: "1" };
   delete env.PIP_FIND_LINKS;
   console.log(`environment build: ${REQUIREMENTS.join(", ")} on Python ${python.version}; index ${index} only; ${rounds} rounds, medians`);
   const scratch = await mkdtemp(path.join(tmpdir(), "venvflow-bench-env-"));

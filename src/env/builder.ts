@@ -306,7 +306,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       sizeBytes: await directorySize(dir),
     };
     await cache.publish(metadata);
-    if (installedBy.name === spec.installer.name) spec.installer.afterPublish?.(dir);
+    if (installedBy.name === spec.installer.name) spec.installer.afterPublish?.(dir, request.env);
     await log.write(`published ${key} in ${metadata.buildDurationMs} ms\n`);
     progress("done", `built in ${(metadata.buildDurationMs / 1000).toFixed(1)} s`);
     return metadata;

@@ -4,7 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -100,6 +100,22 @@ describe("venvflow's installer (the default)", () => {
     // (Checked by mode: root, as in CI containers, writes through any mode.)
     const linked = (await run(env.python, ["-c", "import vf_alpha, os; print(oct(os.stat(vf_alpha.__file__).st_mode & 0o222))"])).stdout.trim();
     expect(linked).toBe("0o0");
+  });
+
+  it("compiles bytecode after publishing, in the background, unless VENVFLOW_BYTECODE=0", async () => {
+    const own = await mkdtemp(path.join(tmpdir(), "venvflow-installer-pyc-"));
+    work.push(own);
+    const env = await build({ requirements: ["vf-gamma"] }, [], [], { home: own, env: testPipEnv({ VENVFLOW_BYTECODE: "1" }) });
+    const pycache = path.join(env.path, "lib", `python${pythonVersion}`, "site-packages", "vf_gamma", "__pycache__");
+    let compiled: string[] = [];
+    for (let i = 0; i < 200 && compiled.length === 0; i++) {
+      compiled = await readdir(pycache).catch(() => []);
+      if (compiled.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(compiled.some((f) => f.startsWith("__init__.") && f.endsWith(".pyc"))).toBe(true);
+    const off = await build({ requirements: ["vf-gamma==0.5.0"] }, [], [], { home: own });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await readdir(path.join(off.path, "lib", `python${pythonVersion}`, "site-packages", "vf_gamma")).catch(() => [])).toEqual(["__init__.py"]);
   });
 
   it("hands a direct URL requirement to pip, printing why, and the key names pip", async () => {

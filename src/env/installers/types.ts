@@ -78,5 +78,5 @@ export interface EnvironmentInstaller {
   /** name/version of every distribution installed in an environment. */
   inspect(envDir: string): Promise<{ name: string; version: string }[]>;
   /** Work after the environment is published, off the critical path (bytecode). Must not throw or block. */
-  afterPublish?(envDir: string): void;
+  afterPublish?(envDir: string, env: NodeJS.ProcessEnv): void;
 }

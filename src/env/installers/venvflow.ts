@@ -197,8 +197,11 @@ export class VenvflowInstaller implements EnvironmentInstaller {
     return installedDistributions(envDir);
   }
 
-  /** Bytecode after publishing: a task never waits for it (Python compiles what it imports on its own). */
-  afterPublish(envDir: string): void {
-    compileBytecodeInBackground(envDir, this.interpreter);
+  /**
+   * Bytecode after publishing: a task never waits for it (Python compiles what it imports on its own).
+   * VENVFLOW_BYTECODE=0 turns it off (tests that delete a home right after a build would race the compiler).
+   */
+  afterPublish(envDir: string, env: NodeJS.ProcessEnv): void {
+    if (env.VENVFLOW_BYTECODE !== "0") compileBytecodeInBackground(envDir, this.interpreter);
   }
 }
