@@ -115,3 +115,10 @@ export function ago(iso: string): string {
   if (seconds < 86400) return `${Math.round(seconds / 3600)}h ago`;
   return `${Math.round(seconds / 86400)}d ago`;
 }
+
+export const FROZEN_HELP = "install each environment from its pylock.toml with no resolution; fail when its requirements no longer match the lock (or VENVFLOW_FROZEN=1)";
+
+/** `--frozen` reaches every build of this process, and of the workers it starts, through the environment. */
+export function applyFrozen(frozen: boolean): void {
+  if (frozen) process.env.VENVFLOW_FROZEN = "1";
+}

@@ -2,16 +2,16 @@
 import type { Command } from "@commander-js/extra-typings";
 import { Listr } from "listr2";
 import path from "node:path";
-import { ensureEnvironment, gcEnvironments, listEnvironments, removeEnvironment, showEnvironment } from "../env/index.ts";
+import { ensureEnvironment, gcEnvironments, listEnvironments, removeEnvironment, showEnvironment, wheelCacheSummary } from "../env/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { BuildProgress, EnvSpecInput, Environment, Installer } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { existsSync } from "node:fs";
-import { action, ago, collect, formatBytes, parseSize, printJson, table } from "./common.ts";
+import { action, applyFrozen, FROZEN_HELP, ago, collect, formatBytes, parseSize, printJson, table } from "./common.ts";
 import { environmentRequirements, environmentUsers } from "./usage.ts";
 
-interface BuildTarget {
+export interface BuildTarget {
   label: string;
   spec: EnvSpecInput;
 }
@@ -76,11 +76,14 @@ export function registerEnvCommands(program: Command): void {
     .option("--index-url <url>", "package index URL (credentials in it are never shown)")
     .option("--extra-index-url <url>", "extra package index URL (repeatable)", collect, [] as string[])
     .option("--system-site-packages", "let the environment see the interpreter's site-packages", false)
-    .option("--installer <name>", "pip, uv or auto", "auto")
+    .option("--installer <name>", "venvflow, pip, uv or auto (venvflow)", "auto")
     .option("--refresh", "re-resolve unpinned requirements into a new environment (the current one stays)", false)
+    .option("--lock-file <file>", "install from this pylock.toml (ad-hoc spec; a DAG file's locks are found beside it)")
+    .option("--frozen", FROZEN_HELP, false)
     .option("--json", "print the result as JSON", false)
     .action(
       action(async (dagFile, opts) => {
+        applyFrozen(opts.frozen);
         let targets: BuildTarget[];
         if (dagFile) {
           targets = await targetsFromDagFile(dagFile);
@@ -99,6 +102,7 @@ export function registerEnvCommands(program: Command): void {
             systemSitePackages: opts.systemSitePackages,
             installer: opts.installer as Installer | "auto",
             baseDir: process.cwd(),
+            ...(opts.lockFile ? { lockFile: path.resolve(opts.lockFile) } : {}),
           };
           targets = [{ label: "environment", spec }];
         }
@@ -112,9 +116,16 @@ export function registerEnvCommands(program: Command): void {
     .command("list")
     .description("List cached environments, most recently used first, with their Python, requirements and the DAG tasks that use them")
     .option("--dags <path>", 'DAG file or folder whose tasks to match to environments (default: "dags" when that folder exists)')
+    .option("--wheels", "list the wheel cache instead: every cached wheel, its size and how many environments link it", false)
     .option("--json", "print as JSON", false)
     .action(
       action(async (opts) => {
+        if (opts.wheels) {
+          const cache = await wheelCacheSummary();
+          if (opts.json) return printJson(cache);
+          process.stdout.write(`${table(["WHEEL", "SIZE", "ENVIRONMENTS", "SHA256"], cache.wheels.map((w) => [w.filename, formatBytes(w.sizeBytes), String(w.references), w.sha256.slice(0, 12)]))}\n`);
+          return void process.stdout.write(`wheel cache ${cache.root}: ${cache.wheels.length} wheels, ${formatBytes(cache.sizeBytes)}, ${cache.unreferenced} unreferenced\n`);
+        }
         const envs = await listEnvironments();
         const dagsPath = opts.dags ?? (existsSync("dags") ? "dags" : undefined);
         let users: Map<string, string[]> | undefined;
@@ -139,6 +150,8 @@ export function registerEnvCommands(program: Command): void {
             ]),
           )}\n`,
         );
+        const wheels = await wheelCacheSummary();
+        if (wheels.wheels.length) process.stdout.write(`wheel cache: ${wheels.wheels.length} wheels, ${formatBytes(wheels.sizeBytes)} (${wheels.unreferenced} unreferenced; \`venvflow env list --wheels\`)\n`);
         for (const e of envs.filter((e) => e.problem)) {
           process.stdout.write(`broken: ${e.key.slice(0, 12)} ${e.problem}\n  fix: the next task that uses it rebuilds it; or run \`venvflow env rm ${e.key.slice(0, 12)}\`\n`);
         }
@@ -153,7 +166,10 @@ export function registerEnvCommands(program: Command): void {
     .action(
       action(async (key, opts) => {
         const details = await showEnvironment(key);
-        if (opts.json) return printJson(details);
+        const cached = new Map((await wheelCacheSummary()).wheels.map((w) => [w.sha256, w]));
+        const linked = details.lock.filter((p) => p.sha256 && cached.has(p.sha256));
+        const wheelCache = { linkedWheels: linked.length, cachedBytes: linked.reduce((n, p) => n + (cached.get(p.sha256 as string)?.sizeBytes ?? 0), 0) };
+        if (opts.json) return printJson({ ...details, wheelCache });
         const lines = [
           `key:          ${details.key}`,
           `path:         ${details.path}`,
@@ -161,6 +177,7 @@ export function registerEnvCommands(program: Command): void {
           `installer:    ${details.installer.name} ${details.installer.version}`,
           `system site:  ${details.systemSitePackages ? "visible" : "isolated"}`,
           `size:         ${formatBytes(details.sizeBytes)}`,
+          ...(details.installer.name === "venvflow" ? [`wheel cache:  ${wheelCache.linkedWheels} of ${details.lock.length} wheels cached (${formatBytes(wheelCache.cachedBytes)}, linked, not copied)`] : []),
           `created:      ${details.createdAt}`,
           `last used:    ${details.lastUsedAt} (${ago(details.lastUsedAt)})`,
           `in use by:    ${details.inUseBy.length ? details.inUseBy.map((l) => `pid ${l.pid}@${l.host}`).join(", ") : "nobody"}`,
@@ -191,7 +208,7 @@ export function registerEnvCommands(program: Command): void {
 
   env
     .command("gc")
-    .description("Evict environments by age and total size (never one in use); clear crashed builds")
+    .description("Evict environments by age and total size (never one in use); clear crashed builds; evict cached wheels no environment links")
     .option("--older-than <duration>", 'evict environments unused for this long, e.g. "30d", "12h"')
     .option("--max-size <size>", 'evict least recently used until the total is at most this, e.g. "10G"')
     .option("--dry-run", "only say what would be removed", false)
@@ -209,13 +226,15 @@ export function registerEnvCommands(program: Command): void {
         for (const r of result.removed) process.stdout.write(`${verb} ${r.key.slice(0, 12)}  ${formatBytes(r.sizeBytes)}  (${r.reason})\n`);
         for (const k of result.kept) process.stdout.write(`kept ${k.key.slice(0, 12)}  (${k.reason})\n`);
         for (const c of result.cleared) process.stdout.write(`cleared crashed build ${c.slice(0, 12)}\n`);
+        for (const w of result.wheels.removed) process.stdout.write(`${verb} wheel ${w.filename}  ${formatBytes(w.sizeBytes)}  (no environment links it)\n`);
+        if (result.wheels.removed.length) process.stdout.write(`wheel cache: ${formatBytes(result.wheels.freedBytes)} ${opts.dryRun ? "would be " : ""}freed, ${result.wheels.kept} wheels kept\n`);
         process.stdout.write(`total ${formatBytes(result.totalBytesBefore)} → ${formatBytes(result.totalBytesAfter)}\n`);
       }),
     );
 }
 
 /** The environment spec of every virtualenv task in a DAG file. */
-async function targetsFromDagFile(file: string): Promise<BuildTarget[]> {
+export async function targetsFromDagFile(file: string): Promise<BuildTarget[]> {
   // Loaded on demand: the DAG loader brings in tsx, which the other env commands do not need at startup.
   const { loadDags } = await import("../dag/loader.ts");
   const { dags, errors } = await loadDags(path.resolve(file));

@@ -6,6 +6,7 @@ import { registerEnvCommands } from "./env.ts";
 import { registerInitCommand } from "./init.ts";
 import { registerDagsCommands } from "./dags.ts";
 import { registerDoctorCommand } from "./doctor.ts";
+import { registerLockCommand } from "./lock.ts";
 import { registerLogsCommand } from "./logs.ts";
 import { registerOpsCommands } from "./ops.ts";
 import { registerRunCommand, registerWorkerCommand } from "./run.ts";
@@ -22,6 +23,7 @@ const program = new Command("venvflow")
 // Each command group lives in its own file and registers itself here.
 registerInitCommand(program);
 registerEnvCommands(program);
+registerLockCommand(program);
 registerCallCommand(program);
 registerRunCommand(program);
 registerWorkerCommand(program);

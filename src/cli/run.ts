@@ -10,7 +10,7 @@ import type { EngineEvent } from "../engine/types.ts";
 import type { LogLine } from "../runtime/types.ts";
 import { openStore } from "../store/index.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { action, loadErrorText, paint, printJson, stateText, taskErrorLines } from "./common.ts";
+import { action, applyFrozen, FROZEN_HELP, loadErrorText, paint, printJson, stateText, taskErrorLines } from "./common.ts";
 import { formatMs, parseConf, parseDate, parsePositiveInt, runJson, runTable } from "./runs.ts";
 
 /**
@@ -35,8 +35,10 @@ export function registerRunCommand(program: Command): void {
     .option("--run-id <id>", "run id (default: manual__<logical date>)")
     .option("--workers <n>", "tasks run concurrently in this process", "4")
     .option("--json", "print the run as JSON instead of live states and a table", false)
+    .option("--frozen", FROZEN_HELP, false)
     .action(
       action(async (file, opts) => {
+        applyFrozen(opts.frozen);
         const conf = parseConf(opts.conf);
         const logicalDate = parseDate(opts.logicalDate, "--logical-date");
         const workers = parsePositiveInt(opts.workers, "--workers");
@@ -98,8 +100,10 @@ export function registerWorkerCommand(program: Command): void {
     .option("--slots <n>", "tasks run concurrently by this worker", "4")
     .option("--no-schedule", "do not create the runs the DAGs' cron schedules make due (leave that to other workers)")
     .option("--json", "print every event (run and task states, log lines) as one JSON object per line on stdout", false)
+    .option("--frozen", FROZEN_HELP, false)
     .action(
       action(async (target, opts) => {
+        applyFrozen(opts.frozen);
         const slots = parsePositiveInt(opts.slots, "--slots");
         const { dags, errors } = await loadDags(target);
         for (const e of errors) {

@@ -1,7 +1,7 @@
 /**
  * Builds one environment in place under its lock: create the venv (no pip seeded into it), install with
- * pip run from outside (`pip --python`) or uv, record what was resolved as the environment's lock, then
- * publish. On any failure the directory is removed and the error explains the installer's decisive line.
+ * venvflow's own installer, pip run from outside (`pip --python`) or uv, record what was resolved as the
+ * environment's lock, then publish. On any failure the directory is removed and the error explains the installer's decisive line.
  */
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -108,14 +108,29 @@ async function runLogged(argv: string[], request: BuildRequest, env: NodeJS.Proc
   await lockUpdate;
   await written;
   await request.lock.setChild(undefined);
-  if (outcome.timedOut) {
-    const where = request.spec.indexUrls?.length ? request.spec.indexUrls.map(redactUrl).join(", ") : "the installer's configured index";
-    throw new VenvflowError("build_timeout", `Building the environment timed out after ${Math.round(buildTimeoutMs(request.env) / 1000)} s while ${phase()} (index: ${where})`, {
-      fix: "check that the index answers (an index that accepts connections but never replies hangs every install), or raise VENVFLOW_BUILD_TIMEOUT (seconds)",
-    });
-  }
+  if (outcome.timedOut) throw timedOut(request, phase());
   if (outcome.stopped) throw new VenvflowError("build_cancelled", "Environment build was cancelled", { fix: "run it again" });
   return { exitCode: outcome.exitCode, lines };
+}
+
+function timedOut(request: BuildRequest, phase: string): VenvflowError {
+  const where = request.spec.indexUrls?.length ? request.spec.indexUrls.map(redactUrl).join(", ") : "the installer's configured index";
+  return new VenvflowError("build_timeout", `Building the environment timed out after ${Math.round(buildTimeoutMs(request.env) / 1000)} s while ${phase} (index: ${where})`, {
+    fix: "check that the index answers (an index that accepts connections but never replies hangs every install), or raise VENVFLOW_BUILD_TIMEOUT (seconds)",
+  });
+}
+
+/** Work that runs no command (venvflow's installer) stops at the build's deadline or cancellation all the same. */
+function untilDeadline<T>(work: Promise<T>, request: BuildRequest, deadline: number, phase: () => string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(timedOut(request, phase())), Math.max(0, deadline - Date.now()));
+    const onAbort = () => reject(new VenvflowError("build_cancelled", "Environment build was cancelled", { fix: "run it again" }));
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
+    });
+  });
 }
 
 /**
@@ -188,7 +203,8 @@ export async function resolveNow(spec: ResolvedSpec, python: string, cache: EnvC
       if (outcome.timedOut) throw new VenvflowError("build_timeout", `Resolving the requirements timed out after ${Math.round(buildTimeoutMs(env) / 1000)} s`, { fix: "check that the index answers, or raise VENVFLOW_BUILD_TIMEOUT (seconds)" });
       return { exitCode: outcome.exitCode, lines };
     };
-    const { result, pins } = await spec.installer.resolve({ python, requirementsFile, constraintsFile, scratch, sources: sources(spec), env: installerEnv(spec, env), run });
+    const { result, pins, error } = await spec.installer.resolve({ python, requirementsFile, constraintsFile, scratch, sources: sources(spec), env: installerEnv(spec, env), run });
+    if (error) throw new EnvBuildError(error);
     if (pins === null) {
       throw new EnvBuildError(explainInstallFailure({ lines: result.lines, pythonVersion: spec.interpreter.version, platform: spec.interpreter.platform, indexUrls: spec.indexUrls?.map(redactUrl) ?? null, buildLogPath: "(resolution only: no build log)", exitCode: result.exitCode }));
     }
@@ -211,6 +227,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
   const scratch = await cache.scratchDir();
   const env = installerEnv(spec, request.env);
   let phase = "creating the environment";
+  let notes = Promise.resolve();
   const deadline = request.deadline ?? started + buildTimeoutMs(request.env);
   try {
     await log.write(`${spec.canonical}\n`);
@@ -230,7 +247,19 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
 
     let lock: LockedPackage[] = [];
     let warnings: string[] = [];
-    const pins = request.pins ?? [];
+    let installedBy = { name: spec.installer.name, version: spec.installer.version };
+    // pip and uv cannot install a pylock.toml: they get its versions as constraints (venvflow's installer installs it as is).
+    const lockPins = spec.pylock && spec.installer.name !== "venvflow" ? spec.pylock.lock.packages.map((p) => `${p.name}==${p.version}`) : [];
+    const pins = request.pins ?? lockPins;
+    const note = (message: string): Promise<void> => {
+      progress("install", message);
+      request.onOutput?.(message);
+      notes = notes.then(() => log.write(`${message}\n`)).then(() => undefined, () => undefined);
+      return notes;
+    };
+    if (spec.installerNote) await note(spec.installerNote);
+    if (spec.lockNote) await note(spec.lockNote);
+    if (spec.pylock) await note(`using the lock ${spec.pylock.file} (${spec.pylock.lock.packages.length} packages)`);
     if (spec.requirements.length > 0) {
       progress("install", `installing ${spec.requirements.length} requirement${spec.requirements.length === 1 ? "" : "s"} with ${spec.installer.name} ${spec.installer.version}`);
       phase = "resolving and installing the requirements";
@@ -238,7 +267,8 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       const constraintsFile = path.join(scratch, "constraints.txt");
       await fs.writeFile(requirementsFile, requirementsText(spec.requirements), { mode: 0o600 });
       await fs.writeFile(constraintsFile, requirementsText(spec.constraints) + pins.join("\n") + "\n", { mode: 0o600 });
-      const installed = await spec.installer.install({
+      const stop = new AbortController();
+      const installing = spec.installer.install({
         python,
         envDir: dir,
         requirementsFile,
@@ -249,7 +279,13 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
         run,
         requested: new Set(spec.requirements.flatMap((r) => (r.name ? [r.name] : []))),
         redact: (text) => spec.redactor.redact(text),
+        log: (line) => void note(spec.redactor.redact(line)),
+        ...(spec.pylock && !request.pins ? { pylock: { file: spec.pylock.file, lock: spec.pylock.lock } } : {}),
+        signal: stop.signal,
       });
+      const installed = await untilDeadline(installing, request, deadline, () => phase).finally(() => stop.abort());
+      if (installed.fallback) installedBy = installed.fallback.installer;
+      if (installed.error) throw new EnvBuildError(installed.error);
       if (installed.lock === null) {
         // With no indexUrls, name the index the installer's own configuration gives (pip.conf, PIP_*), as doctor does.
         const indexUrls = spec.indexUrls ?? (await spec.installer.configuredIndexes(env).catch(() => null));
@@ -274,9 +310,9 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       key,
       declaredKey: spec.key,
       interpreter: { path: spec.interpreter.path, version: spec.interpreter.version, major: spec.interpreter.major, minor: spec.interpreter.minor, implementation: spec.interpreter.implementation, source: spec.interpreter.source },
-      installer: { name: spec.installer.name, version: spec.installer.version },
+      installer: installedBy,
       systemSitePackages: spec.systemSitePackages,
-      canonicalSpec: spec.canonical + (pins.length ? `\nrefreshed pins: ${pins.join(", ")}` : ""),
+      canonicalSpec: spec.canonical + (pins.length ? `\n${request.pins ? "refreshed" : "locked"} pins: ${pins.join(", ")}` : ""),
       lock,
       createdAt: new Date().toISOString(),
       buildDurationMs: Date.now() - started,
@@ -285,6 +321,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       ...(warnings.length ? { warnings } : {}),
     };
     await cache.publish(metadata);
+    if (installedBy.name === spec.installer.name) spec.installer.afterPublish?.(dir, request.env);
     await log.write(`published ${key} in ${metadata.buildDurationMs} ms\n`);
     progress("done", `built in ${(metadata.buildDurationMs / 1000).toFixed(1)} s`);
     return metadata;
@@ -298,6 +335,7 @@ export async function buildEnvironment(request: BuildRequest): Promise<EnvMetada
       cause: error,
     });
   } finally {
+    await notes;
     await log.close();
     await fs.rm(scratch, { recursive: true, force: true });
   }

@@ -19,6 +19,7 @@ import { VenvflowError } from "../util/errors.ts";
 import { isAlive } from "../util/process.ts";
 import { acquireLock, tryAcquireLock, type LockHandle } from "./lock.ts";
 import type { Environment } from "./types.ts";
+import { WheelCache } from "./wheels/cache.ts";
 
 export const MARKER = "venvflow-env.json";
 const STATE_DIR = ".venvflow";
@@ -232,6 +233,8 @@ export class EnvCache {
   async discard(key: string): Promise<void> {
     const dir = this.envDir(key);
     const trash = path.join(this.home, "envs", `.trash-${key}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    // Its wheels are no longer worth keeping on its account (gc of the wheel cache reads these references).
+    await new WheelCache(this.home).forgetEnvironment(dir);
     await fs.rm(path.join(dir, MARKER), { force: true });
     try {
       await fs.rename(dir, trash);

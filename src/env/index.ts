@@ -12,10 +12,12 @@ import { EnvCache, type EnvMetadata } from "./cache.ts";
 import { tryAcquireLock } from "./lock.ts";
 import { resolveSpec, sha256, type ResolvedSpec } from "./spec.ts";
 import type { EnsureOptions, EnvSpecInput, Environment, EnvironmentLease } from "./types.ts";
+import { WheelCache, type CachedWheelEntry, type WheelGcResult } from "./wheels/cache.ts";
 
 export { findPython, listPythons, MIN_PYTHON, runPythonJson, type ProbedInterpreter } from "./python.ts";
 export { resolveSpec, type ResolvedSpec } from "./spec.ts";
 export { EnvBuildError } from "./builder.ts";
+export { lockDagEnvironments, type LockTarget, type WrittenLock } from "./locking.ts";
 export { parseRequirements, type ParsedRequirements, type RequirementLine } from "./requirements.ts";
 export type * from "./types.ts";
 
@@ -163,6 +165,8 @@ export interface GcOptions extends CacheOptions {
   /** Evict least recently used environments until the total is at most this many bytes. */
   maxTotalBytes?: number;
   dryRun?: boolean;
+  /** Unreferenced wheels unpacked less than this long ago are kept (an install may be about to link them). Default 10 min. */
+  wheelMinAgeMs?: number;
 }
 
 export interface GcResult {
@@ -172,12 +176,14 @@ export interface GcResult {
   cleared: string[];
   totalBytesBefore: number;
   totalBytesAfter: number;
+  /** The wheel cache's gc, after the environments': wheels no remaining environment references. */
+  wheels: WheelGcResult;
 }
 
 /** Evicts by age and by total size, never an environment a live task holds; clears crashed builds. */
 export async function gcEnvironments(options: GcOptions = {}): Promise<GcResult> {
   const cache = cacheFor(options);
-  const result: GcResult = { removed: [], kept: [], cleared: [], totalBytesBefore: 0, totalBytesAfter: 0 };
+  const result: GcResult = { removed: [], kept: [], cleared: [], totalBytesBefore: 0, totalBytesAfter: 0, wheels: { removed: [], kept: 0, freedBytes: 0 } };
   const published: EnvMetadata[] = [];
   for (const key of await cache.keys()) {
     const metadata = await cache.readMetadata(key);
@@ -226,5 +232,22 @@ export async function gcEnvironments(options: GcOptions = {}): Promise<GcResult>
     }
   }
   result.totalBytesAfter = total;
+  // A dry run removed no environment, so its wheels' references still count: it reports what gc would evict now.
+  result.wheels = await new WheelCache(cache.home).gc({ ...(options.dryRun ? { dryRun: true } : {}), ...(options.wheelMinAgeMs === undefined ? {} : { minAgeMs: options.wheelMinAgeMs }) });
   return result;
+}
+
+export interface WheelCacheSummary {
+  root: string;
+  wheels: CachedWheelEntry[];
+  sizeBytes: number;
+  /** Wheels no existing environment links (what `env gc` evicts once they are 10 minutes old). */
+  unreferenced: number;
+}
+
+/** The wheel cache venvflow's installer links environments from: every wheel, its size and references. */
+export async function wheelCacheSummary(options: CacheOptions = {}): Promise<WheelCacheSummary> {
+  const wheels = new WheelCache(cacheFor(options).home);
+  const list = await wheels.list();
+  return { root: wheels.root, wheels: list, sizeBytes: list.reduce((n, w) => n + w.sizeBytes, 0), unreferenced: list.filter((w) => w.references === 0).length };
 }

@@ -41,6 +41,19 @@ export interface PylockPackage {
   requested?: boolean;
 }
 
+/** `[tool.venvflow]`: which declared environment a lock belongs to, so that builds find it and notice drift. */
+export interface PylockEnvironment {
+  /** Identity of the declared environment (src/env/locking.ts `lockIdentity`). */
+  identity: string;
+  /** The DAG file (its basename) the lock was written for. */
+  dag?: string;
+  /** Canonical requirement and constraint lines it was resolved from (redacted). */
+  requirements: string[];
+  constraints: string[];
+  /** "3.11": the Python the lock was resolved for. */
+  python: string;
+}
+
 export interface Pylock {
   lockVersion: "1.0";
   createdBy: string;
@@ -48,6 +61,7 @@ export interface Pylock {
   /** Markers of the environments this lock is valid for. */
   environments?: string[];
   packages: PylockPackage[];
+  venvflow?: PylockEnvironment;
 }
 
 /** `https://user:pass@host/x` → `https://host/x`. */
@@ -108,6 +122,10 @@ export function stringifyPylock(lock: Pylock): string {
     "requires-python": lock.requiresPython,
     "created-by": lock.createdBy,
   });
+  if (lock.venvflow) {
+    const v = lock.venvflow;
+    out.push("", "[tool.venvflow]", ...tomlLines({ identity: v.identity, dag: v.dag, python: v.python, requirements: v.requirements, constraints: v.constraints }));
+  }
   const packages = [...lock.packages].sort((a, b) => canonicalizeName(a.name).localeCompare(canonicalizeName(b.name)) || a.version.localeCompare(b.version));
   for (const pkg of packages) {
     out.push("", "[[packages]]");
@@ -153,6 +171,7 @@ const packageSchema = z.object({
   tool: z.object({ venvflow: z.object({ requested: z.boolean().optional() }).passthrough().optional() }).passthrough().optional(),
 }).passthrough();
 const lockSchema = z.object({
+  tool: z.object({ venvflow: z.object({ identity: z.string(), dag: z.string().optional(), python: z.string(), requirements: z.array(z.string()), constraints: z.array(z.string()) }).passthrough().optional() }).passthrough().optional(),
   "lock-version": z.string(),
   "created-by": z.string().min(1),
   "requires-python": z.string().optional(),
@@ -207,6 +226,7 @@ export function parsePylock(text: string, source = "pylock.toml", baseDir?: stri
     ...(lock["requires-python"] === undefined ? {} : { requiresPython: lock["requires-python"] }),
     ...(lock.environments === undefined ? {} : { environments: lock.environments }),
     packages,
+    ...(lock.tool?.venvflow === undefined ? {} : { venvflow: { identity: lock.tool.venvflow.identity, ...(lock.tool.venvflow.dag === undefined ? {} : { dag: lock.tool.venvflow.dag }), python: lock.tool.venvflow.python, requirements: lock.tool.venvflow.requirements, constraints: lock.tool.venvflow.constraints } }),
   };
 }
 

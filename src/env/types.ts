@@ -18,7 +18,7 @@ export interface Interpreter {
 }
 
 /** Installers an environment can be built with (see src/env/installers). */
-export const INSTALLERS = ["pip", "uv"] as const;
+export const INSTALLERS = ["venvflow", "pip", "uv"] as const;
 export type Installer = (typeof INSTALLERS)[number];
 
 /**
@@ -28,7 +28,7 @@ export type Installer = (typeof INSTALLERS)[number];
  * existing interpreter).
  */
 export const ENV_BUILD_OPTIONS = ["requirements", "pythonVersion", "systemSitePackages", "pipInstallOptions", "indexUrls"] as const;
-export const ENV_OPTIONS = [...ENV_BUILD_OPTIONS, "constraints", "installer", "baseDir"] as const;
+export const ENV_OPTIONS = [...ENV_BUILD_OPTIONS, "constraints", "installer", "baseDir", "lockFile"] as const;
 export type EnvOptionName = (typeof ENV_OPTIONS)[number];
 
 /** What a task declares about its environment (Airflow's option names, camelCased). */
@@ -45,15 +45,23 @@ export interface EnvSpecInput {
   pipInstallOptions?: string[];
   /** Let the environment see the base interpreter's site-packages. venvflow's default is false. */
   systemSitePackages?: boolean;
-  /** "pip", "uv", or "auto" (uv when it is on PATH or `VENVFLOW_INSTALLER=uv`, else pip). Default "auto". */
+  /** "venvflow", "pip", "uv", or "auto" (`VENVFLOW_INSTALLER`, else venvflow's own installer). Default "auto". */
   installer?: Installer | "auto";
   /** Directory that relative requirement-file paths are resolved against. Default: the current directory. */
   baseDir?: string;
+  /**
+   * A PEP 751 lock (relative to `baseDir`) to install from, with no resolution, when it was locked for these
+   * requirements. Default: the `pylock*.toml` in `baseDir` written for them by `venvflow lock` (src/env/locking.ts).
+   */
+  lockFile?: string;
 }
 
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Does not compile when ENV_OPTIONS and EnvSpecInput's fields disagree.
 export const ENV_OPTIONS_MATCH_SPEC: SameKeys<keyof EnvSpecInput, EnvOptionName> = true;
+
+/** The files a build looks among for its environment's lock (PEP 751 names: `pylock.toml`, `pylock.<name>.toml`). */
+export const LOCK_FILE_NAME = /^pylock(\.[^.]+)?\.toml$/;
 
 /** One installed distribution as the installer resolved it. */
 export interface LockedPackage {

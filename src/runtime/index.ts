@@ -4,10 +4,10 @@
  * comes back as a CallableResult.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ENV_BUILD_OPTIONS, type EnvironmentLease, type EnvSpecInput } from "../env/types.ts";
+import { ENV_BUILD_OPTIONS, LOCK_FILE_NAME, type EnvironmentLease, type EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
@@ -31,6 +31,14 @@ export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickl
 /** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 /**
  * The call's small file operations (a few stats, the call dir, two tiny JSON files) are synchronous: through the
@@ -128,7 +136,7 @@ const warmEnvironments = new Map<string, CallableResult["env"]>();
 
 /**
  * What resolving `spec` depends on: the spec itself, the installer's environment variables, VENVFLOW_HOME, and the
- * size and mtime of the requirement files it names directly. Equal keys resolve to the same environment.
+ * size and mtime of the requirement files it names directly and of the lock files beside it. Equal keys resolve to the same environment.
  */
 async function environmentMemoKey(spec: EnvSpecInput, home: string): Promise<string> {
   const lines = spec.requirements === undefined ? [] : typeof spec.requirements === "string" ? [`-r ${spec.requirements}`] : spec.requirements;
@@ -139,8 +147,16 @@ async function environmentMemoKey(spec: EnvSpecInput, home: string): Promise<str
       return stat ? `${file}:${stat.size}:${stat.mtimeMs}` : `${file}:-`;
     }),
   );
+  // A lock written beside the DAG (`venvflow lock`) changes the environment too.
+  const baseDir = spec.baseDir ?? process.cwd();
+  const locks = await Promise.all(
+    readdirOrEmpty(baseDir).filter((name) => LOCK_FILE_NAME.test(name)).sort().map(async (name) => {
+      const stat = statOrNull(path.join(baseDir, name));
+      return stat ? `${name}:${stat.size}:${stat.mtimeMs}` : `${name}:-`;
+    }),
+  );
   const installerEnv = Object.entries(process.env).filter(([name]) => name.startsWith("PIP_") || name.startsWith("VENVFLOW_") || name.startsWith("UV_"));
-  return JSON.stringify([spec, home, stamps, installerEnv.sort()]);
+  return JSON.stringify([spec, home, stamps, locks, installerEnv.sort()]);
 }
 
 /** Where fork exists, a warm interpreter; `warm: false` on the task or VENVFLOW_WARM=0 turn it off. */

@@ -16,7 +16,7 @@ export const ERROR_CODES = {
     "no_compatible_wheel", "no_matching_distribution", "python_not_found", "python_unsupported", "refresh_unsupported",
     "requirements_cycle", "requirements_file_not_found", "sdist_build_failed", "undefined_comparison",
     "undefined_environment_name", "unsorted_tags", "unsupported_wheel",
-    "lock_duplicate_package", "lock_wheel_mismatch", "pylock_invalid", "pylock_no_compatible_wheel", "pylock_not_found",
+    "lock_duplicate_package", "lock_wheel_mismatch", "pylock_invalid", "pylock_no_compatible_wheel", "pylock_not_found", "lock_missing", "lock_mismatch", "lock_unsupported",
     "venv_exists", "venv_unsupported_python", "wheel_corrupt", "wheel_download_failed", "wheel_hash_invalid",
     "wheel_hash_mismatch", "wheel_incompatible", "wheel_invalid_entry_point", "wheel_record_mismatch", "wheel_unsafe_path", "wheel_url_invalid", "pylock_needs_wheel",
   ],

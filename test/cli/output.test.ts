@@ -119,7 +119,8 @@ describe("failures explained where the user looks", () => {
     const run = await cli("run", BUILD);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/native: environment [0-9a-f]{12} install: /);
-    expect(run.stdout).toMatch(/^native\s+failed[^\n]*vf-native[^\n]*\n(?: {4}[^\n]*\n)* {4}fix: use a pythonVersion and platform one of those files supports/m);
+    // venvflow's installer (the default) names the only file the index has and why it does not fit.
+    expect(run.stdout).toMatch(/^native\s+failed[^\n]*vf-native only as vf_native-1\.0\.0-cp39-cp39-win_amd64\.whl[^\n]*\n(?: {4}[^\n]*\n)* {4}fix: use a pythonVersion and platform one of those files supports/m);
     const shown = await cli("runs", "show", "--latest", "--dag", "ux_build");
     expect(shown.stdout).toMatch(/\n {4}fix: use a pythonVersion and platform one of those files supports/);
     const logs = await cli("logs", "--latest", "native", "--dag", "ux_build");

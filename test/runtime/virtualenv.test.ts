@@ -109,7 +109,9 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
     });
 
     it("counts the environment build against executionTimeout", async () => {
-      const result = await run("def f():\n    print('ran')\n", { requirements: ["vf-gamma==0.5.0"], pythonVersion: "3.11", executionTimeout: "50ms" });
+      // pip's build takes seconds; venvflow's installer can link this one small wheel within the 50 ms.
+      process.env.VENVFLOW_INSTALLER = "pip";
+      const result = await run("def f():\n    print('ran')\n", { requirements: ["vf-gamma==0.5.0"], pythonVersion: "3.11", executionTimeout: "50ms" }).finally(() => delete process.env.VENVFLOW_INSTALLER);
       expect(result.state).toBe("failed");
       expect(result.error).toMatchObject({ code: "timeout" });
       expect((await readLog(result.logPath)).some((l) => l.stream === "stdout")).toBe(false);

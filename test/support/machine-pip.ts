@@ -9,7 +9,8 @@
 import { execFileSync } from "node:child_process";
 
 export function machinePipEnv(python: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env = { ...base };
+  // No background bytecode compilation (the benchmarks turn it back on): tests remove their homes right after builds.
+  const env: NodeJS.ProcessEnv = { VENVFLOW_BYTECODE: "0", ...base };
   if (env.PIP_INDEX_URL) return env;
   try {
     const config = execFileSync(python, ["-m", "pip", "config", "list"], { encoding: "utf8" });

@@ -287,6 +287,8 @@ export function hermeticPipEnv(
   env.PIP_NO_INPUT = "1";
   env.PYTHONDONTWRITEBYTECODE = "1";
   if (extra.PIP_CACHE_DIR === undefined) env.PIP_NO_CACHE_DIR = "1";
+  // No background bytecode compilation: a test removing its home right after a build would race the compiler.
+  env.VENVFLOW_BYTECODE = "0";
   return { ...env, ...extra };
 }
 

@@ -1,6 +1,6 @@
 /**
- * Choosing an installer. To add one: implement `EnvironmentInstaller` (types.ts) in a file beside pip.ts and
- * uv.ts, add its name to `Installer` (../types.ts), and return it from `chooseInstaller`.
+ * Choosing an installer. To add one: implement `EnvironmentInstaller` (types.ts) in a file beside venvflow.ts,
+ * pip.ts and uv.ts, add its name to `Installer` (../types.ts), and return it from `chooseInstaller`.
  */
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -13,10 +13,14 @@ import { INSTALLERS, type Installer } from "../types.ts";
 import { PipInstaller } from "./pip.ts";
 import type { EnvironmentInstaller } from "./types.ts";
 import { UvInstaller } from "./uv.ts";
+import { VenvflowInstaller } from "./venvflow.ts";
+import { venvflowHome } from "../../util/home.ts";
 
 export type * from "./types.ts";
 export { PipInstaller } from "./pip.ts";
 export { UvInstaller } from "./uv.ts";
+export { VenvflowInstaller, indexesFor, unsupportedByVenvflow, VENVFLOW_INSTALLER_VERSION, type InstallerFit } from "./venvflow.ts";
+export { effectiveIndexes } from "./pip-config.ts";
 export { installedDistributions } from "./common.ts";
 
 const execFileAsync = promisify(execFile);
@@ -55,25 +59,10 @@ async function uvInstaller(binary: string): Promise<UvInstaller> {
 }
 
 /**
- * Picks the installer. "auto" follows Airflow's `venv_install_method=auto`: uv when it is on PATH
- * (or `VENVFLOW_INSTALLER=uv`), else pip. pip runs from outside the environment (`pip --python`): the
- * interpreter's own pip, else the newest pip of any discovered Python.
+ * The pip that installs into `interpreter` from outside (`pip --python`): the interpreter's own pip, else the newest
+ * pip of any discovered Python.
  */
-export async function chooseInstaller(requested: Installer | "auto" | undefined, interpreter: ProbedInterpreter, options: DiscoveryOptions & { env: NodeJS.ProcessEnv }): Promise<EnvironmentInstaller> {
-  const env = options.env;
-  const wanted: unknown = requested ?? env.VENVFLOW_INSTALLER ?? "auto";
-  if (wanted !== "auto" && !(INSTALLERS as readonly unknown[]).includes(wanted)) {
-    throw new VenvflowError("invalid_installer", `installer "${String(wanted)}" is not one of "auto", ${INSTALLERS.map((i) => `"${i}"`).join(", ")}`, { fix: 'use installer: "pip", "uv" or "auto"' });
-  }
-  if (wanted !== "pip") {
-    const uv = env.VENVFLOW_UV ?? (await which("uv", env));
-    if (uv) return uvInstaller(uv);
-    if (wanted === "uv") {
-      throw new VenvflowError("installer_not_found", "installer uv was asked for but no uv binary is on PATH", {
-        fix: "install uv, set VENVFLOW_UV to its path, or use installer: \"pip\"",
-      });
-    }
-  }
+export async function findPip(interpreter: ProbedInterpreter, options: DiscoveryOptions & { env: NodeJS.ProcessEnv }): Promise<PipInstaller> {
   if (pipUsable(interpreter.pipVersion)) return new PipInstaller(interpreter.pipVersion, [interpreter.path, "-m", "pip"]);
   const hosts = (await listPythons(options)).filter((p) => pipUsable(p.pipVersion));
   const host = hosts.sort((a, b) => new Version(b.pipVersion as string).compare(new Version(a.pipVersion as string)))[0];
@@ -83,4 +72,28 @@ export async function chooseInstaller(requested: Installer | "auto" | undefined,
     });
   }
   return new PipInstaller(host.pipVersion as string, [host.path, "-m", "pip"]);
+}
+
+/**
+ * Picks the installer: `requested`, else VENVFLOW_INSTALLER, else "auto", which is venvflow's own installer (it
+ * hands to pip, saying why, what it cannot do: see unsupportedByVenvflow). "uv" needs a uv on PATH or VENVFLOW_UV.
+ */
+export async function chooseInstaller(requested: Installer | "auto" | undefined, interpreter: ProbedInterpreter, options: DiscoveryOptions & { env: NodeJS.ProcessEnv }): Promise<EnvironmentInstaller> {
+  const env = options.env;
+  const wanted: unknown = requested ?? env.VENVFLOW_INSTALLER ?? "auto";
+  if (wanted !== "auto" && !(INSTALLERS as readonly unknown[]).includes(wanted)) {
+    throw new VenvflowError("invalid_installer", `installer "${String(wanted)}" is not one of "auto", ${INSTALLERS.map((i) => `"${i}"`).join(", ")}`, { fix: 'use installer: "venvflow", "pip", "uv" or "auto"' });
+  }
+  if (wanted === "auto" || wanted === "venvflow") {
+    let pip: Promise<PipInstaller> | null = null;
+    return new VenvflowInstaller(interpreter, options.home ?? venvflowHome(env), () => (pip ??= findPip(interpreter, options)));
+  }
+  if (wanted === "uv") {
+    const uv = env.VENVFLOW_UV ?? (await which("uv", env));
+    if (uv) return uvInstaller(uv);
+    throw new VenvflowError("installer_not_found", "installer uv was asked for but no uv binary is on PATH", {
+      fix: "install uv, set VENVFLOW_UV to its path, or use installer: \"pip\"",
+    });
+  }
+  return findPip(interpreter, options);
 }

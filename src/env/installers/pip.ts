@@ -32,6 +32,16 @@ function lockFromReport(report: PipReport, redact: (s: string) => string): Locke
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** pip's process environment for the sources: index URLs in variables, never on argv. */
+export function pipEnvironment(sources: InstallSources, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, PIP_NO_INPUT: "1", PIP_PROGRESS_BAR: "off" };
+  const urls = urlSources(sources);
+  if (urls.indexUrl !== null) env.PIP_INDEX_URL = urls.indexUrl;
+  if (urls.indexUrl !== null || urls.extraIndexUrls.length) env.PIP_EXTRA_INDEX_URL = urls.extraIndexUrls.join(" ");
+  if (urls.findLinks.length) env.PIP_FIND_LINKS = urls.findLinks.join(" ");
+  return env;
+}
+
 export class PipInstaller implements EnvironmentInstaller {
   readonly name = "pip" as const;
 
@@ -45,12 +55,7 @@ export class PipInstaller implements EnvironmentInstaller {
   }
 
   environment(sources: InstallSources, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...base, PIP_NO_INPUT: "1", PIP_PROGRESS_BAR: "off" };
-    const urls = urlSources(sources);
-    if (urls.indexUrl !== null) env.PIP_INDEX_URL = urls.indexUrl;
-    if (urls.indexUrl !== null || urls.extraIndexUrls.length) env.PIP_EXTRA_INDEX_URL = urls.extraIndexUrls.join(" ");
-    if (urls.findLinks.length) env.PIP_FIND_LINKS = urls.findLinks.join(" ");
-    return env;
+    return pipEnvironment(sources, base);
   }
 
   createEnvironment(request: CreateRequest, env: NodeJS.ProcessEnv, run: RunCommand): Promise<CommandResult> {

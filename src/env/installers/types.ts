@@ -1,8 +1,10 @@
 /**
- * The installer seam: what building an environment asks of an installer. pip and uv implement it today;
- * venvflow's own wheel installer is the next implementation. The builder owns logging, locks, scratch files
+ * The installer seam: what building an environment asks of an installer. venvflow's own installer (the default), pip
+ * and uv implement it. The builder owns logging, locks, scratch files
  * and error explanation; an installer only turns each step into commands and reads back what it did.
  */
+import type { VenvflowError } from "../../util/errors.ts";
+import type { Pylock } from "../pylock.ts";
 import type { Installer, LockedPackage } from "../types.ts";
 
 export interface CommandResult {
@@ -39,18 +41,28 @@ export interface InstallRequest {
   sources: InstallSources;
   env: NodeJS.ProcessEnv;
   run: RunCommand;
+  /** A line for the build log and the caller's output (installers that run no command report through it). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  /** The environment's pylock.toml: venvflow's installer installs exactly it; pip and uv get its pins as constraints. */
+  pylock?: { file: string; lock: Pylock };
 }
 
 export interface InstallOutcome {
   result: CommandResult;
   /** What got installed, read from the installer's report when it has one; null when the command failed. */
   lock: LockedPackage[] | null;
+  /** An installer that explains its own failure (venvflow's resolver) gives the error here, with `lock` null. */
+  error?: VenvflowError;
+  /** Set when the installer handed the work to another one (venvflow → pip), and why. */
+  fallback?: { installer: { name: Installer; version: string }; reason: string };
 }
 
 export interface ResolveOutcome {
   result: CommandResult;
   /** The pinned set the requirements resolve to now; null when resolution failed. */
   pins: { name: string; version: string }[] | null;
+  error?: VenvflowError;
 }
 
 export interface EnvironmentInstaller {
@@ -67,4 +79,6 @@ export interface EnvironmentInstaller {
   configuredIndexes(env: NodeJS.ProcessEnv): Promise<string[]>;
   /** name/version of every distribution installed in an environment. */
   inspect(envDir: string): Promise<{ name: string; version: string }[]>;
+  /** Work after the environment is published, off the critical path (bytecode). Must not throw or block. */
+  afterPublish?(envDir: string, env: NodeJS.ProcessEnv): void;
 }

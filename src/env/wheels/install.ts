@@ -36,6 +36,8 @@ export interface InstallLockedOptions {
   /** Wheels fetched and unpacked at once. Default 4. */
   concurrency?: number;
   signal?: AbortSignal;
+  /** `envDir` already holds an empty environment made by `createVenv` (the builder creates it first). */
+  venvCreated?: boolean;
 }
 
 export interface InstalledDistribution {
@@ -124,7 +126,7 @@ export async function installLocked(lock: { packages: readonly LockedWheel[] }, 
   const started = performance.now();
   checkLock(lock.packages, python);
   const root = path.resolve(envDir);
-  if (await fs.stat(path.join(root, "pyvenv.cfg")).then(() => true, () => false)) {
+  if (!options.venvCreated && (await fs.stat(path.join(root, "pyvenv.cfg")).then(() => true, () => false))) {
     throw new VenvflowError("venv_exists", `${root} already holds a virtual environment`, { fix: "install into a new directory, or remove the old environment first", details: { envDir: root } });
   }
   const existed = await fs.stat(root).then(() => true, () => false);
@@ -133,7 +135,7 @@ export async function installLocked(lock: { packages: readonly LockedWheel[] }, 
   await cache.recordReferences(root, lock.packages.map((p) => p.sha256));
 
   const venvStarted = performance.now();
-  const venv = createVenv(root, python, { systemSitePackages: options.systemSitePackages });
+  const venv = options.venvCreated ? Promise.resolve() : createVenv(root, python, { systemSitePackages: options.systemSitePackages }).then(() => undefined);
   let createVenvMs = 0;
   void venv.then(() => (createVenvMs = performance.now() - venvStarted), () => undefined);
   const scheme = venvScheme(root, python);
