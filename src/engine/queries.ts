@@ -3,6 +3,7 @@ import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskError, XComRef } from "../dag/model.ts";
 import type { Store } from "../store/index.ts";
 import type { Database, DagRunRow, RunState, TaskInstanceRow, TaskTryRow } from "../store/schema.ts";
+import { displayedValue } from "../store/xcom-display.ts";
 import { VenvflowError } from "../util/errors.ts";
 import type { RunSummary, TaskSummary } from "./types.ts";
 
@@ -165,12 +166,12 @@ export async function summarizeRun(store: Store, dagId: string, runId: string, d
   const tis = await taskInstances(store.db, dagId, runId);
   const returns = await store.db
     .selectFrom("xcom")
-    .select(["task_id", "map_index", "value"])
+    .select(["task_id", "map_index", "value", "display_value"])
     .where("dag_id", "=", dagId)
     .where("run_id", "=", runId)
     .where("key", "=", "return_value")
     .execute();
-  const returnByInstance = new Map(returns.map((r) => [`${r.task_id}\u0000${r.map_index}`, JSON.parse(r.value) as unknown]));
+  const returnByInstance = new Map(returns.map((r) => [`${r.task_id}\u0000${r.map_index}`, displayedValue(r)]));
   if (dag) {
     const order = new Map([...dag.tasks.keys()].map((id, i) => [id, i]));
     tis.sort((a, b) => (order.get(a.task_id) ?? Infinity) - (order.get(b.task_id) ?? Infinity) || a.map_index - b.map_index);

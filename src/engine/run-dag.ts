@@ -206,14 +206,15 @@ export async function runTask(dag: DagDefinition, taskId: string, opts: RunTaskO
   });
   if (inv.error) line(`${inv.error.type}: ${inv.error.message}`, inv.state === "failed" ? "ERROR" : "INFO");
   line(`Task finished: ${inv.state.toUpperCase()}`, inv.state === "failed" ? "ERROR" : "INFO");
+  // A test run is only shown, never consumed: its values are masked as a real run's are wherever they are shown.
   return {
     dagId: dag.dagId,
     taskId,
     runId,
     state: inv.state,
-    returnValue: inv.returnValue,
-    error: inv.error,
-    xcoms: Object.fromEntries(inv.xcoms),
+    returnValue: redactor.redactValue(inv.returnValue),
+    error: inv.error ? (redactor.redactValue(inv.error) as TaskError) : null,
+    xcoms: redactor.redactValue(Object.fromEntries(inv.xcoms)) as Record<string, unknown>,
     skipTaskIds: inv.skipTaskIds,
     durationMs: Date.now() - started,
     logPath,

@@ -13,7 +13,9 @@ import { sql, type Kysely } from "kysely";
 import type { DagDefinition, TaskError } from "../dag/model.ts";
 import type { Notify, Store } from "../store/index.ts";
 import { UNFINISHED_TASK_STATES, type Database, type DagRunRow, type RunType, type TaskInstanceRow } from "../store/schema.ts";
+import { storedXComValue } from "../store/xcom-display.ts";
 import { chunks } from "../util/chunks.ts";
+import type { Redactor } from "../util/secrets.ts";
 import { settleRuns, taskEvent, type Finished, type Settled } from "./settle.ts";
 import type { EngineEvent } from "./types.ts";
 
@@ -257,13 +259,20 @@ export async function notifyAll(notify: Notify, dagId: string, settled: Pick<Set
  * running → success, with the try's XComs (replacing an earlier try's) and, for a branch task, the
  * not-followed downstream tasks → skipped, all in one transaction with what they settle.
  */
-export function succeedTask(store: Store, dag: DagDefinition, ti: TaskInstanceRow, result: { xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }): Promise<Transition> {
+/** What a successful try stores; `redactor` masks the task's secrets in the values' display copies. */
+export interface TrySuccess {
+  xcoms: ReadonlyMap<string, unknown>;
+  skipTaskIds: readonly string[];
+  redactor: Redactor;
+}
+
+export function succeedTask(store: Store, dag: DagDefinition, ti: TaskInstanceRow, result: TrySuccess): Promise<Transition> {
   return endAndSettle(store, dag, ti, (trx, at) => succeedInTransaction(trx, ti, result, at));
 }
 
 /** How one try ended, for `endTries`. */
 export type TryEnd =
-  | { ti: TaskInstanceRow; state: "success"; xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }
+  | ({ ti: TaskInstanceRow; state: "success" } & TrySuccess)
   | { ti: TaskInstanceRow; state: "failed"; error: TaskError }
   | { ti: TaskInstanceRow; state: "skipped"; error: TaskError | null }
   | { ti: TaskInstanceRow; state: "up_for_retry"; error: TaskError; delayMs: number };
@@ -314,11 +323,11 @@ async function applyEnd(trx: Db, end: TryEnd, at: string): Promise<Finished[] | 
   }
 }
 
-async function succeedInTransaction(trx: Db, ti: TaskInstanceRow, result: { xcoms: ReadonlyMap<string, unknown>; skipTaskIds: readonly string[] }, at: string): Promise<Finished[] | null> {
+async function succeedInTransaction(trx: Db, ti: TaskInstanceRow, result: TrySuccess, at: string): Promise<Finished[] | null> {
   if (!(await endTry(trx, ti, { state: "success" }, at))) return null;
   // A first try has no earlier XComs to replace.
   if (ti.try_number > 1) await trx.deleteFrom("xcom").where("dag_id", "=", ti.dag_id).where("run_id", "=", ti.run_id).where("task_id", "=", ti.task_id).where("map_index", "=", ti.map_index).execute();
-  const rows = [...result.xcoms].map(([key, value]) => ({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index, key, value: JSON.stringify(value), created_at: at }));
+  const rows = [...result.xcoms].map(([key, value]) => ({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index, key, ...storedXComValue(value, result.redactor), created_at: at }));
   for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
   const finished: Finished[] = [{ row: ti, state: "success" }];
   for (const part of chunks(result.skipTaskIds)) {

@@ -331,7 +331,7 @@ export class Worker {
       else onLog(appendLogLine(logPath, "system", msg, level, redactor));
     };
     try {
-      await this.runTry(ti, dag, signal, { base, log, onLog, shared });
+      await this.runTry(ti, dag, signal, { base, log, onLog, shared, redactor });
     } finally {
       await shared?.close();
     }
@@ -341,9 +341,9 @@ export class Worker {
     ti: TaskInstanceRow,
     dag: DagDefinition,
     signal: AbortSignal,
-    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: AttemptLog | null },
+    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: AttemptLog | null; redactor: Redactor },
   ): Promise<void> {
-    const { base, log, onLog, shared } = io;
+    const { base, log, onLog, shared, redactor } = io;
     const logPath = ti.log_path as string;
     const emit = (state: TaskState, error?: TaskError): void => this.onEvent({ type: "task", ...base, state, at: new Date().toISOString(), ...(error ? { error } : {}) });
     const report = (t: Transition): boolean => {
@@ -400,10 +400,12 @@ export class Worker {
     }
     if (inv.error) log(`${inv.error.type}: ${inv.error.message}${inv.error.traceback ? `\n${inv.error.traceback}` : ""}`, inv.state === "failed" ? "ERROR" : "INFO");
     let end: TryEnd;
-    if (inv.state === "success") end = { ti, state: "success", xcoms: inv.xcoms, skipTaskIds: inv.skipTaskIds };
-    else if (inv.state === "skipped") end = { ti, state: "skipped", error: inv.error };
+    // The stored error is shown as is (runs show, API, UI) and feeds no task: it is stored masked.
+    const maskedError = inv.error ? (redactor.redactValue(inv.error) as TaskError) : null;
+    if (inv.state === "success") end = { ti, state: "success", xcoms: inv.xcoms, skipTaskIds: inv.skipTaskIds, redactor };
+    else if (inv.state === "skipped") end = { ti, state: "skipped", error: maskedError };
     else {
-      const error = inv.error ?? { type: "Error", message: "the task failed without an error" };
+      const error = maskedError ?? { type: "Error", message: "the task failed without an error" };
       end =
         ti.try_number <= ti.max_tries
           ? { ti, state: "up_for_retry", error, delayMs: retryDelayMs(task, ti.try_number, { dagId: ti.dag_id, taskId: ti.task_id, logicalDate: run.logical_date }) }

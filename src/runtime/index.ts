@@ -31,7 +31,7 @@ export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickl
 /** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
-
+/** The names in `dir`, or none when it cannot be read. */
 function readdirOrEmpty(dir: string): string[] {
   try {
     return readdirSync(dir);

@@ -7,6 +7,7 @@ import { getStoredDag, listImportErrors, listStoredDags, type StoredDag } from "
 import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
 import type { DagRunRow, RunState, TaskInstanceRow } from "../store/schema.ts";
+import { displayedValue } from "../store/xcom-display.ts";
 import { VenvflowError } from "../util/errors.ts";
 
 const parseError = (text: string | null): TaskError | null => (text === null ? null : (JSON.parse(text) as TaskError));
@@ -209,7 +210,7 @@ export async function taskDetail(store: Store, dagId: string, runId: string, tas
   if (!ti) throw new VenvflowError("task_not_found", `run "${runId}" of DAG "${dagId}" has no task "${taskId}"`, { fix: "pick a task from the run's task list" });
   const stored = await getStoredDag(store, dagId).catch(() => null);
   const task = stored?.dag.tasks.find((t) => t.taskId === taskId) ?? null;
-  const xcoms = await store.db.selectFrom("xcom").select(["key", "value", "created_at"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).orderBy("key").execute();
+  const xcoms = await store.db.selectFrom("xcom").select(["key", "value", "display_value", "created_at"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).orderBy("key").execute();
   const tries = await taskTries(store.db, dagId, runId, taskId);
   const returnValue = xcoms.find((x) => x.key === "return_value");
   return {
@@ -219,8 +220,8 @@ export async function taskDetail(store: Store, dagId: string, runId: string, tas
     task,
     environment: tryEnvironment(await readLogLines(ti.log_path)),
     hasReturnValue: returnValue !== undefined,
-    returnValue: returnValue ? (JSON.parse(returnValue.value) as unknown) : null,
-    xcoms: xcoms.map((x) => ({ key: x.key, value: JSON.parse(x.value) as unknown, createdAt: x.created_at })),
+    returnValue: returnValue ? displayedValue(returnValue) : null,
+    xcoms: xcoms.map((x) => ({ key: x.key, value: displayedValue(x), createdAt: x.created_at })),
     tries: tries.map((t) => ({
       tryNumber: t.try_number,
       state: t.state,

@@ -105,6 +105,8 @@ export interface XComTable {
   map_index: ColumnType<number, number | undefined, number>;
   /** JSON. */
   value: string;
+  /** JSON: `value` with its task's secrets masked, when that changes it (src/store/xcom-display.ts). */
+  display_value: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: string;
 }
 

@@ -75,4 +75,12 @@ export class Redactor {
     }
     return out;
   }
+
+  /** A JSON-like value with every string and object key redacted; the value itself is left unchanged. */
+  redactValue(value: unknown): unknown {
+    if (typeof value === "string") return this.redact(value);
+    if (Array.isArray(value)) return value.map((item) => this.redactValue(item));
+    if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, item]) => [this.redact(key), this.redactValue(item)]));
+    return value;
+  }
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { heartbeat } from "../../src/engine/heartbeat.ts";
 import { claimTasks, createRun, failTask, requeueLostTasks, retryTask, succeedTask, failRun } from "../../src/engine/transitions.ts";
 import type { Store } from "../../src/store/index.ts";
+import { Redactor } from "../../src/util/secrets.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 import { makeDag } from "./fixtures/dags.ts";
 
@@ -27,7 +28,7 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     const { ti } = await oneClaimed(store);
     await new Promise((r) => setTimeout(r, 5));
     expect((await requeueLostTasks(store, [DAG], 0)).map((c) => c.state)).toEqual(["queued"]);
-    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", 1]]), skipTaskIds: [] })).applied).toBe(false);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", 1]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     expect((await failTask(store, DAG, ti, { type: "E", message: "late" })).applied).toBe(false);
     expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set());
     expect(await tiRow(store)).toMatchObject({ state: "queued", locked_by: null, try_number: 1 });
@@ -42,7 +43,7 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     const { run, ti } = await oneClaimed(store);
     expect((await failRun(store.db, run)).running).toEqual([ti.id]);
     expect((await retryTask(store, DAG, ti, { type: "E", message: "x" }, 0)).applied).toBe(false);
-    expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [] })).applied).toBe(false);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     expect(await tiRow(store)).toMatchObject({ state: "skipped" });
     expect((await store.db.selectFrom("dag_run").select("state").executeTakeFirstOrThrow()).state).toBe("failed");
   });
@@ -52,8 +53,8 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     const { ti } = await oneClaimed(store);
     expect(await heartbeat(store, "someone_else", [ti.id])).toEqual(new Set());
     expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set([ti.id]));
-    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", { ok: true }]]), skipTaskIds: [] })).applied).toBe(true);
-    expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [] })).applied).toBe(false);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", { ok: true }]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(true);
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     const xcom = await store.db.selectFrom("xcom").select(["key", "value"]).execute();
     expect(xcom).toEqual([{ key: "return_value", value: '{"ok":true}' }]);
   });

@@ -22,4 +22,12 @@ describe("Redactor", () => {
       "pip said: https://***@idx.example/simple failed; value *** or ***",
     );
   });
+
+  it("masks every string and key of a JSON value, secrets with JSON escapes included, and leaves the rest", () => {
+    const redactor = new Redactor(['pa"ss\\word']);
+    const value = { ['pa"ss\\word']: ['x pa"ss\\word y', 3, null, true, { url: "https://u:pw@h/simple" }], n: 1.5 };
+    expect(redactor.redactValue(value)).toEqual({ "***": ["x *** y", 3, null, true, { url: "https://u:***@h/simple" }], n: 1.5 });
+    expect(Object.keys(value)).toContain(`pa"ss\\word`);
+    expect(redactor.redactValue(undefined)).toBeUndefined();
+  });
 });
