@@ -15,8 +15,9 @@ import {
   type XComArg,
 } from "../../src/index.ts";
 import { caught } from "./helpers.ts";
+import { anyPython } from "../support/pythons.ts";
 
-const PY = "/root/.pyenv/versions/3.11.7/bin/python";
+const PY = anyPython;
 
 function edges(d: DagDefinition): string[] {
   return [...d.tasks.values()].flatMap((t) => t.downstreamTaskIds.map((down) => `${t.taskId}>${down}`)).sort();

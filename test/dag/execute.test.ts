@@ -13,8 +13,9 @@ import {
   type TaskContext,
 } from "../../src/index.ts";
 import { logFile, makeContext, taskOf } from "./helpers.ts";
+import { anyPython } from "../support/pythons.ts";
 
-const PY = "/root/.pyenv/versions/3.11.7/bin/python";
+const PY = anyPython;
 
 const only = taskOf;
 

@@ -5,8 +5,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadDag, loadDags } from "../../src/dag/loader.ts";
 import { VenvflowError } from "../../src/index.ts";
 import { makeContext, taskOf } from "./helpers.ts";
+import { anyPython } from "../support/pythons.ts";
 
-const PY = "/root/.pyenv/versions/3.11.7/bin/python";
+const PY = anyPython;
 const SRC_INDEX = path.resolve(import.meta.dirname, "../../src/index.ts");
 const dirs: string[] = [];
 

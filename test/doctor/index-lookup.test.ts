@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { diagnoseTasks, explainImportFailure } from "../../src/doctor/index.ts";
 import { distributionsProviding } from "../../src/doctor/index-lookup.ts";
 import { startPackageIndex, testPipEnv, unreachableIndexUrl, type PackageIndex } from "../support/pypi.ts";
+import { preferredPython } from "../support/pythons.ts";
 
 let index: PackageIndex;
 let privateIndex: PackageIndex;
@@ -61,11 +62,11 @@ describe("post-mortem lookups", () => {
   it("ask the task's index which distribution provides the missing module", async () => {
     const explained = await explainImportFailure({
       error: { type: "ModuleNotFoundError", message: "No module named 'widgets'" },
-      env: { key: null, path: "/nonexistent", python: "/root/.pyenv/versions/3.12.1/bin/python3.12" },
+      env: { key: null, path: "/nonexistent", python: preferredPython },
       indexUrls: [privateIndex.urlWithCredentials("ci", "s3cr3t")],
       home: inject("sharedHome"),
     });
-    expect(explained).toMatchObject({ code: "module_not_installed", module: "widgets", fix: 'install "corp-widgets" (the distribution that provides widgets) into /root/.pyenv/versions/3.12.1/bin/python3.12' });
+    expect(explained).toMatchObject({ code: "module_not_installed", module: "widgets", fix: `install "corp-widgets" (the distribution that provides widgets) into ${preferredPython}` });
   });
 });
 

@@ -14,6 +14,7 @@ import { ensureEnvironment } from "../../src/env/index.ts";
 import { runCallable } from "../../src/runtime/index.ts";
 import { openStore } from "../../src/store/index.ts";
 import { testPipEnv } from "../support/pypi.ts";
+import { preferredPython } from "../support/pythons.ts";
 
 const PY312 = "3.12";
 
@@ -86,7 +87,7 @@ describe("import failures explained by runCallable", () => {
   });
 
   it("an external interpreter: the fix installs into it", async () => {
-    const python = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+    const python = preferredPython;
     const { result } = await run("def f():\n    import vf_beta\n    return 1\n", { python });
     expect(result.error?.code).toMatch(/^module_(not_installed|in_other_environment)$/);
     expect(result.error?.message).toContain(`interpreter ${python}`);
@@ -123,13 +124,13 @@ describe("through the engine", () => {
 
 describe("explainImportFailure", () => {
   it("is null for errors that are not import failures", async () => {
-    expect(await explainImportFailure({ error: { type: "KeyError", message: "'x'" }, env: { key: null, path: "/", python: "/usr/bin/python3" } })).toBeNull();
+    expect(await explainImportFailure({ error: { type: "KeyError", message: "'x'" }, env: { key: null, path: "/", python: preferredPython } })).toBeNull();
   });
 
   it("says when the declared requirement is named after the import", async () => {
     const explained = await explainImportFailure({
       error: { type: "ModuleNotFoundError", message: "No module named 'sklearn'" },
-      env: { key: null, path: "/nonexistent", python: "/root/.pyenv/versions/3.12.1/bin/python3.12" },
+      env: { key: null, path: "/nonexistent", python: preferredPython },
       requirements: ["sklearn"],
       home: inject("sharedHome"),
     });

@@ -5,12 +5,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import type { LogLine } from "../../src/runtime/types.ts";
 
-export const PYTHONS = {
-  "3.8": "/root/.pyenv/versions/3.8.18/bin/python",
-  "3.9": "/root/.pyenv/versions/3.9.18/bin/python",
-  "3.12": "/root/.pyenv/versions/3.12.1/bin/python",
-  "3.13": "/root/.pyenv/versions/3.13.0/bin/python",
-} as const;
+export { preferredPython as PYTHON } from "../support/pythons.ts";
+
+/** The versions the runtime tests exercise on purpose; pass each to pythonOrSkip and skip its cases when missing. */
+export const PYTHON_VERSIONS = ["3.8", "3.9", "3.12", "3.13"] as const;
 
 const scratchDirs: string[] = [];
 

@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runCallable } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
-import { gone, LAUNCH_MODES, PYTHONS, readLog, removeScratch, scratch, useLaunchMode } from "./helpers.ts";
+import { gone, LAUNCH_MODES, PYTHON, readLog, removeScratch, scratch, useLaunchMode } from "./helpers.ts";
 
 afterAll(removeScratch);
 
-const python = PYTHONS["3.12"];
+const python = PYTHON;
 const home = inject("sharedHome");
 let dir: string;
 beforeAll(async () => {

@@ -5,13 +5,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { RUNNER_PROTOCOL } from "../../src/runtime/index.ts";
-import { PYTHONS, scratch, removeScratch } from "./helpers.ts";
+import { pythonOrSkip } from "../support/pythons.ts";
+import { PYTHON, PYTHON_VERSIONS, scratch, removeScratch } from "./helpers.ts";
 
 afterAll(removeScratch);
 
 const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
 
-async function runRunner(control: Record<string, unknown>, python: string = PYTHONS["3.12"]) {
+async function runRunner(control: Record<string, unknown>, python: string = PYTHON) {
   const dir = await scratch("venvflow-runner-test-");
   await writeFile(join(dir, "control.json"), JSON.stringify({ protocol: RUNNER_PROTOCOL, serializer: "json", args: [], kwargs: {}, stringArgs: [], maxResultBytes: 1 << 20, logFd: null, ...control }));
   const code = await new Promise<number>((resolve) => execFile(python, [RUNNER, dir], (error) => resolve(error ? Number(error.code) : 0)));
@@ -20,17 +21,20 @@ async function runRunner(control: Record<string, unknown>, python: string = PYTH
 }
 
 describe("runner.py protocol", () => {
-  it.each(Object.entries(PYTHONS))("decodes tagged datetimes (with Z) and answers with its protocol version on Python %s", async (_version, python) => {
-    const { code, result } = await runRunner(
-      {
-        callable: { kind: "inline", name: "f", source: "def f(when):\n    return [when.isoformat(), when.utcoffset().total_seconds()]\n" },
-        args: [{ __venvflow__: "datetime", iso: "2024-02-03T04:05:06.789Z" }],
-      },
-      python,
-    );
-    expect(code).toBe(0);
-    expect(result).toEqual({ protocol: RUNNER_PROTOCOL, ok: true, value: ["2024-02-03T04:05:06.789000+00:00", 0] });
-  });
+  for (const version of PYTHON_VERSIONS) {
+    const python = pythonOrSkip(version, `runner.py's protocol on Python ${version}`);
+    it.skipIf(!python)(`decodes tagged datetimes (with Z) and answers with its protocol version on Python ${version}`, async () => {
+      const { code, result } = await runRunner(
+        {
+          callable: { kind: "inline", name: "f", source: "def f(when):\n    return [when.isoformat(), when.utcoffset().total_seconds()]\n" },
+          args: [{ __venvflow__: "datetime", iso: "2024-02-03T04:05:06.789Z" }],
+        },
+        python,
+      );
+      expect(code).toBe(0);
+      expect(result).toEqual({ protocol: RUNNER_PROTOCOL, ok: true, value: ["2024-02-03T04:05:06.789000+00:00", 0] });
+    });
+  }
 
   it("refuses a control file of another protocol version", async () => {
     const { code, result } = await runRunner({ protocol: 99, callable: { kind: "inline", name: "f", source: "def f():\n    pass\n" } });

@@ -12,10 +12,10 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCallable, spawnLauncher, WarmPool } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
-import { gone, PYTHONS, readLog, removeScratch, scratch } from "./helpers.ts";
+import { gone, PYTHON, readLog, removeScratch, scratch } from "./helpers.ts";
 
 const execFileAsync = promisify(execFile);
-const python = PYTHONS["3.12"];
+const python = PYTHON;
 let home: string;
 let dir: string;
 const pools: WarmPool[] = [];

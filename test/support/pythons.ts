@@ -3,7 +3,8 @@
  * paths of one machine. A test that needs a version this machine lacks skips with a printed reason; on a machine that
  * has them all (as CI does) every case runs.
  */
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { listPythons, type ProbedInterpreter } from "../../src/env/python.ts";
 
@@ -34,6 +35,12 @@ export const anyPython: string = (() => {
   return interpreter.path;
 })();
 
+/**
+ * The interpreter of the cases that need no particular version: 3.12 where installed (the version those tests were
+ * written against), else the newest supported one, so they also run on a machine with a single Python 3.
+ */
+export const preferredPython: string = python("3.12") ?? anyPython;
+
 const said = new Set<string>();
 
 /**
@@ -42,16 +49,35 @@ const said = new Set<string>();
  */
 export function pythonOrSkip(version: string, what: string): string | undefined {
   const file = python(version);
-  if (!file && !said.has(`${version}\u0000${what}`)) {
-    said.add(`${version}\u0000${what}`);
-    console.warn(`skipped: ${what} needs Python ${version}, which is not installed here (found: ${found.map((p) => p.version).join(", ") || "none"})`);
-  }
+  if (!file) warnSkipped(version, what);
   return file;
 }
 
-/** Interpreters older than venvflow supports (2.7, 3.6, 3.7), for the tests that check they are refused. */
+function warnSkipped(version: string, what: string): void {
+  if (said.has(`${version}\u0000${what}`)) return;
+  said.add(`${version}\u0000${what}`);
+  console.warn(`skipped: ${what} needs Python ${version}, which is not installed here (found: ${found.map((p) => p.version).join(", ") || "none"})`);
+}
+
+/**
+ * Interpreters older than venvflow supports (2.7, 3.6, 3.7), for the tests that check they are refused. Discovery's
+ * probe does not run on Python 2, so a version it does not report is looked for by name (`python2.7`) on PATH and
+ * in pyenv's versions.
+ */
 export function oldPython(version: string): string | undefined {
-  return python(version);
+  const discovered = python(version);
+  if (discovered) return discovered;
+  const pyenvVersions = path.join(process.env.PYENV_ROOT ?? path.join(homedir(), ".pyenv"), "versions");
+  const pyenvDirs = existsSync(pyenvVersions) ? readdirSync(pyenvVersions).filter((v) => v.startsWith(`${version}.`)).map((v) => path.join(pyenvVersions, v, "bin")) : [];
+  const dirs = [...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean), ...pyenvDirs];
+  return dirs.map((dir) => path.join(dir, `python${version}`)).find((file) => existsSync(file));
+}
+
+/** `oldPython(version)`, printing once why the cases that need it are skipped when it is missing. */
+export function oldPythonOrSkip(version: string, what: string): string | undefined {
+  const file = oldPython(version);
+  if (!file) warnSkipped(version, what);
+  return file;
 }
 
 export const discoveredPythons: readonly ProbedInterpreter[] = found;
