@@ -1,8 +1,9 @@
 /**
  * The user's own project, outside this repository (#10): `venvflow init` scaffolds it, the packed tarball installs
  * into it, its DAG typechecks against the installed types, and `venvflow run` runs it from there. Kept fast and
- * offline: the project's lockfile is derived from this checkout's, so `npm ci --offline` takes every dependency
- * from the npm cache that installed the checkout (~2 s instead of ~11 s of registry round trips).
+ * offline where it can: the project's lockfile is derived from this checkout's, so `npm ci --prefer-offline` takes
+ * every dependency the npm cache has from there (~2 s instead of ~11 s of registry round trips) and asks the registry
+ * only for what it lacks.
  */
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -79,7 +80,7 @@ describe("a DAG project outside the repository", () => {
     writeFileSync(path.join(project, "package-lock.json"), JSON.stringify(projectLock("my-dags", tarball, manifest.devDependencies), null, 2));
     // --ignore-scripts: better-sqlite3's install script downloads a prebuilt binding from GitHub; the same version's
     // binding, built for this Node, is taken from the checkout instead.
-    const installed = await run("npm", ["ci", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: project });
+    const installed = await run("npm", ["ci", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: project });
     expect(installed.code, installed.stderr).toBe(0);
     cpSync(path.join(REPO_ROOT, "node_modules", "better-sqlite3", "build"), path.join(project, "node_modules", "better-sqlite3", "build"), { recursive: true });
     expect(existsSync(path.join(project, "node_modules", "venvflow", "src", "runtime", "runner.py"))).toBe(true);

@@ -297,6 +297,7 @@ describe("hermeticPipEnv", () => {
       PIP_DISABLE_PIP_VERSION_CHECK: "1",
       PIP_NO_INPUT: "1",
       PYTHONDONTWRITEBYTECODE: "1",
+      VENVFLOW_BYTECODE: "0",
       PIP_CACHE_DIR: "/tmp/cache",
     });
     expect(hermeticPipEnv({}).PIP_NO_CACHE_DIR).toBe("1");
