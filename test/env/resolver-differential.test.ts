@@ -36,7 +36,7 @@ type Outcome = { ok: true; pins: string[] } | { ok: false; kind: string; blamed:
 
 async function pipResolve(pip: ProbedInterpreter, target: ProbedInterpreter, indexUrls: string[], c: CorpusCase, scratch: string): Promise<Outcome> {
   const report = join(scratch, `report-${Math.random().toString(36).slice(2)}.json`);
-  const args = ["-m", "pip", "--python", target.path, "install", "--dry-run", "--ignore-installed", "--quiet", "--report", report, "--index-url", indexUrls[0] as string];
+  const args = ["-m", "pip", "--python", target.path, "install", "--dry-run", "--ignore-installed", "--report", report, "--index-url", indexUrls[0] as string];
   for (const extra of indexUrls.slice(1)) args.push("--extra-index-url", extra);
   if (c.pre) args.push("--pre");
   if (c.constraints?.length) {
@@ -47,7 +47,8 @@ async function pipResolve(pip: ProbedInterpreter, target: ProbedInterpreter, ind
   try {
     await execFileAsync(pip.path, [...args, ...c.requirements], { env: testPipEnv(), timeout: 300_000 });
   } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? error);
+    // Not --quiet: pip explains a conflict ("The conflict is caused by: …") at info level, on stdout.
+    const stderr = `${String((error as { stderr?: string }).stderr ?? error)}\n${String((error as { stdout?: string }).stdout ?? "")}`;
     const reason = stderr.trim().split("\n").filter((l) => l.startsWith("ERROR")).join(" ");
     const project = /No matching distribution found for ([A-Za-z0-9._-]+)/.exec(reason)?.[1];
     const kind = project ? `no_match:${canonicalizeName(project)}` : /requires a different Python/.test(reason) ? "requires_python" : /conflicting dependencies|ResolutionImpossible/.test(reason) ? "conflict" : "other";
