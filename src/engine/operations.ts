@@ -12,6 +12,8 @@ import { VenvflowError } from "../util/errors.ts";
 import { getRun } from "./queries.ts";
 import { triggerRun, type TriggerOptions } from "./run-dag.ts";
 import { dagShape, getStoredDag } from "./serialized-dags.ts";
+import { recountUpstream, settleRecounted } from "./settle.ts";
+import { notifyAll } from "./transitions.ts";
 
 const nowIso = (): string => new Date().toISOString();
 
@@ -127,7 +129,7 @@ export async function clearTaskInstances(store: Store, dagId: string, runId: str
   const run = await requireRun(store, dagId, runId);
   const ids = withRelatives(dag, taskIds, opts);
   const retries = new Map(dag.tasks.map((t) => [t.taskId, t.retries]));
-  return store.writeTransaction(async (trx) => {
+  return store.writeTransaction(async (trx, notify) => {
     const at = nowIso();
     const rows = await trx.selectFrom("task_instance").select(["id", "task_id", "try_number"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
     for (const row of rows) {
@@ -150,8 +152,16 @@ export async function clearTaskInstances(store: Store, dagId: string, runId: str
         .execute();
     }
     await trx.deleteFrom("xcom").where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
-    // A finished run goes back to queued (it starts again within maxActiveRuns); an active one just carries on.
-    if (rows.length > 0) await trx.updateTable("dag_run").set({ state: "queued", ended_at: null }).where("id", "=", run.id).where("state", "in", ["success", "failed"]).execute();
+    if (rows.length === 0) return [];
+    // The cleared rows' upstream counters say what their upstream is now (some of it may have been cleared too).
+    const ctx = { store, dag: dagShape(dag), runId, at };
+    const cleared = [...new Set(rows.map((r) => r.task_id))];
+    await recountUpstream(trx, ctx, cleared);
+    // A finished run goes back to queued (it starts again within maxActiveRuns, deciding the cleared tasks whose
+    // upstream is done); in an active one they are decided now.
+    const requeued = await trx.updateTable("dag_run").set({ state: "queued", ended_at: null }).where("id", "=", run.id).where("state", "in", ["success", "failed"]).executeTakeFirst();
+    if (requeued.numUpdatedRows > 0n) await notify(`run:${dagId}`);
+    else await notifyAll(notify, dagId, await settleRecounted(trx, ctx, cleared));
     return rows.map((r) => r.task_id);
   });
 }
@@ -172,7 +182,7 @@ export async function markTaskInstances(
   const { dag } = await getStoredDag(store, dagId);
   const run = await requireRun(store, dagId, runId);
   const ids = withRelatives(dag, taskIds, opts);
-  return store.writeTransaction(async (trx) => {
+  return store.writeTransaction(async (trx, notify) => {
     const at = nowIso();
     const changed = await trx
       .updateTable("task_instance")
@@ -183,9 +193,18 @@ export async function markTaskInstances(
       .where("state", "!=", state)
       .returning("task_id")
       .execute();
-    if (changed.length > 0 && (run.state === "success" || run.state === "failed")) {
+    if (changed.length === 0) return [];
+    if (run.state === "success" || run.state === "failed") {
       await trx.updateTable("dag_run").set({ state: "running", ended_at: null }).where("id", "=", run.id).execute();
     }
+    // The marked tasks' unmarked downstream is recounted and decided, and the run finished if nothing is left.
+    const ctx = { store, dag: dagShape(dag), runId, at };
+    const marked = new Set(changed.map((r) => r.task_id));
+    const downstream = [...new Set(dag.tasks.filter((t) => marked.has(t.taskId)).flatMap((t) => t.downstreamTaskIds))].filter((id) => !marked.has(id));
+    await recountUpstream(trx, ctx, downstream);
+    const settled = await settleRecounted(trx, ctx, downstream);
+    await notifyAll(notify, dagId, settled);
+    if (!settled.runFinished && (run.state === "success" || run.state === "failed")) await notify(`run:${dagId}`);
     return changed.map((r) => r.task_id);
   });
 }

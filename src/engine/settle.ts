@@ -83,11 +83,60 @@ export async function settleRuns(trx: Db, ctx: DagContext, finishedByRun: Readon
   return settled;
 }
 
-/** A run just started: its tasks without upstream are decided (they always may run). */
+/**
+ * A run just started: its tasks without upstream are decided (they always may run), and so are tasks of a
+ * cleared run whose upstream already finished (their counters were recounted by `recountUpstream`).
+ */
 export async function settleRunStart(trx: Db, ctx: SettleContext): Promise<Settled> {
   const settled: Settled = { events: [], queued: 0, runFinished: false };
   const pending = new Map<string, number>();
   for (const task of ctx.dag.tasks.values()) if (task.upstreamTaskIds.length === 0) pending.set(task.taskId, positionOf(ctx.dag, task.taskId));
+  const counted = await trx
+    .selectFrom("task_instance")
+    .select("task_id")
+    .distinct()
+    .where("dag_id", "=", ctx.dag.dagId)
+    .where("run_id", "=", ctx.runId)
+    .where("state", "=", "none")
+    .where(sql<boolean>`up_success + up_failed + up_upstream_failed + up_skipped > 0`)
+    .execute();
+  for (const { task_id } of counted) pending.set(task_id, positionOf(ctx.dag, task_id));
+  await decide(trx, ctx, pending, settled);
+  settled.queued = await queueScheduled(trx, ctx.dag, ctx.at, settled.events);
+  settled.runFinished = await finishRunIfDone(trx, ctx, settled.events);
+  return settled;
+}
+
+/**
+ * Rows an operator reset to `none` (clear) or whose upstream an operator changed (mark): their upstream counters
+ * are recounted from the upstream instances' current states.
+ */
+export async function recountUpstream(trx: Db, ctx: SettleContext, taskIds: readonly string[]): Promise<void> {
+  for (const taskId of taskIds) {
+    const upstream = ctx.dag.tasks.get(taskId)?.upstreamTaskIds ?? [];
+    const counts = { up_success: 0, up_failed: 0, up_upstream_failed: 0, up_skipped: 0 };
+    if (upstream.length > 0) {
+      const rows = await trx
+        .selectFrom("task_instance")
+        .select((eb) => ["state", eb.fn.countAll<number | string>().as("n")])
+        .where("dag_id", "=", ctx.dag.dagId)
+        .where("run_id", "=", ctx.runId)
+        .where("task_id", "in", [...upstream])
+        .groupBy("state")
+        .execute();
+      for (const r of rows) {
+        const column = COUNTER[r.state];
+        if (column) counts[column] += Number(r.n);
+      }
+    }
+    await trx.updateTable("task_instance").set(counts).where("dag_id", "=", ctx.dag.dagId).where("run_id", "=", ctx.runId).where("task_id", "=", taskId).where("state", "=", "none").execute();
+  }
+}
+
+/** After `recountUpstream` in an active run: those tasks are decided, the queue filled, the run finished if done. */
+export async function settleRecounted(trx: Db, ctx: SettleContext, taskIds: readonly string[]): Promise<Settled> {
+  const settled: Settled = { events: [], queued: 0, runFinished: false };
+  const pending = new Map(taskIds.map((id) => [id, positionOf(ctx.dag, id)]));
   await decide(trx, ctx, pending, settled);
   settled.queued = await queueScheduled(trx, ctx.dag, ctx.at, settled.events);
   settled.runFinished = await finishRunIfDone(trx, ctx, settled.events);
