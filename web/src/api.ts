@@ -126,8 +126,8 @@ export const taskPath = (dagId: string, runId: string, taskId: string, mapIndex 
   `/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}${mapIndex >= 0 ? `/${mapIndex}` : ""}`;
 
 /** The API path of a task instance, with `?mapIndex=N` for one instance of a mapped task. */
-export const taskApiPath = (dagId: string, runId: string, taskId: string, mapIndex: number, suffix = ""): string =>
-  `/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}${suffix}${mapIndex >= 0 ? `?mapIndex=${mapIndex}` : ""}`;
+export const taskApiPath = (dagId: string, runId: string, taskId: string, mapIndex: number): string =>
+  `/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}${mapIndex >= 0 ? `?mapIndex=${mapIndex}` : ""}`;
 
 export interface TaskDetail extends TaskInstance {
   dagId: string;
