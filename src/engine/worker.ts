@@ -24,6 +24,7 @@ import { mapLists, mappedTask, XComCache } from "./mapping.ts";
 import { getRun, loadXComs } from "./queries.ts";
 import { retryDelayMs } from "./retry.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
+import { pausedDagIds } from "./serialized-dags.ts";
 import { startHeartbeater, type Heartbeater } from "./heartbeater.ts";
 import { claimTasks, endTries, failTask, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
@@ -84,6 +85,12 @@ export class Worker {
   private lastPass = 0;
   /** When the next retry or run timeout comes due (local epoch ms). */
   private nextDueAt: number | null = null;
+  /**
+   * DAGs paused in the store (`venvflow pause`, the server's toggle), read once per scheduling pass: a paused DAG
+   * gets no new runs, its runs are not advanced and its queued tries are not claimed, as in Airflow. An unpause
+   * announces no commit, so it takes effect within one `pollIntervalMs`.
+   */
+  private paused: ReadonlySet<string> = new Set();
 
   constructor(opts: WorkerOptions) {
     const slots = opts.slots ?? 1;
@@ -159,6 +166,7 @@ export class Worker {
     this.runsChanged = true;
     this.lastPass = Date.now();
     this.nextDueAt = null;
+    this.paused = await pausedDagIds(this.store);
     for (const dag of await this.dagsToSchedule()) {
       const pass = await scheduleDag(this.store, dag, { createScheduledRuns: this.createScheduledRuns });
       pass.events.forEach(this.onEvent);
@@ -170,10 +178,12 @@ export class Worker {
   private async claim(): Promise<void> {
     const free = this.slots - this.running.size;
     if (free <= 0) return;
+    const dagIds = [...this.dags.keys()].filter((id) => !this.paused.has(id));
+    if (dagIds.length === 0) return;
     const claimed = await claimTasks(this.store, {
       workerId: this.id,
       hostname: this.hostname,
-      dagIds: [...this.dags.keys()],
+      dagIds,
       limit: free,
       logsRoot: path.resolve(this.home, "logs"),
     });
@@ -181,17 +191,19 @@ export class Worker {
   }
 
   /**
-   * DAGs with active runs, or with a scheduled run due: plain reads first, so an idle worker takes no write
-   * lock (on SQLite, BEGIN IMMEDIATE blocks every other writer).
+   * Unpaused DAGs with active runs, or with a scheduled run due: plain reads first, so an idle worker takes no
+   * write lock (on SQLite, BEGIN IMMEDIATE blocks every other writer).
    */
   private async dagsToSchedule(): Promise<DagDefinition[]> {
+    const active = [...this.dags.keys()].filter((id) => !this.paused.has(id));
+    if (active.length === 0) return [];
     const ids = new Set(
       (
         await this.store.db
           .selectFrom("dag_run")
           .select("dag_id")
           .distinct()
-          .where("dag_id", "in", [...this.dags.keys()])
+          .where("dag_id", "in", active)
           .where("state", "in", ["queued", "running"])
           .execute()
       ).map((r) => r.dag_id),
@@ -199,7 +211,7 @@ export class Worker {
     if (this.createScheduledRuns) {
       const now = new Date(await this.store.now());
       for (const dag of this.dags.values()) {
-        if (ids.has(dag.dagId) || dag.schedule === null) continue;
+        if (ids.has(dag.dagId) || dag.schedule === null || this.paused.has(dag.dagId)) continue;
         if (nextScheduledInterval(dag, await lastScheduledIntervalEnd(this.store.db, dag.dagId), now)) ids.add(dag.dagId);
       }
     }

@@ -50,7 +50,7 @@ function statusFor(code: string): 400 | 403 | 404 | 409 | 500 {
   if (code.endsWith("_not_found") || code === "dags_not_found") return 404;
   if (code === "run_exists" || code === "env_in_use" || code === "env_rebuild_unknown_spec") return 409;
   if (code === "forbidden" || code === "unauthorized") return 403;
-  if (code.startsWith("invalid_") || code === "ambiguous_env_key" || code === "run_ambiguous") return 400;
+  if (code.startsWith("invalid_") || code === "map_index_required" || code === "ambiguous_env_key" || code === "run_ambiguous") return 400;
   return 500;
 }
 
@@ -179,9 +179,13 @@ export function createApp(opts: AppOptions): Hono {
   });
 
   const ti = "/dags/:dagId/runs/:runId/tasks/:taskId";
-  api.get(ti, async (c) => c.json(await taskDetail(store, c.req.param("dagId"), c.req.param("runId"), c.req.param("taskId"))));
-  api.get(`${ti}/tries`, async (c) => c.json((await taskDetail(store, c.req.param("dagId"), c.req.param("runId"), c.req.param("taskId"))).tries));
-  api.get(`${ti}/xcom`, async (c) => c.json((await taskDetail(store, c.req.param("dagId"), c.req.param("runId"), c.req.param("taskId"))).xcoms));
+  const instance = async (c: Context): Promise<Record<string, unknown>> => {
+    const q = parse(schemas.TaskInstanceQuery, c.req.query(), "query");
+    return taskDetail(store, c.req.param("dagId") as string, c.req.param("runId") as string, c.req.param("taskId") as string, q.mapIndex);
+  };
+  api.get(ti, async (c) => c.json(await instance(c)));
+  api.get(`${ti}/tries`, async (c) => c.json((await instance(c)).tries));
+  api.get(`${ti}/xcom`, async (c) => c.json((await instance(c)).xcoms));
   api.post(`${ti}/clear`, async (c) => {
     const body = parse(schemas.Relatives, await jsonBody(c), "clear request");
     const cleared = await clearTaskInstances(store, c.req.param("dagId"), c.req.param("runId"), [c.req.param("taskId")], body);
@@ -196,7 +200,7 @@ export function createApp(opts: AppOptions): Hono {
     const q = parse(schemas.LogsQuery, c.req.query(), "query");
     const { dagId, runId, taskId } = c.req.param();
     await requireRun(store, dagId, runId);
-    const log = await tryLogPath(store, dagId, runId, taskId, q.try);
+    const log = await tryLogPath(store, dagId, runId, taskId, q.try, q.mapIndex);
     const lines = await readLogLines(log.path);
     const page = lines.slice(q.offset, q.offset + q.limit);
     return c.json({ tryNumber: log.tryNumber, offset: q.offset, total: lines.length, nextOffset: q.offset + page.length, lines: page, finished: await log.finished() });
@@ -205,7 +209,7 @@ export function createApp(opts: AppOptions): Hono {
     const q = parse(schemas.LogsQuery, c.req.query(), "query");
     const { dagId, runId, taskId } = c.req.param();
     await requireRun(store, dagId, runId);
-    const log = await tryLogPath(store, dagId, runId, taskId, q.try);
+    const log = await tryLogPath(store, dagId, runId, taskId, q.try, q.mapIndex);
     return streamSSE(c, async (stream) => {
       // Reads only what was appended since the last tick: following a long log stays cheap.
       const tail = new LogTail();
@@ -217,7 +221,7 @@ export function createApp(opts: AppOptions): Hono {
       while (!closed) {
         // Read "finished" before the file: lines written before the try ended are then all in this read.
         const finished = await log.finished();
-        const current = log.path ?? (await tryLogPath(store, dagId, runId, taskId, q.try ?? log.tryNumber)).path;
+        const current = log.path ?? (await tryLogPath(store, dagId, runId, taskId, q.try ?? log.tryNumber, q.mapIndex)).path;
         for (const line of await tail.read(current)) {
           if (++seen > q.offset) await stream.writeSSE({ event: "line", id: String(seen), data: JSON.stringify(line) });
         }

@@ -4,6 +4,8 @@ import { RUN_STATES } from "../store/schema.ts";
 
 const bool = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
+const mapIndex = z.coerce.number().int().min(0);
+
 export const schemas = {
   PatchDag: z.object({ paused: z.boolean() }).strict(),
   GridQuery: z.object({ limit: z.coerce.number().int().min(1).max(200).default(25) }),
@@ -22,7 +24,10 @@ export const schemas = {
   Relatives: z.object({ downstream: bool.default(false), upstream: bool.default(false) }).strict(),
   Mark: z.object({ state: z.enum(["success", "failed"]), downstream: bool.default(false), upstream: bool.default(false) }).strict(),
   EventsQuery: z.object({ dagId: z.string().min(1).optional(), runId: z.string().min(1).optional() }),
+  /** Which instance of a mapped task (required for one, refused for an unmapped task). */
+  TaskInstanceQuery: z.object({ mapIndex: mapIndex.optional() }),
   LogsQuery: z.object({
+    mapIndex: mapIndex.optional(),
     try: z.coerce.number().int().min(1).optional(),
     offset: z.coerce.number().int().min(0).default(0),
     limit: z.coerce.number().int().min(1).max(10_000).default(1000),
@@ -45,18 +50,18 @@ const ROUTES: Route[] = [
   { method: "get", path: "/api/dags/{dagId}", summary: "A DAG as last parsed: tasks, edges, params, environments" },
   { method: "patch", path: "/api/dags/{dagId}", summary: "Pause or unpause a DAG", body: schemas.PatchDag },
   { method: "get", path: "/api/dags/{dagId}/source", summary: "The DAG file's source as last parsed" },
-  { method: "get", path: "/api/dags/{dagId}/grid", summary: "Recent runs × tasks with each task instance's state", query: schemas.GridQuery },
+  { method: "get", path: "/api/dags/{dagId}/grid", summary: "Recent runs × tasks with each task instance's state; a mapped task's cell has the group state and `mapped: { count, states }`", query: schemas.GridQuery },
   { method: "get", path: "/api/dags/{dagId}/doctor", summary: "doctor's findings for the DAG's file (run in a child process)" },
   { method: "get", path: "/api/runs", summary: "Runs of all DAGs, newest first", query: schemas.RunsQuery },
   { method: "get", path: "/api/dags/{dagId}/runs", summary: "Runs of a DAG, newest first", query: schemas.RunsQuery.omit({ dagId: true }) },
   { method: "post", path: "/api/dags/{dagId}/runs", summary: "Trigger a run; conf keys naming a param must have its type", body: schemas.TriggerRun },
   { method: "get", path: "/api/dags/{dagId}/runs/{runId}", summary: "A run with its task instances and their queued / environment / execution times" },
   { method: "post", path: "/api/dags/{dagId}/runs/{runId}/cancel", summary: "Cancel a queued or running run (running tries are aborted)" },
-  { method: "get", path: TI, summary: "A task instance: state, tries, return value, XComs, environment, error with its fix" },
-  { method: "get", path: `${TI}/tries`, summary: "Finished tries of a task instance" },
-  { method: "get", path: `${TI}/xcom`, summary: "XCom values of a task instance" },
-  { method: "post", path: `${TI}/clear`, summary: "Clear the task instance (and downstream/upstream) so it runs again", body: schemas.Relatives },
-  { method: "post", path: `${TI}/mark`, summary: "Mark the task instance (and downstream/upstream) success or failed", body: schemas.Mark },
+  { method: "get", path: TI, summary: "A task instance: state, tries, return value, XComs, environment, error with its fix (mapIndex for a mapped task)", query: schemas.TaskInstanceQuery },
+  { method: "get", path: `${TI}/tries`, summary: "Finished tries of a task instance", query: schemas.TaskInstanceQuery },
+  { method: "get", path: `${TI}/xcom`, summary: "XCom values of a task instance", query: schemas.TaskInstanceQuery },
+  { method: "post", path: `${TI}/clear`, summary: "Clear the task (every map index of a mapped one; and downstream/upstream) so it runs again", body: schemas.Relatives },
+  { method: "post", path: `${TI}/mark`, summary: "Mark the task (every map index of a mapped one; and downstream/upstream) success or failed", body: schemas.Mark },
   { method: "get", path: `${TI}/logs`, summary: "A page of a try's log lines", query: schemas.LogsQuery },
   { method: "get", path: `${TI}/logs/stream`, summary: "A try's log lines as Server-Sent Events (event line, then end)", query: schemas.LogsQuery, stream: true },
   { method: "get", path: "/api/events", summary: "Run and task state changes of the server's workers as Server-Sent Events (events run, task)", query: schemas.EventsQuery, stream: true },

@@ -6,7 +6,7 @@ import { getRun, listRuns, taskInstances, taskTries } from "../engine/queries.ts
 import { getStoredDag, listImportErrors, listStoredDags, type StoredDag } from "../engine/serialized-dags.ts";
 import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
-import type { DagRunRow, RunState, TaskInstanceRow } from "../store/schema.ts";
+import type { DagRunRow, RunState, TaskInstanceRow, TaskState } from "../store/schema.ts";
 import { displayedValue } from "../store/xcom-display.ts";
 import { VenvflowError } from "../util/errors.ts";
 
@@ -68,21 +68,75 @@ export async function dagDetail(store: Store, dagId: string): Promise<Record<str
   return { ...s.dag, paused: s.paused, removedAt: s.removedAt, parsedAt: s.parsedAt, nextRunAt: nextRunAt(s), loadError };
 }
 
-/** Runs × tasks: the latest runs (newest first) and each task instance's state and try. */
+/**
+ * Airflow's summary state of a mapped task's instances: the first state in this order that any instance is in
+ * (a failure shows before progress, progress before a finished success).
+ */
+const GROUP_STATE_ORDER: readonly TaskState[] = ["failed", "upstream_failed", "up_for_retry", "queued", "scheduled", "running", "none", "skipped", "success"];
+
+export interface MappedSummary {
+  /** The group's state (`groupState` of its instances). */
+  state: TaskState;
+  count: number;
+  /** How many instances are in each state (only states that occur). */
+  states: Partial<Record<TaskState, number>>;
+  /** The highest try of any instance. */
+  tryNumber: number;
+}
+
+export function groupState(states: readonly TaskState[]): TaskState {
+  return GROUP_STATE_ORDER.find((s) => states.includes(s)) ?? "none";
+}
+
+/** The expanded (map_index ≥ 0) task instances of one run, summarized per task id. */
+export function summarizeMapped(rows: readonly Pick<TaskInstanceRow, "task_id" | "map_index" | "state" | "try_number">[]): Map<string, MappedSummary> {
+  const out = new Map<string, MappedSummary>();
+  const states = new Map<string, TaskState[]>();
+  for (const ti of rows) {
+    if (ti.map_index < 0) continue;
+    const summary = out.get(ti.task_id) ?? { state: "none", count: 0, states: {}, tryNumber: 0 };
+    out.set(ti.task_id, summary);
+    summary.count++;
+    summary.states[ti.state] = (summary.states[ti.state] ?? 0) + 1;
+    summary.tryNumber = Math.max(summary.tryNumber, ti.try_number);
+    states.set(ti.task_id, [...(states.get(ti.task_id) ?? []), ti.state]);
+  }
+  for (const [taskId, summary] of out) summary.state = groupState(states.get(taskId) ?? []);
+  return out;
+}
+
+interface GridCell {
+  state: TaskState;
+  tryNumber: number;
+  /** Present for a mapped task: `state` is then the group's and `tryNumber` the highest. */
+  mapped?: { count: number; states: Partial<Record<TaskState, number>> };
+}
+
+/** Runs × tasks: the latest runs (newest first) and each task's state and try, a mapped task's by count. */
 export async function dagGrid(store: Store, dagId: string, limit: number): Promise<Record<string, unknown>> {
   const { dag } = await getStoredDag(store, dagId);
   const runs = await listRuns(store, { dagId, limit });
-  const tis = runs.length === 0 ? [] : await store.db.selectFrom("task_instance").select(["run_id", "task_id", "state", "try_number"]).where("dag_id", "=", dagId).where("run_id", "in", runs.map((r) => r.run_id)).execute();
-  const byRun = new Map<string, Record<string, { state: string; tryNumber: number }>>();
-  for (const ti of tis) {
-    const cells = byRun.get(ti.run_id) ?? {};
-    cells[ti.task_id] = { state: ti.state, tryNumber: ti.try_number };
-    byRun.set(ti.run_id, cells);
-  }
+  const tis =
+    runs.length === 0
+      ? []
+      : await store.db
+          .selectFrom("task_instance")
+          .select(["run_id", "task_id", "map_index", "state", "try_number"])
+          .where("dag_id", "=", dagId)
+          .where("run_id", "in", runs.map((r) => r.run_id))
+          .execute();
+  const rowsByRun = new Map<string, typeof tis>();
+  for (const ti of tis) rowsByRun.set(ti.run_id, [...(rowsByRun.get(ti.run_id) ?? []), ti]);
+  const cellsOf = (rows: typeof tis): Record<string, GridCell> => {
+    const cells: Record<string, GridCell> = {};
+    for (const ti of rows) if (ti.map_index < 0) cells[ti.task_id] = { state: ti.state, tryNumber: ti.try_number };
+    for (const [taskId, m] of summarizeMapped(rows)) cells[taskId] = { state: m.state, tryNumber: m.tryNumber, mapped: { count: m.count, states: m.states } };
+    return cells;
+  };
   return {
     dagId,
-    tasks: dag.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, upstreamTaskIds: t.upstreamTaskIds })),
-    runs: runs.map((r) => ({ ...runView(r), taskInstances: byRun.get(r.run_id) ?? {} })),
+    tasks: dag.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, upstreamTaskIds: t.upstreamTaskIds, mapped: t.mapping !== null })),
+    runs: runs.map((r) => ({ ...runView(r), taskInstances: cellsOf(rowsByRun.get(r.run_id) ?? []) })),
   };
 }
 
@@ -177,6 +231,8 @@ export function tryEnvironment(lines: readonly LogLine[]): TryEnvironment {
 function tiView(ti: TaskInstanceRow): Record<string, unknown> {
   return {
     taskId: ti.task_id,
+    /** -1 for an unmapped task (Airflow's convention), else the instance's index in its task's expansion. */
+    mapIndex: ti.map_index,
     state: ti.state,
     tryNumber: ti.try_number,
     maxTries: ti.max_tries,
@@ -190,7 +246,10 @@ function tiView(ti: TaskInstanceRow): Record<string, unknown> {
   };
 }
 
-/** A run with its task instances in the DAG's order, each with its waterfall segments (queued, environment, execution). */
+/**
+ * A run with its task instances in the DAG's order (a mapped task's by map index), each with its waterfall
+ * segments (queued, environment, execution), and `mapped`: each mapped task's group state and counts.
+ */
 export async function runDetail(store: Store, dagId: string, runId: string): Promise<Record<string, unknown>> {
   const run = await requireRun(store, dagId, runId);
   const stored = await getStoredDag(store, dagId).catch(() => null);
@@ -201,17 +260,39 @@ export async function runDetail(store: Store, dagId: string, runId: string): Pro
     const env = tryEnvironment(await readLogLines(ti.log_path));
     tasks.push({ ...tiView(ti), environment: env });
   }
-  return { ...runView(run), taskInstances: tasks };
+  return { ...runView(run), taskInstances: tasks, mapped: Object.fromEntries(summarizeMapped(tis)) };
 }
 
-export async function taskDetail(store: Store, dagId: string, runId: string, taskId: string): Promise<Record<string, unknown>> {
+/**
+ * One task instance: `mapIndex` picks an instance of a mapped task (required for one, refused for an unmapped
+ * one, as `venvflow logs --map-index` does).
+ */
+export async function requireTaskInstance(store: Store, dagId: string, runId: string, taskId: string, mapIndex?: number): Promise<TaskInstanceRow> {
+  const instances = await store.db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).orderBy("map_index").execute();
+  if (instances.length === 0) throw new VenvflowError("task_not_found", `run "${runId}" of DAG "${dagId}" has no task "${taskId}"`, { fix: "pick a task from the run's task list" });
+  const mapped = instances.some((t) => t.map_index >= 0);
+  if (mapped && mapIndex === undefined) {
+    throw new VenvflowError("map_index_required", `task "${taskId}" of run "${runId}" is mapped into ${instances.length} instances`, {
+      fix: `add ?mapIndex=N (0 to ${instances.length - 1})`,
+      details: { mapIndexes: instances.map((t) => t.map_index), states: instances.map((t) => t.state) },
+    });
+  }
+  const ti = instances.find((t) => t.map_index === (mapIndex ?? -1));
+  if (!ti) {
+    throw new VenvflowError("map_index_not_found", `task "${taskId}" of run "${runId}" has no map index ${mapIndex}`, {
+      fix: mapped ? `its map indexes are 0 to ${instances.length - 1}` : "the task is not mapped: leave out mapIndex",
+    });
+  }
+  return ti;
+}
+
+export async function taskDetail(store: Store, dagId: string, runId: string, taskId: string, mapIndex?: number): Promise<Record<string, unknown>> {
   await requireRun(store, dagId, runId);
-  const ti = await store.db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).executeTakeFirst();
-  if (!ti) throw new VenvflowError("task_not_found", `run "${runId}" of DAG "${dagId}" has no task "${taskId}"`, { fix: "pick a task from the run's task list" });
+  const ti = await requireTaskInstance(store, dagId, runId, taskId, mapIndex);
   const stored = await getStoredDag(store, dagId).catch(() => null);
   const task = stored?.dag.tasks.find((t) => t.taskId === taskId) ?? null;
-  const xcoms = await store.db.selectFrom("xcom").select(["key", "value", "display_value", "created_at"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).orderBy("key").execute();
-  const tries = await taskTries(store.db, dagId, runId, taskId);
+  const xcoms = await store.db.selectFrom("xcom").select(["key", "value", "display_value", "created_at"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).where("map_index", "=", ti.map_index).orderBy("key").execute();
+  const tries = await taskTries(store.db, dagId, runId, taskId, ti.map_index);
   const returnValue = xcoms.find((x) => x.key === "return_value");
   return {
     ...tiView(ti),
@@ -234,15 +315,14 @@ export async function taskDetail(store: Store, dagId: string, runId: string, tas
   };
 }
 
-/** The log path of a try (default: the current one). */
-export async function tryLogPath(store: Store, dagId: string, runId: string, taskId: string, tryNumber?: number): Promise<{ path: string | null; tryNumber: number; finished: () => Promise<boolean> }> {
-  const ti = await store.db.selectFrom("task_instance").selectAll().where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", taskId).executeTakeFirst();
-  if (!ti) throw new VenvflowError("task_not_found", `run "${runId}" of DAG "${dagId}" has no task "${taskId}"`, { fix: "pick a task from the run's task list" });
+/** The log path of a try (default: the current one) of a task instance (`mapIndex` for a mapped task's). */
+export async function tryLogPath(store: Store, dagId: string, runId: string, taskId: string, tryNumber?: number, mapIndex?: number): Promise<{ path: string | null; tryNumber: number; finished: () => Promise<boolean> }> {
+  const ti = await requireTaskInstance(store, dagId, runId, taskId, mapIndex);
   const wanted = tryNumber ?? ti.try_number;
   const isCurrent = wanted === ti.try_number;
   let logPath = isCurrent ? ti.log_path : null;
   if (!isCurrent) {
-    const past = (await taskTries(store.db, dagId, runId, taskId)).find((t) => t.try_number === wanted);
+    const past = (await taskTries(store.db, dagId, runId, taskId, ti.map_index)).find((t) => t.try_number === wanted);
     if (!past) throw new VenvflowError("try_not_found", `task "${taskId}" of run "${runId}" has no try ${wanted}`, { fix: `tries so far: 1 to ${ti.try_number}` });
     logPath = past.log_path;
   }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Worker } from "../../src/engine/index.ts";
+import { triggerRun, Worker } from "../../src/engine/index.ts";
+import { setDagPaused } from "../../src/engine/operations.ts";
+import { recordParse } from "../../src/engine/serialized-dags.ts";
+import { serializeDag } from "../../src/dag/serialize.ts";
 import { openStore } from "../../src/store/index.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 import { makeDag } from "./fixtures/dags.ts";
@@ -40,5 +43,29 @@ describe.each(BACKENDS)("scheduled runs on %s", (backend) => {
     let loops = 0;
     await new Worker({ store, dags: [dag], home: stores.home, pollIntervalMs: 20 }).run({ until: async () => ++loops > 5 });
     expect(await store.db.selectFrom("dag_run").selectAll().execute()).toEqual([]);
+  });
+
+  it("a paused DAG gets no scheduled run and its triggered run does not advance; unpausing lets both proceed", async () => {
+    const store = await stores.open();
+    const dag = makeDag("paused_every_second", [{ id: "tick" }], { schedule: "* * * * * *", startDate: new Date(Date.now() - 3000), catchup: false });
+    await recordParse(store, { dags: [{ dag: serializeDag(dag), source: "" }], errors: [] });
+    expect(await setDagPaused(store, dag.dagId, true)).toBe(true);
+    const manual = await triggerRun(store, dag, { runId: "manual_while_paused" });
+    const runs = () => store.db.selectFrom("dag_run").select(["run_id", "run_type", "state"]).orderBy("run_id").execute();
+    let passes = 0;
+    const options = { store, dags: [dag], home: stores.home, pollIntervalMs: 20, createScheduledRuns: true };
+    await new Worker(options).run({ until: async () => ++passes > 10 });
+    expect(await runs()).toEqual([{ run_id: manual.run_id, run_type: "manual", state: "queued" }]);
+    const started = await store.db.selectFrom("task_instance").select("task_id").where("run_id", "=", manual.run_id).where("started_at", "is not", null).execute();
+    expect(started).toEqual([]);
+
+    await setDagPaused(store, dag.dagId, false);
+    await new Worker(options).run({
+      until: async () => {
+        const all = await runs();
+        return all.some((r) => r.run_type === "scheduled" && r.state === "success") && all.some((r) => r.run_id === manual.run_id && r.state === "success");
+      },
+    });
+    expect((await runs()).filter((r) => r.state === "success").length).toBeGreaterThanOrEqual(2);
   });
 });

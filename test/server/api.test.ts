@@ -26,7 +26,7 @@ describe("venvflow server API", () => {
   it("lists the parsed DAGs, and a file that fails to load with its error", async () => {
     const { status, body } = await t.api("/api/dags");
     expect(status).toBe(200);
-    expect(body.dags.map((d: { dagId: string }) => d.dagId)).toEqual(["broken", "shop", "slow", "xss"]);
+    expect(body.dags.map((d: { dagId: string }) => d.dagId)).toEqual(["broken", "mapped", "shop", "slow", "xss"]);
     const shop = body.dags.find((d: { dagId: string }) => d.dagId === "shop");
     expect(shop).toMatchObject({ taskCount: 3, paused: false, schedule: null, loadError: null });
     expect(body.importErrors).toHaveLength(1);
@@ -43,6 +43,47 @@ describe("venvflow server API", () => {
     const brokenSource = (await t.api("/api/dags/broken/source")).body.source as string;
     expect(brokenSource).toContain("http://vfuser:***@127.0.0.1:9/simple");
     expect(brokenSource).not.toContain("s3cr3tpw");
+  });
+
+  it("shows a mapped task by count in the grid and the run, and each map index's instance and log by mapIndex", async () => {
+    const run = await triggerAndWait("mapped");
+    expect(run.state).toBe("failed");
+    expect(run.taskInstances.map((x: { taskId: string; mapIndex: number; state: string }) => [x.taskId, x.mapIndex, x.state])).toEqual([
+      ["check", 0, "success"],
+      ["check", 1, "failed"],
+      ["check", 2, "success"],
+    ]);
+    const grid = (await t.api("/api/dags/mapped/grid")).body;
+    expect(grid.tasks).toEqual([expect.objectContaining({ taskId: "check", mapped: true })]);
+    const cell = grid.runs.find((r: { runId: string }) => r.runId === run.runId).taskInstances.check;
+    expect(cell).toEqual({ state: "failed", tryNumber: 1, mapped: { count: 3, states: { success: 2, failed: 1 } } });
+
+    const base = `/api/dags/mapped/runs/${enc(run.runId)}/tasks/check`;
+    const failed = await t.api(`${base}?mapIndex=1`);
+    expect(failed.status).toBe(200);
+    expect(failed.body).toMatchObject({ taskId: "check", mapIndex: 1, state: "failed", hasReturnValue: false });
+    expect(failed.body.error.message).toContain("item 2 is bad");
+    expect(failed.body.tries).toHaveLength(1);
+    const ok = (await t.api(`${base}?mapIndex=2`)).body;
+    expect(ok).toMatchObject({ mapIndex: 2, state: "success", hasReturnValue: true, returnValue: 30 });
+    expect((await t.api(`${base}/xcom?mapIndex=0`)).body).toEqual([expect.objectContaining({ key: "return_value", value: 10 })]);
+    const log = (await t.api(`${base}/logs?mapIndex=1`)).body;
+    expect(log.finished).toBe(true);
+    const text = log.lines.map((l: { msg: string }) => l.msg).join("\n");
+    expect(text).toContain("checking 2");
+    expect(text).not.toContain("checking 3");
+    expect((await t.api(`${base}/logs?mapIndex=2`)).body.lines.map((l: { msg: string }) => l.msg).join("\n")).toContain("checking 3");
+    const streamed = await fetch(new URL(`${base}/logs/stream?mapIndex=0`, t.server.url));
+    expect(await streamed.text()).toContain("checking 1");
+
+    const missing = await t.api(base);
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toMatchObject({ code: "map_index_required", fix: "add ?mapIndex=N (0 to 2)" });
+    expect((await t.api(`${base}/logs`)).body.error.code).toBe("map_index_required");
+    const outOfRange = await t.api(`${base}?mapIndex=3`);
+    expect(outOfRange.status).toBe(404);
+    expect(outOfRange.body.error.code).toBe("map_index_not_found");
+    expect((await t.api(`${base}?mapIndex=-1`)).status).toBe(400);
   });
 
   it("describes itself in OpenAPI", async () => {

@@ -91,17 +91,37 @@ describe("engine operations", () => {
     expect(c.max_tries).toBe(3); // two tries so far, plus its retries again
     expect(await store.db.selectFrom("xcom").selectAll().where("task_id", "=", "c").execute()).toEqual([]);
     expect((await store.db.selectFrom("dag_run").select("state").where("run_id", "=", "r1").executeTakeFirstOrThrow()).state).toBe("running");
+    // Their upstream counters say what is done now (a succeeded; b was cleared), for the run's start to decide them.
+    const counters = await store.db.selectFrom("task_instance").select(["task_id", "up_success"]).where("run_id", "=", "r1").where("task_id", "in", ["b", "c"]).orderBy("task_id").execute();
+    expect(counters).toEqual([{ task_id: "b", up_success: 1 }, { task_id: "c", up_success: 0 }]);
 
     // Clearing in an active run leaves the run as it is.
     await store.db.updateTable("dag_run").set({ state: "running", started_at: "2026-01-01T00:00:00.000Z" }).where("run_id", "=", "r1").execute();
     await clearTaskInstances(store, "ops", "r1", ["d"]);
     expect(await store.db.selectFrom("dag_run").select(["state", "started_at"]).where("run_id", "=", "r1").executeTakeFirstOrThrow()).toEqual({ state: "running", started_at: "2026-01-01T00:00:00.000Z" });
+    // …and decides the cleared task at once: its upstream a succeeded, so it is queued for a worker.
+    expect((await states("r1")).d).toBe("queued");
 
     await store.db.updateTable("task_instance").set({ state: "running", locked_by: "w1" }).where("task_id", "=", "b").execute();
     expect(await cancelRun(store, "ops", "r1")).toEqual({ cancelled: true, state: "failed" });
     expect(await states("r1")).toEqual({ a: "success", b: "failed", c: "skipped", d: "skipped" });
     expect(await cancelRun(store, "ops", "r1")).toEqual({ cancelled: false, state: "failed" });
     await expect(cancelRun(store, "ops", "nope")).rejects.toMatchObject({ code: "run_not_found" });
+  });
+
+  it("marking settles the downstream and finishes the run when nothing is left", async () => {
+    await triggerStoredDag(store, "ops", { runId: "m1" });
+    await store.db.updateTable("dag_run").set({ state: "running", started_at: new Date().toISOString() }).where("run_id", "=", "m1").execute();
+    expect(await markTaskInstances(store, "ops", "m1", ["a"], "failed")).toEqual(["a"]);
+    expect(await states("m1")).toEqual({ a: "failed", b: "upstream_failed", c: "upstream_failed", d: "upstream_failed" });
+    expect((await store.db.selectFrom("dag_run").select("state").where("run_id", "=", "m1").executeTakeFirstOrThrow()).state).toBe("failed");
+    expect(await markTaskInstances(store, "ops", "m1", ["a"], "success")).toEqual(["a"]);
+    // a's downstream was already decided (upstream_failed) and is left as it is, as in Airflow (mark with downstream,
+    // or clear, to change it): nothing is unfinished, so the run is settled again at once, failed by its leaves.
+    expect(await states("m1")).toEqual({ a: "success", b: "upstream_failed", c: "upstream_failed", d: "upstream_failed" });
+    expect((await store.db.selectFrom("dag_run").select("state").where("run_id", "=", "m1").executeTakeFirstOrThrow()).state).toBe("failed");
+    expect(await markTaskInstances(store, "ops", "m1", ["a"], "success", { downstream: true })).toEqual(["b", "c", "d"]);
+    expect((await store.db.selectFrom("dag_run").select("state").where("run_id", "=", "m1").executeTakeFirstOrThrow()).state).toBe("success");
   });
 
   it("pauses, and keeps pause flags and a broken file's DAG across parses", async () => {

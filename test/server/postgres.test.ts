@@ -17,7 +17,7 @@ afterAll(async () => {
 describe("venvflow server on PostgreSQL", () => {
   it("records the DAGs, runs a triggered run, clears and pauses", async () => {
     expect((await t.api("/api/health")).body.store).toBe("postgres");
-    expect((await t.api("/api/dags")).body.dags).toHaveLength(4);
+    expect((await t.api("/api/dags")).body.dags).toHaveLength(5);
     const run = (await t.api("/api/dags/shop/runs", { method: "POST", body: { conf: { count: 3 } } })).body;
     const done = await waitFor("the run", async () => {
       const r = (await t.api(`/api/dags/shop/runs/${enc(run.runId)}`)).body;

@@ -59,7 +59,7 @@ describe.skipIf(!BROWSER)("web UI in Chromium", () => {
 
   it("lists the DAGs, with a broken file's error shown as text", async () => {
     await page.goto(url("/"));
-    await until(() => page.locator("tr[data-dag-id]").count()).toBe(4);
+    await until(() => page.locator("tr[data-dag-id]").count()).toBe(5);
     await until(() => page.getByText("failed to load").first().isVisible()).toBe(true);
     // The error quotes the task id <img src=x onerror=…> verbatim, as text.
     await until(() => page.getByText('task id "<img src=x onerror="window.__xss=5">" is not valid').first().isVisible()).toBe(true);
@@ -142,6 +142,24 @@ describe.skipIf(!BROWSER)("web UI in Chromium", () => {
     expect(await page.locator(".tries li").nth(1).innerText()).toContain("try 2");
   });
 
+  it("shows a mapped task by count in the grid, and opens one map index and its log", async () => {
+    const res = await t.api("/api/dags/mapped/runs", { method: "POST", body: {} });
+    const runId = res.body.runId as string;
+    await waitFor("the mapped run", async () => (await t.api(`/api/dags/mapped/runs/${enc(runId)}`)).body.state === "failed", 120_000);
+    await page.goto(url("/dags/mapped"));
+    const cell = page.getByRole("button", { name: `check in ${runId}: failed, 3 mapped: 2 success, 1 failed` });
+    await until(() => cell.isVisible()).toBe(true);
+    expect(await cell.locator(".mapped-count").innerText()).toBe("3");
+    expect(await cell.getAttribute("title")).toBe("3 mapped: 2 ✓ 1 ✗");
+    await cell.click();
+    await page.getByRole("link", { name: "map index 1: failed" }).click();
+    await page.waitForURL(new RegExp(`/dags/mapped/runs/${enc(runId)}/tasks/check/1$`));
+    await until(() => page.getByLabel("Task log").innerText()).toContain("checking 2");
+    expect(await page.getByLabel("Task log").innerText()).not.toContain("checking 3");
+    await until(() => page.getByRole("region", { name: "Why it failed" }).innerText()).toContain("item 2 is bad");
+    await shoot("mapped-task");
+  });
+
   it("shows the environments, with the tasks that used them", async () => {
     await page.goto(url("/environments"));
     const row = page.locator("tr[data-env-key]", { hasText: "shop.py_sum" });
@@ -175,7 +193,7 @@ describe.skipIf(!BROWSER)("web UI in Chromium", () => {
     await until(() => page.locator("section[aria-label='Return value'] pre").innerText()).toBe('<img src=x onerror="window.__xss=3"><script>window.__xss=4</script>');
     await expectNoXss();
     await page.goto(url("/"));
-    await until(() => page.locator("tr[data-dag-id]").count()).toBe(4);
+    await until(() => page.locator("tr[data-dag-id]").count()).toBe(5);
     await expectNoXss();
     await shoot("dag-list");
     await page.goto(url("/dags/shop"));

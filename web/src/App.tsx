@@ -8,7 +8,9 @@ const dec = decodeURIComponent;
 
 function route(path: string) {
   let m: RegExpExecArray | null;
-  if ((m = /^\/dags\/([^/]+)\/runs\/([^/]+)\/tasks\/([^/]+)\/?$/.exec(path))) return <TaskPage dagId={dec(m[1]!)} runId={dec(m[2]!)} taskId={dec(m[3]!)} />;
+  if ((m = /^\/dags\/([^/]+)\/runs\/([^/]+)\/tasks\/([^/]+)(?:\/(\d+))?\/?$/.exec(path))) {
+    return <TaskPage dagId={dec(m[1]!)} runId={dec(m[2]!)} taskId={dec(m[3]!)} mapIndex={m[4] === undefined ? -1 : Number(m[4])} />;
+  }
   if ((m = /^\/dags\/([^/]+)\/runs\/([^/]+)\/?$/.exec(path))) return <RunPage dagId={dec(m[1]!)} runId={dec(m[2]!)} />;
   if ((m = /^\/dags\/([^/]+)\/trigger\/?$/.exec(path))) return <TriggerPage dagId={dec(m[1]!)} />;
   if ((m = /^\/dags\/([^/]+)\/?$/.exec(path))) return <DagPage dagId={dec(m[1]!)} />;

@@ -88,6 +88,8 @@ export interface TryEnvironment {
 
 export interface TaskInstance {
   taskId: string;
+  /** -1 for an unmapped task, else the instance's index in its task's expansion. */
+  mapIndex: number;
   state: TaskState;
   tryNumber: number;
   maxTries: number;
@@ -100,14 +102,32 @@ export interface TaskInstance {
 }
 
 export interface RunDetail extends Run {
+  /** A mapped task has one entry per map index. */
   taskInstances: TaskInstance[];
+  /** Each mapped task's group state (failures first, as Airflow), highest try and counts by state. */
+  mapped: Record<string, MappedSummary & { state: TaskState; tryNumber: number }>;
+}
+
+/** A mapped task's instances by state. */
+export interface MappedSummary {
+  count: number;
+  states: Partial<Record<TaskState, number>>;
 }
 
 export interface Grid {
   dagId: string;
-  tasks: { taskId: string; kind: string }[];
-  runs: (Run & { taskInstances: Record<string, { state: TaskState; tryNumber: number }> })[];
+  tasks: { taskId: string; kind: string; mapped: boolean }[];
+  /** A mapped task's cell has the group's state, the highest try and `mapped`. */
+  runs: (Run & { taskInstances: Record<string, { state: TaskState; tryNumber: number; mapped?: MappedSummary }> })[];
 }
+
+/** The UI path of a task instance (`mapIndex` ≥ 0 for one instance of a mapped task). */
+export const taskPath = (dagId: string, runId: string, taskId: string, mapIndex = -1): string =>
+  `/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}${mapIndex >= 0 ? `/${mapIndex}` : ""}`;
+
+/** The API path of a task instance, with `?mapIndex=N` for one instance of a mapped task. */
+export const taskApiPath = (dagId: string, runId: string, taskId: string, mapIndex: number): string =>
+  `/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}${mapIndex >= 0 ? `?mapIndex=${mapIndex}` : ""}`;
 
 export interface TaskDetail extends TaskInstance {
   dagId: string;

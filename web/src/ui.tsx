@@ -1,6 +1,6 @@
 /** Shared bits: a tiny router, state badges (icon + label, never colour alone), errors, values, times. */
 import { useEffect, useState, type MouseEvent, type ReactNode } from "react";
-import type { ApiError, RunState, TaskError, TaskState } from "./api.ts";
+import type { ApiError, MappedSummary, RunState, TaskError, TaskState } from "./api.ts";
 
 export function navigate(to: string): void {
   window.history.pushState(null, "", to);
@@ -41,6 +41,18 @@ const STATE_ICONS: Record<TaskState | RunState, string> = {
   upstream_failed: "⚠",
   up_for_retry: "↻",
 };
+
+/** "3 mapped: 2 ✓ 1 ✗" — the count, then how many instances are in each state (icons in a fixed order). */
+export function mappedLabel(summary: MappedSummary): string {
+  const parts = (Object.keys(STATE_ICONS) as TaskState[]).filter((s) => summary.states[s]).map((s) => `${summary.states[s]} ${STATE_ICONS[s]}`);
+  return `${summary.count} mapped: ${parts.join(" ")}`;
+}
+
+/** The same in words, for screen readers and tooltips: "3 mapped: 2 success, 1 failed". */
+export function mappedWords(summary: MappedSummary): string {
+  const parts = (Object.keys(STATE_ICONS) as TaskState[]).filter((s) => summary.states[s]).map((s) => `${summary.states[s]} ${stateLabel(s)}`);
+  return `${summary.count} mapped: ${parts.join(", ")}`;
+}
 
 export const stateLabel = (state: string): string => (state === "none" ? "no status" : state.replace(/_/g, " "));
 

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useState } from "react";
-import { api, enc, useEngineEvents, usePoll, type DagDetail, type Grid, type Run, type RunState, type TaskState } from "../api.ts";
-import { ErrorBox, Link, Loading, StateBadge, formatMs, formatTime, navigate } from "../ui.tsx";
+import { api, enc, taskPath, useEngineEvents, usePoll, type DagDetail, type Grid, type Run, type RunState, type TaskState } from "../api.ts";
+import { ErrorBox, Link, Loading, StateBadge, formatMs, formatTime, mappedLabel, mappedWords, navigate } from "../ui.tsx";
 
 export const Graph = lazy(() => import("../Graph.tsx"));
 
@@ -206,14 +206,24 @@ function GridView({ grid }: { grid: Grid }) {
         <tbody>
           {grid.tasks.map((t) => (
             <tr key={t.taskId}>
-              <th scope="row">{t.taskId}</th>
+              <th scope="row">
+                {t.taskId}
+                {t.mapped ? <span className="muted small"> [ ]</span> : null}
+              </th>
               {runs.map((r) => {
                 const ti = r.taskInstances[t.taskId];
+                // A mapped task's cell opens the list of its map indexes.
+                const words = ti?.mapped ? `, ${mappedWords(ti.mapped)}` : "";
                 return (
                   <td key={r.runId}>
                     {ti ? (
-                      <button type="button" className="cell" onClick={() => navigate(`/dags/${enc(grid.dagId)}/runs/${enc(r.runId)}/tasks/${enc(t.taskId)}`)} aria-label={`${t.taskId} in ${r.runId}: ${ti.state}${ti.tryNumber > 1 ? `, try ${ti.tryNumber}` : ""}`}>
+                      <button type="button" className="cell" onClick={() => navigate(taskPath(grid.dagId, r.runId, t.taskId))} aria-label={`${t.taskId} in ${r.runId}: ${ti.state}${words}${ti.tryNumber > 1 ? `, try ${ti.tryNumber}` : ""}`} title={ti.mapped ? mappedLabel(ti.mapped) : undefined}>
                         <StateBadge state={ti.state} compact />
+                        {ti.mapped ? (
+                          <span className="mapped-count" aria-hidden="true">
+                            {ti.mapped.count}
+                          </span>
+                        ) : null}
                         {ti.tryNumber > 1 ? <sup>{ti.tryNumber}</sup> : null}
                       </button>
                     ) : null}

@@ -1,9 +1,12 @@
 import { Suspense, useEffect, useRef, useState } from "react";
-import { api, enc, useEngineEvents, usePoll, type DagDetail, type LogLine, type RunDetail, type TaskDetail, type TaskInstance, type TaskState } from "../api.ts";
-import { ErrorBox, Link, Loading, StateBadge, TaskFailure, Value, formatMs, formatTime } from "../ui.tsx";
+import { api, enc, taskApiPath, taskPath, useEngineEvents, usePoll, type DagDetail, type LogLine, type RunDetail, type TaskDetail, type TaskInstance, type TaskState } from "../api.ts";
+import { ErrorBox, Link, Loading, StateBadge, TaskFailure, Value, formatMs, formatTime, mappedLabel, mappedWords } from "../ui.tsx";
 import { Graph } from "./Dag.tsx";
 
 const FINISHED = new Set(["success", "failed"]);
+
+/** `task`, or `task[2]` for one instance of a mapped task (as `venvflow runs show` prints it). */
+const instanceName = (x: { taskId: string; mapIndex: number }): string => (x.mapIndex >= 0 ? `${x.taskId}[${x.mapIndex}]` : x.taskId);
 
 export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
   // Polling catches changes by workers in other processes; the event stream makes the server's own instant.
@@ -14,7 +17,8 @@ export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
   if (run.error) return <ErrorBox error={run.error} />;
   if (!run.data) return <Loading what="the run" />;
   const r = run.data;
-  const states: Record<string, TaskState> = Object.fromEntries(r.taskInstances.map((t) => [t.taskId, t.state]));
+  // A mapped task's node shows its group's state (one failed index makes it failed, as in Airflow).
+  const states: Record<string, TaskState> = Object.fromEntries(r.taskInstances.map((t) => [t.taskId, r.mapped[t.taskId]?.state ?? t.state]));
   const cancel = async (): Promise<void> => {
     try {
       await api(`/api/dags/${enc(dagId)}/runs/${enc(runId)}/cancel`, { method: "POST", body: {} });
@@ -66,6 +70,21 @@ export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
         <h2>Waterfall</h2>
         <Gantt tasks={r.taskInstances} dagId={dagId} runId={runId} />
       </section>
+      {Object.keys(r.mapped).length > 0 ? (
+        <section aria-label="Mapped tasks">
+          <h2>Mapped tasks</h2>
+          <ul className="mapped-list">
+            {Object.entries(r.mapped).map(([taskId, m]) => (
+              <li key={taskId}>
+                <Link to={taskPath(dagId, runId, taskId)} label={`${taskId}: ${m.state}, ${mappedWords(m)}`}>
+                  <StateBadge state={m.state} compact /> {taskId}
+                </Link>{" "}
+                <span className="muted">{mappedLabel(m)}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
     </main>
   );
 }
@@ -97,11 +116,11 @@ function Gantt({ tasks, dagId, runId }: { tasks: TaskInstance[]; dagId: string; 
         const execFrom = envEnd ?? started;
         if (execFrom !== null && ended !== null && ended > execFrom) segments.push({ cls: "seg-exec", from: execFrom, to: ended, label: `execution ${formatMs(ended - execFrom)}` });
         return (
-          <div className="gantt-row" key={x.taskId}>
-            <Link to={`/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(x.taskId)}`} className="gantt-label">
-              <StateBadge state={x.state} compact /> {x.taskId}
+          <div className="gantt-row" key={`${x.taskId}[${x.mapIndex}]`}>
+            <Link to={taskPath(dagId, runId, x.taskId, x.mapIndex)} className="gantt-label">
+              <StateBadge state={x.state} compact /> {instanceName(x)}
             </Link>
-            <div className="gantt-track" role="img" aria-label={`${x.taskId}: ${segments.map((s) => s.label).join(", ") || "not started"}`}>
+            <div className="gantt-track" role="img" aria-label={`${instanceName(x)}: ${segments.map((s) => s.label).join(", ") || "not started"}`}>
               {segments.map((s) => (
                 <span key={s.cls} className={`seg ${s.cls}`} style={{ left: pct(s.from), width: width(s.from, s.to) }} title={s.label} />
               ))}
@@ -114,11 +133,52 @@ function Gantt({ tasks, dagId, runId }: { tasks: TaskInstance[]; dagId: string; 
   );
 }
 
-export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: string; taskId: string }) {
-  const ti = usePoll<TaskDetail>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}`, 1000);
+/** A mapped task's instances in a run, each linking to its own page (state, log). */
+function MappedInstances({ dagId, runId, taskId, current }: { dagId: string; runId: string; taskId: string; current: number }) {
+  const run = usePoll<RunDetail>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}`, 2000);
+  if (!run.data) return <Loading what="the map indexes" />;
+  const instances = run.data.taskInstances.filter((x) => x.taskId === taskId && x.mapIndex >= 0);
+  const summary = run.data.mapped[taskId];
+  return (
+    <nav aria-label="Map indexes" className="map-indexes">
+      <p>
+        {summary ? <StateBadge state={summary.state} /> : null} {summary ? mappedLabel(summary) : null}
+      </p>
+      <ul className="mapped-list">
+        {instances.map((x) => (
+          <li key={x.mapIndex}>
+            <Link to={taskPath(dagId, runId, taskId, x.mapIndex)} label={`map index ${x.mapIndex}: ${x.state}`} className={x.mapIndex === current ? "current" : undefined}>
+              [{x.mapIndex}] <StateBadge state={x.state} compact />
+            </Link>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; runId: string; taskId: string; mapIndex: number }) {
+  const ti = usePoll<TaskDetail>(taskApiPath(dagId, runId, taskId, mapIndex), 1000);
   const [downstream, setDownstream] = useState(true);
   const [logTry, setLogTry] = useState<number | null>(null);
   const [message, setMessage] = useState<{ message: string; fix?: string } | null>(null);
+  if (ti.error?.body.code === "map_index_required") {
+    return (
+      <main>
+        <header className="page-header">
+          <div>
+            <p className="breadcrumbs">
+              <Link to="/">DAGs</Link> / <Link to={`/dags/${enc(dagId)}`}>{dagId}</Link> / <Link to={`/dags/${enc(dagId)}/runs/${enc(runId)}`}>{runId}</Link> /
+            </p>
+            <h1>
+              <span className="task-id">{taskId}</span> <span className="muted">(mapped)</span>
+            </h1>
+          </div>
+        </header>
+        <MappedInstances dagId={dagId} runId={runId} taskId={taskId} current={-1} />
+      </main>
+    );
+  }
   if (ti.error) return <ErrorBox error={ti.error} />;
   if (!ti.data) return <Loading what="the task instance" />;
   const d = ti.data;
@@ -126,6 +186,7 @@ export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: strin
   const act = async (path: string, body: unknown, done: string): Promise<void> => {
     setMessage(null);
     try {
+      // Clear and mark act on the whole task (every map index of a mapped one), as the API does.
       const res = await api<{ cleared?: string[]; changed?: string[] }>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}/${path}`, { method: "POST", body });
       setMessage({ message: `${done}: ${(res.cleared ?? res.changed ?? []).join(", ") || "nothing changed"}` });
       ti.reload();
@@ -141,7 +202,8 @@ export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: strin
             <Link to="/">DAGs</Link> / <Link to={`/dags/${enc(dagId)}`}>{dagId}</Link> / <Link to={`/dags/${enc(dagId)}/runs/${enc(runId)}`}>{runId}</Link> /
           </p>
           <h1>
-            <span className="task-id">{taskId}</span> <StateBadge state={d.state} />
+            <span className="task-id">{taskId}</span>
+            {mapIndex >= 0 ? <span className="map-index"> [{mapIndex}]</span> : null} <StateBadge state={d.state} />
           </h1>
           <p className="muted small">
             {d.task?.kind ?? "task"} · try {d.tryNumber} of {d.maxTries + 1} · started {formatTime(d.startedAt)} · {formatMs(d.durationMs)}
@@ -163,6 +225,7 @@ export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: strin
           </button>
         </div>
       </header>
+      {mapIndex >= 0 ? <MappedInstances dagId={dagId} runId={runId} taskId={taskId} current={mapIndex} /> : null}
       {message ? (
         <p className="notice" role="status">
           {message.message}
@@ -220,7 +283,7 @@ export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: strin
             Follow the current try ({d.tryNumber})
           </button>
         ) : null}
-        {shownTry > 0 ? <LiveLog key={`${shownTry}`} url={`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}/logs/stream?try=${shownTry}`} /> : <p className="muted">Not started.</p>}
+        {shownTry > 0 ? <LiveLog key={`${shownTry}`} url={`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}/logs/stream?try=${shownTry}${mapIndex >= 0 ? `&mapIndex=${mapIndex}` : ""}`} /> : <p className="muted">Not started.</p>}
       </section>
     </main>
   );
