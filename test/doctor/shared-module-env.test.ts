@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
-import { diagnoseTasks, type PythonTaskInput } from "../../src/doctor/index.ts";
+import { diagnoseTasks, explainFailure, type PythonTaskInput } from "../../src/doctor/index.ts";
 import { runCallable } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
 import { testPipEnv } from "../support/pypi.ts";
@@ -31,7 +31,7 @@ async function call(options: Partial<CallableOptions>, vars: Record<string, stri
   const previous = { ...process.env };
   Object.assign(process.env, testPipEnv({ PIP_INDEX_URL: inject("indexUrl") }), vars);
   try {
-    return await runCallable({ pythonCallable: "x.py:f", baseDir: PY_DIR, home: inject("sharedHome"), logPath, pythonVersion: "3.12", ...options });
+    return await runCallable({ pythonCallable: "x.py:f", baseDir: PY_DIR, home: inject("sharedHome"), logPath, pythonVersion: "3.12", explainFailure, ...options });
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in previous)) delete process.env[key];
     Object.assign(process.env, previous);
