@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureEnvironment, MIN_PYTHON, resolveSpec, runPythonJson } from "../env/index.ts";
 import { probeIndex } from "../env/index-probe.ts";
-import { pipConfiguredIndexes } from "../env/pip-config.ts";
+import { configuredIndexUrls } from "../env/installers/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
 import type { EnvSpecInput, Environment } from "../env/types.ts";
 import { environmentSpecFor, resolveCallable, type CallableTarget } from "../runtime/index.ts";
@@ -277,7 +277,7 @@ class Doctor {
         return null;
       }
       // What `python -m pip install` would use for this interpreter: its pip's configuration (as the post-mortem reads it).
-      if (input.indexUrls === undefined) view.indexUrls = await pipConfiguredIndexes([input.python, "-m", "pip"], this.env).catch(() => []);
+      if (input.indexUrls === undefined) view.indexUrls = configuredIndexUrls(this.env);
       return input.python;
     }
     try {

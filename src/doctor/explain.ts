@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { listEnvironments, parseRequirements, runPythonJson } from "../env/index.ts";
 import { canonicalizeName } from "../env/pep/index.ts";
-import { pipConfiguredIndexes } from "../env/pip-config.ts";
+import { configuredIndexUrls } from "../env/installers/index.ts";
 import type { Environment } from "../env/types.ts";
 import type { FailureContext } from "../runtime/types.ts";
 import { distributionsProviding } from "./index-lookup.ts";
@@ -87,10 +87,10 @@ async function declaredNames(context: FailureContext): Promise<Set<string>> {
 }
 
 /** The first distribution the task's index says provides `module`, if it can say. */
-async function fromIndex(context: FailureContext, module: string, baseInterpreter: string): Promise<string | null> {
+async function fromIndex(context: FailureContext, module: string): Promise<string | null> {
   const given = context.indexUrls === undefined ? undefined : typeof context.indexUrls === "string" ? [context.indexUrls] : context.indexUrls;
   // No indexUrls: the index pip's own configuration gives (PIP_*, pip.conf), as the build and doctor read it.
-  const urls = given ?? (await pipConfiguredIndexes([baseInterpreter, "-m", "pip"], process.env).catch(() => []));
+  const urls = given ?? configuredIndexUrls(process.env);
   for (const url of urls) {
     const found = await distributionsProviding(url, module).catch(() => null);
     if (found?.length) return found[0] as string;
@@ -144,7 +144,7 @@ export async function explainImportFailure(context: FailureContext): Promise<Imp
     const provider = (await scanAll(await envSitePackages(env.path))).get(top);
     if (provider) elsewhere.push({ env, provider });
   }
-  const distribution = onHost?.distribution ?? elsewhere.find((e) => e.provider.distribution)?.provider.distribution ?? (await fromIndex(context, top, current ? current.interpreter.path : context.env.python)) ?? knownDistribution(top) ?? top;
+  const distribution = onHost?.distribution ?? elsewhere.find((e) => e.provider.distribution)?.provider.distribution ?? (await fromIndex(context, top)) ?? knownDistribution(top) ?? top;
   const declaredLine = declared.has(canonicalizeName(top)) && !declared.has(canonicalizeName(distribution));
   const facts: string[] = [];
   facts.push(declared.has(canonicalizeName(distribution)) ? `the requirement "${distribution}" is declared` : "no requirement declares it");

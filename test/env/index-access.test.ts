@@ -13,7 +13,7 @@ import { diagnoseTasks } from "../../src/doctor/index.ts";
 import { distributionsProviding } from "../../src/doctor/index-lookup.ts";
 import { ensureEnvironment, listPythons } from "../../src/env/index.ts";
 import { probeIndex } from "../../src/env/index-probe.ts";
-import { indexesFromPipConfig, PYPI_SIMPLE } from "../../src/env/pip-config.ts";
+import { configuredIndexUrls, PYPI_SIMPLE } from "../../src/env/installers/pip-config.ts";
 import { IndexClient } from "../../src/env/resolver/index.ts";
 import type { BuildProgress, EnvSpecInput } from "../../src/env/types.ts";
 import { VenvflowError } from "../../src/util/errors.ts";
@@ -74,11 +74,16 @@ describe("a file:// PEP 503 directory index", () => {
 });
 
 describe("the index from pip's own configuration", () => {
-  it("follows pip's precedence: PIP_* over [install] over [global]; no-index means none; default PyPI", () => {
-    expect(indexesFromPipConfig("")).toEqual([PYPI_SIMPLE]);
-    expect(indexesFromPipConfig("global.index-url='https://a/simple'\nglobal.extra-index-url='file:///m/simple file:///n/simple'")).toEqual(["https://a/simple", "file:///m/simple", "file:///n/simple"]);
-    expect(indexesFromPipConfig("global.index-url='https://a/simple'\ninstall.index-url='https://b/simple'\n:env:.index-url='https://c/simple'")).toEqual(["https://c/simple"]);
-    expect(indexesFromPipConfig("global.index-url='https://a/simple'\n:env:.no-index='true'")).toEqual([]);
+  it("follows pip's precedence: PIP_* over [install] over [global], later files over earlier; no-index means none; default PyPI", async () => {
+    const conf = path.join(work, "precedence.conf");
+    const only = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ HOME: work, XDG_CONFIG_DIRS: path.join(work, "none"), XDG_CONFIG_HOME: path.join(work, "none"), ...extra });
+    expect(configuredIndexUrls(only({ PIP_CONFIG_FILE: "/dev/null" }))).toEqual([PYPI_SIMPLE]);
+    await writeFile(conf, "[global]\nindex-url = https://a/simple\nextra-index-url = file:///m/simple\n  file:///n/simple\n");
+    expect(configuredIndexUrls(only({ PIP_CONFIG_FILE: conf }))).toEqual(["https://a/simple", "file:///m/simple", "file:///n/simple"]);
+    await writeFile(conf, "[global]\nindex-url = https://a/simple\n[install]\nindex-url = https://b/simple\n");
+    expect(configuredIndexUrls(only({ PIP_CONFIG_FILE: conf }))).toEqual(["https://b/simple"]);
+    expect(configuredIndexUrls(only({ PIP_CONFIG_FILE: conf, PIP_INDEX_URL: "https://c/simple" }))).toEqual(["https://c/simple"]);
+    expect(configuredIndexUrls(only({ PIP_CONFIG_FILE: conf, PIP_NO_INDEX: "true" }))).toEqual([]);
   });
 
   const cases: [string, () => Promise<NodeJS.ProcessEnv>][] = [

@@ -20,7 +20,7 @@ export type * from "./types.ts";
 export { PipInstaller } from "./pip.ts";
 export { UvInstaller } from "./uv.ts";
 export { VenvflowInstaller, indexesFor, unsupportedByVenvflow, VENVFLOW_INSTALLER_VERSION, type InstallerFit } from "./venvflow.ts";
-export { effectiveIndexes } from "./pip-config.ts";
+export { configuredIndexUrls, effectiveIndexes } from "./pip-config.ts";
 export { installedDistributions } from "./common.ts";
 
 const execFileAsync = promisify(execFile);

@@ -14,7 +14,8 @@ import { canonicalizeName } from "../pep/index.ts";
 import { urlSources } from "./common.ts";
 import type { InstallSources } from "./types.ts";
 
-const PYPI = "https://pypi.org/simple";
+export const PYPI_SIMPLE = "https://pypi.org/simple";
+const PYPI = PYPI_SIMPLE;
 
 interface PipSettings {
   indexUrl?: string;
@@ -116,6 +117,15 @@ export function effectiveIndexes(sources: InstallSources, env: NodeJS.ProcessEnv
   if (env.PIP_INDEX_URL || env.PIP_EXTRA_INDEX_URL) return { indexes: [env.PIP_INDEX_URL || PYPI, ...split(env.PIP_EXTRA_INDEX_URL), ...urls.extraIndexUrls], findLinks };
   if (settings.noIndex) return { indexes: [], findLinks };
   return { indexes: [settings.indexUrl ?? PYPI, ...(settings.extraIndexUrls ?? []), ...urls.extraIndexUrls], findLinks };
+}
+
+/**
+ * The indexes pip uses when a task names none (PIP_* variables, then its configuration files, then PyPI): what
+ * builds, doctor and the post-mortem name, so they never contradict each other. Clear text: memory only.
+ */
+export function configuredIndexUrls(env: NodeJS.ProcessEnv): string[] {
+  const choice = effectiveIndexes({ indexUrls: null, findLinks: [], installOptions: [] }, env);
+  return "indexes" in choice ? choice.indexes : [];
 }
 
 const ARCHIVE = /^(.+?)-([^-]+?)(?:-[^-]+-[^-]+-[^-]+)?\.(whl|tar\.gz|zip)$/;

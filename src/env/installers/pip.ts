@@ -4,7 +4,7 @@
  */
 import { promises as fs } from "node:fs";
 import { redactUrl } from "../../util/secrets.ts";
-import { pipConfiguredIndexes } from "../pip-config.ts";
+import { configuredIndexUrls } from "./pip-config.ts";
 import type { LockedPackage } from "../types.ts";
 import { installedDistributions, sourceArgs, urlSources } from "./common.ts";
 import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome, RunCommand } from "./types.ts";
@@ -80,7 +80,7 @@ export class PipInstaller implements EnvironmentInstaller {
   }
 
   configuredIndexes(env: NodeJS.ProcessEnv): Promise<string[]> {
-    return pipConfiguredIndexes(this.command, env);
+    return Promise.resolve(configuredIndexUrls(env));
   }
 
   inspect(envDir: string): Promise<{ name: string; version: string }[]> {

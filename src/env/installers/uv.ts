@@ -1,6 +1,6 @@
 /** uv as an installer: `uv venv` creates the environment without starting Python; `uv pip` installs and resolves. */
 import { promises as fs } from "node:fs";
-import { PYPI_SIMPLE } from "../pip-config.ts";
+import { PYPI_SIMPLE } from "./pip-config.ts";
 import { parseRequirementLine } from "../requirements.ts";
 import { installedDistributions, lockFromInstalled, sourceArgs, urlSources } from "./common.ts";
 import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome, RunCommand } from "./types.ts";

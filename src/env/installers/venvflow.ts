@@ -16,7 +16,7 @@ import type { RequirementLine } from "../requirements.ts";
 import { compileBytecodeInBackground, installLocked, type LockedWheel } from "../wheels/index.ts";
 import { createVenv } from "../wheels/venv.ts";
 import { installedDistributions, urlSources } from "./common.ts";
-import { effectiveIndexes, findLinksIndex } from "./pip-config.ts";
+import { configuredIndexUrls, effectiveIndexes, findLinksIndex } from "./pip-config.ts";
 import { pipEnvironment, type PipInstaller } from "./pip.ts";
 import type { CommandResult, CreateRequest, EnvironmentInstaller, InstallOutcome, InstallRequest, InstallSources, ResolveOutcome } from "./types.ts";
 
@@ -195,8 +195,7 @@ export class VenvflowInstaller implements EnvironmentInstaller {
 
   /** What it reads itself, pip's order (see `effectiveIndexes`): the indexes pip would use, without starting pip. */
   configuredIndexes(env: NodeJS.ProcessEnv): Promise<string[]> {
-    const choice = effectiveIndexes({ indexUrls: null, findLinks: [], installOptions: [] }, env);
-    return Promise.resolve("indexes" in choice ? choice.indexes : []);
+    return Promise.resolve(configuredIndexUrls(env));
   }
 
   inspect(envDir: string): Promise<{ name: string; version: string }[]> {
