@@ -51,6 +51,15 @@ export function appendLogLine(logPath: string, stream: LogLine["stream"], msg: s
   return line;
 }
 
+/** One stored line (a line that is not JSON — written by hand, or cut — is kept as stdout text). */
+export function parseLogLine(raw: string): LogLine {
+  try {
+    return JSON.parse(raw) as LogLine;
+  } catch {
+    return { ts: "", stream: "stdout", msg: raw };
+  }
+}
+
 /** One stored line as people read it: `ts stream [level] msg` (a line that is not JSON is shown as is). */
 export function formatLogLine(text: string): string {
   try {
@@ -62,11 +71,44 @@ export function formatLogLine(text: string): string {
   }
 }
 
-/** Every whole line of a log (a writer may be midway through the last one). */
-export function readLogLines(logPath: string): LogLine[] {
-  if (!existsSync(logPath)) return [];
+/** Every whole line of a log (a writer may be midway through the last one); none when there is no log. */
+export function readLogLines(logPath: string | null): LogLine[] {
+  if (!logPath || !existsSync(logPath)) return [];
   const text = readFileSync(logPath, "utf8");
-  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean).map(parseLogLine);
+}
+
+/**
+ * Reads a growing log incrementally: each `readRaw()` returns the whole lines appended since the last call (bytes after
+ * the last newline are a line still being written, kept for the next call). `logs --follow` and the server's live
+ * log stream both read this way.
+ */
+export class LogTail {
+  private offset = 0;
+  private partial = Buffer.alloc(0);
+
+  readRaw(logPath: string | null): string[] {
+    if (!logPath || !existsSync(logPath)) return [];
+    const chunks: Buffer[] = [this.partial];
+    const fd = openSync(logPath, "r");
+    try {
+      const buffer = Buffer.alloc(64 * 1024);
+      for (let n = readSync(fd, buffer, 0, buffer.length, this.offset); n > 0; n = readSync(fd, buffer, 0, buffer.length, this.offset)) {
+        this.offset += n;
+        chunks.push(Buffer.from(buffer.subarray(0, n)));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const data = Buffer.concat(chunks);
+    const end = data.lastIndexOf(0x0a);
+    this.partial = end === -1 ? data : data.subarray(end + 1);
+    return end === -1 ? [] : data.subarray(0, end).toString("utf8").split("\n").filter(Boolean);
+  }
+
+  read(logPath: string | null): LogLine[] {
+    return this.readRaw(logPath).map(parseLogLine);
+  }
 }
 
 /**
@@ -74,29 +116,13 @@ export function readLogLines(logPath: string): LogLine[] {
  * (polled every `pollMs`), then once more for what was written last. Returns how many lines it handed over.
  */
 export async function followLog(logPath: string, onLine: (raw: string) => void, opts: { live?: () => Promise<boolean>; pollMs?: number } = {}): Promise<number> {
-  let offset = 0;
+  const tail = new LogTail();
   let count = 0;
-  let pending = "";
   const drain = (): void => {
-    if (!existsSync(logPath)) return;
-    const fd = openSync(logPath, "r");
-    try {
-      const buffer = Buffer.alloc(64 * 1024);
-      for (let n = readSync(fd, buffer, 0, buffer.length, offset); n > 0; n = readSync(fd, buffer, 0, buffer.length, offset)) {
-        offset += n;
-        pending += buffer.toString("utf8", 0, n);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    const end = pending.lastIndexOf("\n");
-    if (end < 0) return;
-    for (const line of pending.slice(0, end).split("\n")) {
-      if (!line) continue;
+    for (const line of tail.readRaw(logPath)) {
       onLine(line);
       count++;
     }
-    pending = pending.slice(end + 1);
   };
   drain();
   while (opts.live && (await opts.live())) {

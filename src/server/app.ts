@@ -21,7 +21,8 @@ import { VenvflowError } from "../util/errors.ts";
 import { deleteEnvironment, environmentDetail, environmentList, rebuildSource } from "./environments.ts";
 import { openApiDocument, schemas } from "./openapi.ts";
 import { runJsonChild } from "./run-child.ts";
-import { dagDetail, dagGrid, dagList, LogTail, readLogLines, requireRun, runDetail, runList, taskDetail, tryLogPath } from "./views.ts";
+import { LogTail, readLogLines } from "../runtime/logs.ts";
+import { dagDetail, dagGrid, dagList, requireRun, runDetail, runList, taskDetail, tryLogPath } from "./views.ts";
 
 export interface AppOptions {
   store: Store;
@@ -201,7 +202,7 @@ export function createApp(opts: AppOptions): Hono {
     const { dagId, runId, taskId } = c.req.param();
     await requireRun(store, dagId, runId);
     const log = await tryLogPath(store, dagId, runId, taskId, q.try, q.mapIndex);
-    const lines = await readLogLines(log.path);
+    const lines = readLogLines(log.path);
     const page = lines.slice(q.offset, q.offset + q.limit);
     return c.json({ tryNumber: log.tryNumber, offset: q.offset, total: lines.length, nextOffset: q.offset + page.length, lines: page, finished: await log.finished() });
   });
@@ -222,7 +223,7 @@ export function createApp(opts: AppOptions): Hono {
         // Read "finished" before the file: lines written before the try ended are then all in this read.
         const finished = await log.finished();
         const current = log.path ?? (await tryLogPath(store, dagId, runId, taskId, q.try ?? log.tryNumber, q.mapIndex)).path;
-        for (const line of await tail.read(current)) {
+        for (const line of tail.read(current)) {
           if (++seen > q.offset) await stream.writeSSE({ event: "line", id: String(seen), data: JSON.stringify(line) });
         }
         if (finished) {

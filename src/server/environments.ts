@@ -4,7 +4,8 @@ import { listEnvironments, removeEnvironment, showEnvironment } from "../env/ind
 import { getStoredDag } from "../engine/serialized-dags.ts";
 import type { Store } from "../store/index.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { readLogLines, tryEnvironment } from "./views.ts";
+import { readLogLines } from "../runtime/logs.ts";
+import { tryEnvironment } from "./views.ts";
 
 // How many recent tries to read when answering "which tasks used this environment": enough for a dashboard,
 // bounded so the page stays fast on a store with a long history.
@@ -35,7 +36,7 @@ async function recentUses(store: Store): Promise<Map<string, Use[]>> {
     const logPath = row.log_path as string;
     let parsed = parsedLogs.get(logPath);
     if (!parsed) {
-      const env = tryEnvironment(await readLogLines(logPath));
+      const env = tryEnvironment(readLogLines(logPath));
       parsed = { envKeyPrefix: env.envKeyPrefix, cacheHit: env.cacheHit };
       if (!["running", "queued"].includes(row.state)) parsedLogs.set(logPath, parsed);
     }

@@ -1,9 +1,9 @@
 /** Read models the API returns: rows of the store turned into what a page shows, with times as ISO strings. */
-import { open, readFile } from "node:fs/promises";
 import { Cron } from "croner";
 import type { TaskError } from "../dag/model.ts";
 import { getRun, listRuns, taskInstances, taskTries } from "../engine/queries.ts";
 import { getStoredDag, listImportErrors, listStoredDags, type StoredDag } from "../engine/serialized-dags.ts";
+import { readLogLines } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
 import type { DagRunRow, RunState, TaskInstanceRow, TaskState } from "../store/schema.ts";
@@ -150,50 +150,6 @@ export async function requireRun(store: Store, dagId: string, runId: string): Pr
   return run;
 }
 
-function parseLogLine(raw: string): LogLine {
-  try {
-    return JSON.parse(raw) as LogLine;
-  } catch {
-    return { ts: "", stream: "stdout", msg: raw };
-  }
-}
-
-export async function readLogLines(logPath: string | null): Promise<LogLine[]> {
-  if (!logPath) return [];
-  const text = await readFile(logPath, "utf8").catch(() => "");
-  return text.split("\n").filter(Boolean).map(parseLogLine);
-}
-
-/** Follows a growing log file: each `read()` returns the complete lines appended since the last one. */
-export class LogTail {
-  private offset = 0;
-  private partial = Buffer.alloc(0);
-
-  async read(logPath: string | null): Promise<LogLine[]> {
-    if (!logPath) return [];
-    const file = await open(logPath, "r").catch(() => null);
-    if (!file) return [];
-    try {
-      const chunks: Buffer[] = [this.partial];
-      const buffer = Buffer.alloc(64 * 1024);
-      for (;;) {
-        const { bytesRead } = await file.read(buffer, 0, buffer.length, this.offset);
-        if (bytesRead === 0) break;
-        this.offset += bytesRead;
-        chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
-      }
-      const data = Buffer.concat(chunks);
-      const end = data.lastIndexOf(0x0a);
-      // Bytes after the last newline are a line still being written: keep them for the next read.
-      this.partial = end === -1 ? data : data.subarray(end + 1);
-      if (end === -1) return [];
-      return data.subarray(0, end).toString("utf8").split("\n").filter(Boolean).map(parseLogLine);
-    } finally {
-      await file.close();
-    }
-  }
-}
-
 const EXECUTING = /^Executing .* \((?:environment ([0-9a-f]+)|external interpreter)\)$/;
 const ENV_PHASE = /^environment ([0-9a-f]+) (\w+):/;
 
@@ -257,7 +213,7 @@ export async function runDetail(store: Store, dagId: string, runId: string): Pro
   const tis = (await taskInstances(store.db, dagId, runId)).sort((a, b) => (order.get(a.task_id) ?? 1e9) - (order.get(b.task_id) ?? 1e9));
   const tasks = [];
   for (const ti of tis) {
-    const env = tryEnvironment(await readLogLines(ti.log_path));
+    const env = tryEnvironment(readLogLines(ti.log_path));
     tasks.push({ ...tiView(ti), environment: env });
   }
   return { ...runView(run), taskInstances: tasks, mapped: Object.fromEntries(summarizeMapped(tis)) };
@@ -299,7 +255,7 @@ export async function taskDetail(store: Store, dagId: string, runId: string, tas
     dagId,
     runId,
     task,
-    environment: tryEnvironment(await readLogLines(ti.log_path)),
+    environment: tryEnvironment(readLogLines(ti.log_path)),
     hasReturnValue: returnValue !== undefined,
     returnValue: returnValue ? displayedValue(returnValue) : null,
     xcoms: xcoms.map((x) => ({ key: x.key, value: displayedValue(x), createdAt: x.created_at })),

@@ -2,7 +2,8 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LogTail, tryEnvironment } from "../../src/server/views.ts";
+import { LogTail } from "../../src/runtime/logs.ts";
+import { tryEnvironment } from "../../src/server/views.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "venvflow-views-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,12 +14,12 @@ describe("LogTail", () => {
   it("returns only complete new lines, holding back a line still being written", async () => {
     const file = path.join(dir, "attempt=1.log");
     const tail = new LogTail();
-    expect(await tail.read(file)).toEqual([]); // not created yet
+    expect(tail.read(file)).toEqual([]); // not created yet
     writeFileSync(file, line("one") + line("two").slice(0, 10));
-    expect((await tail.read(file)).map((l) => l.msg)).toEqual(["one"]);
+    expect((tail.read(file)).map((l) => l.msg)).toEqual(["one"]);
     appendFileSync(file, line("two").slice(10) + "plain text, not JSON\n");
-    expect((await tail.read(file)).map((l) => [l.stream, l.msg])).toEqual([["system", "two"], ["stdout", "plain text, not JSON"]]);
-    expect(await tail.read(file)).toEqual([]);
+    expect((tail.read(file)).map((l) => [l.stream, l.msg])).toEqual([["system", "two"], ["stdout", "plain text, not JSON"]]);
+    expect(tail.read(file)).toEqual([]);
   });
 });
 
