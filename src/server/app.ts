@@ -22,7 +22,7 @@ import { deleteEnvironment, environmentDetail, environmentList, rebuildSource } 
 import { openApiDocument, schemas } from "./openapi.ts";
 import { runJsonChild } from "./run-child.ts";
 import { LogTail, readLogLines } from "../runtime/logs.ts";
-import { dagDetail, dagGrid, dagList, requireRun, runDetail, runList, taskDetail, tryLogPath } from "./views.ts";
+import { dagDetail, dagGrid, dagList, requireRun, runDetail, runList, taskDetail, tryLogPath } from "../engine/views.ts";
 
 export interface AppOptions {
   store: Store;

@@ -5,7 +5,7 @@ import { getStoredDag } from "../engine/serialized-dags.ts";
 import type { Store } from "../store/index.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { readLogLines } from "../runtime/logs.ts";
-import { tryEnvironment } from "./views.ts";
+import { tryEnvironment } from "../engine/views.ts";
 
 // How many recent tries to read when answering "which tasks used this environment": enough for a dashboard,
 // bounded so the page stays fast on a store with a long history.

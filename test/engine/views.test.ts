@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LogTail } from "../../src/runtime/logs.ts";
-import { tryEnvironment } from "../../src/server/views.ts";
+import { tryEnvironment } from "../../src/engine/views.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "venvflow-views-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

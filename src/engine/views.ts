@@ -1,8 +1,8 @@
-/** Read models the API returns: rows of the store turned into what a page shows, with times as ISO strings. */
+/** The read models of the server's API (src/server): store rows turned into what a page shows, times as ISO strings. */
 import { Cron } from "croner";
 import type { TaskError } from "../dag/model.ts";
-import { getRun, listRuns, taskInstances, taskTries } from "../engine/queries.ts";
-import { getStoredDag, listImportErrors, listStoredDags, type StoredDag } from "../engine/serialized-dags.ts";
+import { getRun, listRuns, taskInstances, taskTries } from "./queries.ts";
+import { getStoredDag, listImportErrors, listStoredDags, type StoredDag } from "./serialized-dags.ts";
 import { readLogLines } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
