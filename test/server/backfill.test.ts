@@ -34,12 +34,14 @@ describe("backfill", () => {
     expect(res.body).toEqual({ created: ["backfill__2026-01-01T00:00:00.000Z", "backfill__2026-01-02T00:00:00.000Z", "backfill__2026-01-03T00:00:00.000Z"], existing: 0 });
     const detail = (await t.api("/api/dags/daily/runs/backfill__2026-01-02T00%3A00%3A00.000Z")).body;
     expect(detail).toMatchObject({ runType: "backfill", logicalDate: "2026-01-02T00:00:00.000Z", dataIntervalStart: "2026-01-02T00:00:00.000Z", dataIntervalEnd: "2026-01-03T00:00:00.000Z" });
+    let mostRunning = 0;
     const finished = await waitFor("the backfill runs to succeed", async () => {
       const runs = await backfillRunsOf();
-      // maxActiveRuns: 1 holds for backfill runs as for any queued run.
-      expect(runs.filter((r) => r.state === "running").length).toBeLessThanOrEqual(1);
+      mostRunning = Math.max(mostRunning, runs.filter((r) => r.state === "running").length);
       return runs.length === 3 && runs.every((r) => r.state === "success") ? runs : undefined;
     });
+    // maxActiveRuns: 1 holds for backfill runs as for any queued run.
+    expect(mostRunning).toBeLessThanOrEqual(1);
     expect(finished.map((r) => r.logicalDate).sort()).toEqual(["2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z", "2026-01-03T00:00:00.000Z"]);
 
     // A manual run on 2026-01-04 takes that date: the overlapping backfill creates only the 5th.
