@@ -1,5 +1,8 @@
-import { writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.ts";
 import { testPipEnv } from "../support/pypi.ts";
@@ -86,5 +89,36 @@ describe("backfill", () => {
     const bad = await runCli(["backfill", "shop", "--start", "2025-06-01T00:00:00Z", "--end", "2025-06-02T00:00:00Z"], { env });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("no cron schedule");
+  });
+});
+
+const BROWSER = [process.env.VENVFLOW_CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p): p is string => !!p && existsSync(p));
+if (!BROWSER) process.stderr.write("backfill form test skipped: no Chromium at /usr/bin/chromium (apt-get install chromium, or set VENVFLOW_CHROMIUM)\n");
+
+describe.skipIf(!BROWSER)("the Backfill form in Chromium", () => {
+  it("queues the runs of a date range, says how many, and shows a refused range with its fix", async () => {
+    const profile = await mkdtemp(path.join(tmpdir(), "venvflow-chromium-"));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: BROWSER as string, headless: true, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      page.setDefaultTimeout(30_000);
+      await page.goto(new URL("/dags/daily", t.server.url).href);
+      const form = page.getByRole("region", { name: "Backfill" });
+      await form.getByLabel("Backfill start date (UTC)").fill("2024-03-01");
+      await form.getByLabel("Backfill end date (UTC, included)").fill("2024-03-02");
+      await form.getByRole("button", { name: "Backfill" }).click();
+      await expect.poll(() => form.getByRole("status").textContent()).toBe("2 run(s) queued");
+      await form.getByRole("button", { name: "Backfill" }).click();
+      await expect.poll(() => form.getByRole("status").textContent()).toBe("0 run(s) queued, 2 date(s) already had a run");
+      expect((await t.api("/api/dags/daily/runs/backfill__2024-03-02T00%3A00%3A00.000Z")).body.runType).toBe("backfill");
+      await form.getByLabel("Backfill start date (UTC)").fill("2024-03-05");
+      await form.getByRole("button", { name: "Backfill" }).click();
+      const alert = form.getByRole("alert");
+      await expect.poll(() => alert.textContent()).toContain("invalid_backfill_range");
+      expect(await alert.textContent()).toContain("pass a start at or before the end");
+    } finally {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    }
   });
 });
