@@ -1,9 +1,9 @@
 /**
- * `venvflow trigger|clear|pause|unpause`: the server's operations from a script, through the same engine
+ * `venvflow trigger|backfill|clear|pause|unpause`: the server's operations from a script, through the same engine
  * functions (src/engine/operations.ts), on DAGs the store knows (recorded by `venvflow server`).
  */
 import type { Command } from "@commander-js/extra-typings";
-import { clearTaskInstances, setDagPaused, triggerStoredDag } from "../engine/operations.ts";
+import { backfillRuns, clearTaskInstances, setDagPaused, triggerStoredDag } from "../engine/operations.ts";
 import { openStore, type Store } from "../store/index.ts";
 import { action, printJson } from "./common.ts";
 import { parseConf, parseDate } from "./runs.ts";
@@ -34,6 +34,26 @@ export function registerOpsCommands(program: Command): void {
           const run = await triggerStoredDag(store, dagId, { conf, ...(logicalDate ? { logicalDate } : {}), ...(opts.runId ? { runId: opts.runId } : {}) });
           if (opts.json) printJson({ dagId: run.dag_id, runId: run.run_id, state: run.state, logicalDate: run.logical_date });
           else process.stdout.write(`queued run ${run.run_id} of ${run.dag_id}\n`);
+        });
+      }),
+    );
+  program
+    .command("backfill")
+    .description("Queue one run per schedule interval whose logical date is in [start, end]; dates that have a run are skipped")
+    .argument("<dag_id>", "DAG id")
+    .requiredOption("--start <iso>", "first logical date (inclusive)")
+    .requiredOption("--end <iso>", "last logical date (inclusive)")
+    .option("--conf <json>", "conf of every run, a JSON object")
+    .option("--json", "print the created run ids as JSON", false)
+    .action(
+      action(async (dagId, opts) => {
+        const conf = parseConf(opts.conf);
+        const start = parseDate(opts.start, "--start") as Date;
+        const end = parseDate(opts.end, "--end") as Date;
+        await withStore(async (store) => {
+          const { created, existing } = await backfillRuns(store, dagId, { start, end, conf });
+          if (opts.json) printJson({ dagId, created: created.map((r) => r.run_id), existing });
+          else process.stdout.write(`queued ${created.length} backfill run(s) of ${dagId}${existing > 0 ? `; ${existing} date(s) already had a run` : ""}\n`);
         });
       }),
     );

@@ -71,3 +71,23 @@ export function nextScheduledInterval(
   if (dag.endDate && start > dag.endDate) return null;
   return { start, end };
 }
+
+/**
+ * The schedule's intervals whose start (the run's logical date) falls in [from, to], oldest first, at most
+ * `limit` of them (a caller passes its cap + 1 to tell "too many" from "exactly the cap"). Null when the DAG has
+ * no cron schedule, so no intervals to fill.
+ */
+export function scheduleIntervalsBetween(dag: Pick<DagDefinition, "dagId" | "schedule" | "timezone">, from: Date, to: Date, limit: number): Interval[] | null {
+  const cron = cronOf(dag);
+  if (!cron) return null;
+  const intervals: Interval[] = [];
+  // nextRun is strictly after its reference: -1 ms includes a fire time equal to `from`.
+  let start = cron.nextRun(new Date(from.getTime() - 1));
+  while (start && start <= to && intervals.length < limit) {
+    const end = cron.nextRun(start);
+    if (!end) break;
+    intervals.push({ start, end });
+    start = end;
+  }
+  return intervals;
+}

@@ -10,9 +10,10 @@ import type { Store } from "../store/index.ts";
 import type { DagRunRow, TaskState } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { getRun } from "./queries.ts";
+import { scheduleIntervalsBetween } from "./dates.ts";
 import { triggerRun, type TriggerOptions } from "./run-dag.ts";
 import { resettleRun } from "./settle.ts";
-import { notifyAll } from "./transitions.ts";
+import { createRun, notifyAll, runTasks } from "./transitions.ts";
 import { dagShape, getStoredDag } from "./serialized-dags.ts";
 
 /** Pauses or unpauses a DAG the store knows; returns whether anything changed. */
@@ -56,6 +57,75 @@ export async function triggerStoredDag(store: Store, dagId: string, opts: Trigge
   const { dag } = await getStoredDag(store, dagId);
   const conf = validateConf(dag, opts.conf ?? {});
   return triggerRun(store, dagShape(dag), { ...opts, conf });
+}
+
+/** A backfill creates at most this many runs: a longer range is almost always a typo in a date. */
+export const MAX_BACKFILL_RUNS = 1000;
+
+export interface BackfillOptions {
+  start: Date;
+  end: Date;
+  conf?: unknown;
+}
+
+/**
+ * Airflow's backfill: one queued run (type "backfill") per schedule interval whose logical date falls in
+ * [start, end], skipping logical dates that already have a run of any type. The runs start as the scheduler
+ * starts queued runs, oldest first within maxActiveRuns; they do not move the schedule's own position.
+ */
+export async function backfillRuns(store: Store, dagId: string, opts: BackfillOptions): Promise<{ created: DagRunRow[]; existing: number }> {
+  const { dag } = await getStoredDag(store, dagId);
+  for (const [what, date] of [["start", opts.start], ["end", opts.end]] as const) {
+    if (Number.isNaN(date.getTime())) {
+      throw new VenvflowError("invalid_backfill_range", `the backfill ${what} for DAG "${dagId}" is not a valid date`, { fix: "pass an ISO-8601 date such as 2026-01-31T00:00:00Z" });
+    }
+  }
+  if (opts.start > opts.end) {
+    throw new VenvflowError("invalid_backfill_range", `the backfill start ${opts.start.toISOString()} of DAG "${dagId}" is after its end ${opts.end.toISOString()}`, {
+      fix: "pass a start at or before the end",
+    });
+  }
+  const conf = validateConf(dag, opts.conf ?? {});
+  const shape = dagShape(dag);
+  const intervals = scheduleIntervalsBetween(shape, opts.start, opts.end, MAX_BACKFILL_RUNS + 1);
+  if (intervals === null) {
+    throw new VenvflowError("backfill_without_schedule", `DAG "${dagId}" has no cron schedule (schedule ${JSON.stringify(dag.schedule)}), so there are no intervals to backfill`, {
+      fix: "give the DAG a cron schedule (e.g. \"@daily\"), or trigger single runs with `venvflow trigger --logical-date`",
+    });
+  }
+  if (intervals.length > MAX_BACKFILL_RUNS) {
+    throw new VenvflowError("backfill_range_too_long", `backfilling DAG "${dagId}" from ${opts.start.toISOString()} to ${opts.end.toISOString()} would create more than ${MAX_BACKFILL_RUNS} runs`, {
+      fix: `split the range into parts of at most ${MAX_BACKFILL_RUNS} schedule intervals`,
+    });
+  }
+  const runId = (start: Date): string => `backfill__${start.toISOString()}`;
+  return store.writeTransaction(async (trx, notify) => {
+    // Under the DAG's lock, like the scheduler's run creation: two backfills never create the same run.
+    await store.adapter.lockDag(trx, dagId);
+    const at = await store.adapter.now(trx);
+    const taken = new Set<string>();
+    if (intervals.length > 0) {
+      const rows = await trx
+        .selectFrom("dag_run")
+        .select(["run_id", "logical_date"])
+        .where("dag_id", "=", dagId)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb("logical_date", ">=", opts.start.toISOString()), eb("logical_date", "<=", opts.end.toISOString())]),
+            eb("run_id", "in", intervals.map((i) => runId(i.start))),
+          ]),
+        )
+        .execute();
+      for (const row of rows) taken.add(row.logical_date).add(row.run_id);
+    }
+    const created: DagRunRow[] = [];
+    for (const i of intervals) {
+      if (taken.has(i.start.toISOString()) || taken.has(runId(i.start))) continue;
+      created.push(await createRun(trx, { dagId, runId: runId(i.start), runType: "backfill", logicalDate: i.start, dataIntervalStart: i.start, dataIntervalEnd: i.end, conf, tasks: runTasks(shape) }, at));
+    }
+    if (created.length > 0) await notify(`run:${dagId}`);
+    return { created, existing: intervals.length - created.length };
+  });
 }
 
 async function requireRun(store: Store, dagId: string, runId: string): Promise<DagRunRow> {

@@ -13,7 +13,7 @@ import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import type { DoctorReport } from "../doctor/index.ts";
 import type { EngineEvent } from "../engine/types.ts";
-import { cancelRun, clearTaskInstances, markTaskInstances, setDagPaused, triggerStoredDag } from "../engine/operations.ts";
+import { backfillRuns, cancelRun, clearTaskInstances, markTaskInstances, setDagPaused, triggerStoredDag } from "../engine/operations.ts";
 import { getStoredDag } from "../engine/serialized-dags.ts";
 import type { Store } from "../store/index.ts";
 import { RUN_STATES } from "../store/schema.ts";
@@ -49,9 +49,9 @@ const REBUILD_TIMEOUT_MS = 1_800_000;
 
 function statusFor(code: string): 400 | 403 | 404 | 409 | 500 {
   if (code.endsWith("_not_found") || code === "dags_not_found") return 404;
-  if (code === "run_exists" || code === "env_in_use" || code === "env_rebuild_unknown_spec") return 409;
+  if (code === "run_exists" || code === "backfill_without_schedule" || code === "env_in_use" || code === "env_rebuild_unknown_spec") return 409;
   if (code === "forbidden" || code === "unauthorized") return 403;
-  if (code.startsWith("invalid_") || code === "map_index_required" || code === "ambiguous_env_key" || code === "run_ambiguous") return 400;
+  if (code.startsWith("invalid_") || code === "backfill_range_too_long" || code === "map_index_required" || code === "ambiguous_env_key" || code === "run_ambiguous") return 400;
   return 500;
 }
 
@@ -172,6 +172,11 @@ export function createApp(opts: AppOptions): Hono {
       ...(body.runId ? { runId: body.runId } : {}),
     });
     return c.json(await runDetail(store, run.dag_id, run.run_id), 201);
+  });
+  api.post("/dags/:dagId/backfill", async (c) => {
+    const body = parse(schemas.Backfill, await jsonBody(c), "backfill request");
+    const result = await backfillRuns(store, c.req.param("dagId"), { start: new Date(body.start), end: new Date(body.end), conf: body.conf ?? {} });
+    return c.json({ created: result.created.map((r) => r.run_id), existing: result.existing }, 201);
   });
   api.get("/dags/:dagId/runs/:runId", async (c) => c.json(await runDetail(store, c.req.param("dagId"), c.req.param("runId"))));
   api.post("/dags/:dagId/runs/:runId/cancel", async (c) => {

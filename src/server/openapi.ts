@@ -21,6 +21,13 @@ export const schemas = {
       runId: z.string().min(1).max(250).optional(),
     })
     .strict(),
+  Backfill: z
+    .object({
+      start: z.iso.datetime({ offset: true }),
+      end: z.iso.datetime({ offset: true }),
+      conf: z.record(z.string(), z.unknown()).optional(),
+    })
+    .strict(),
   Relatives: z.object({ downstream: bool.default(false), upstream: bool.default(false) }).strict(),
   Mark: z.object({ state: z.enum(["success", "failed"]), downstream: bool.default(false), upstream: bool.default(false) }).strict(),
   EventsQuery: z.object({ dagId: z.string().min(1).optional(), runId: z.string().min(1).optional() }),
@@ -55,6 +62,7 @@ const ROUTES: Route[] = [
   { method: "get", path: "/api/runs", summary: "Runs of all DAGs, newest first", query: schemas.RunsQuery },
   { method: "get", path: "/api/dags/{dagId}/runs", summary: "Runs of a DAG, newest first", query: schemas.RunsQuery.omit({ dagId: true }) },
   { method: "post", path: "/api/dags/{dagId}/runs", summary: "Trigger a run; conf keys naming a param must have its type", body: schemas.TriggerRun },
+  { method: "post", path: "/api/dags/{dagId}/backfill", summary: "Queue one backfill run per schedule interval whose logical date is in [start, end] (at most 1000); dates with a run are skipped. Returns { created: [runId…], existing }", body: schemas.Backfill },
   { method: "get", path: "/api/dags/{dagId}/runs/{runId}", summary: "A run with its task instances and their queued / environment / execution times" },
   { method: "post", path: "/api/dags/{dagId}/runs/{runId}/cancel", summary: "Cancel a queued or running run (running tries are aborted)" },
   { method: "get", path: TI, summary: "A task instance: state, tries, return value, XComs, environment, error with its fix (mapIndex for a mapped task)", query: schemas.TaskInstanceQuery },
@@ -89,7 +97,7 @@ export function openApiDocument(): Record<string, unknown> {
       parameters: [...params, ...query],
       ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { io: "input" }) } } } } : {}),
       responses: {
-        [r.method === "post" && r.path.endsWith("/runs") ? "201" : "200"]: { description: "OK", content: { [r.stream ? "text/event-stream" : "application/json"]: {} } },
+        [r.method === "post" && (r.path.endsWith("/runs") || r.path.endsWith("/backfill")) ? "201" : "200"]: { description: "OK", content: { [r.stream ? "text/event-stream" : "application/json"]: {} } },
         "4XX": { description: "Bad request, unknown thing, refused", content: { "application/json": { schema: ERROR } } },
       },
     };

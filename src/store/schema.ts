@@ -28,7 +28,7 @@ export const UNFINISHED_TASK_STATES = ["none", "scheduled", "queued", "running",
 export const RUN_STATES = ["queued", "running", "success", "failed"] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
-export type RunType = "manual" | "scheduled" | "test";
+export type RunType = "manual" | "scheduled" | "backfill" | "test";
 
 export interface DagRunTable {
   id: string;

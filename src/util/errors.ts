@@ -38,6 +38,7 @@ export const ERROR_CODES = {
     "invalid_conf", "invalid_logical_date", "invalid_run_id", "invalid_worker_slots", "no_dags", "run_ambiguous",
     "run_exists", "run_not_found", "task_aborted", "task_cancelled", "xcom_missing", "xcom_ref_undeclared",
     "map_index_out_of_range", "invalid_map_item", "map_index_required", "map_index_not_found", "heartbeat_failed",
+    "invalid_backfill_range", "backfill_range_too_long", "backfill_without_schedule",
   ],
   server: ["invalid_request", "dag_not_executable", "dag_processor_failed", "env_rebuild_failed", "env_rebuild_unknown_spec", "port_in_use", "try_not_found"],
   cli: ["invalid_size", "log_not_found", "init_target_not_empty"],

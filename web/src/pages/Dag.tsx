@@ -1,5 +1,5 @@
 import { lazy, Suspense, useState } from "react";
-import { api, enc, taskPath, useEngineEvents, usePoll, type DagDetail, type Grid, type Run, type RunState, type TaskState } from "../api.ts";
+import { api, ApiError, enc, taskPath, useEngineEvents, usePoll, type DagDetail, type Grid, type Run, type RunState, type TaskState } from "../api.ts";
 import { ErrorBox, Link, Loading, StateBadge, formatMs, formatTime, mappedLabel, mappedWords, navigate } from "../ui.tsx";
 
 export const Graph = lazy(() => import("../Graph.tsx"));
@@ -58,6 +58,7 @@ export function DagPage({ dagId }: { dagId: string }) {
     <main>
       <DagHeader dag={dag.data} reload={dag.reload} />
       {dag.data.loadError ? <ErrorBox title="The DAG file fails to load; this is its last good version" error={dag.data.loadError} /> : null}
+      {dag.data.schedule !== null ? <BackfillForm dagId={dagId} onDone={grid.reload} /> : null}
       <section aria-label="Grid">
         <h2>Grid</h2>
         {!grid.data ? <Loading what="runs" /> : <GridView grid={grid.data} />}
@@ -83,6 +84,57 @@ export function DagPage({ dagId }: { dagId: string }) {
         <SourceView dagId={dagId} />
       </details>
     </main>
+  );
+}
+
+/** Whole UTC days, the end day included to its last instant, so an hourly schedule gets every hour of it. */
+function BackfillForm({ dagId, onDone }: { dagId: string; onDone: () => void }) {
+  const [start, setStart] = useState("");
+  const [end, setEnd] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ created: string[]; existing: number } | null>(null);
+  const [error, setError] = useState<ApiError | { message: string } | null>(null);
+  const submit = async (): Promise<void> => {
+    setError(null);
+    setResult(null);
+    setBusy(true);
+    try {
+      setResult(await api<{ created: string[]; existing: number }>(`/api/dags/${enc(dagId)}/backfill`, { method: "POST", body: { start: `${start}T00:00:00Z`, end: `${end}T23:59:59.999Z` } }));
+      onDone();
+    } catch (e) {
+      setError(e instanceof ApiError ? e : { message: String(e) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section aria-label="Backfill">
+      <form
+        className="backfill-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
+        <strong>Backfill</strong>
+        <label>
+          from <input type="date" required value={start} onChange={(e) => setStart(e.target.value)} aria-label="Backfill start date (UTC)" />
+        </label>
+        <label>
+          to <input type="date" required value={end} onChange={(e) => setEnd(e.target.value)} aria-label="Backfill end date (UTC, included)" />
+        </label>
+        <span className="muted small">UTC, both days included</span>
+        <button type="submit" disabled={busy}>
+          {busy ? "Queuing…" : "Backfill"}
+        </button>
+        {result ? (
+          <span role="status">
+            {result.created.length} run(s) queued{result.existing > 0 ? `, ${result.existing} date(s) already had a run` : ""}
+          </span>
+        ) : null}
+      </form>
+      <ErrorBox error={error} title="Not backfilled" />
+    </section>
   );
 }
 
