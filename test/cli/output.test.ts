@@ -12,6 +12,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { colorsFor, paint } from "../../src/cli/common.ts";
 import { REPO_ROOT, runCli } from "../support/cli.ts";
 import { testPipEnv } from "../support/pypi.ts";
+import { anyPython, versionOf } from "../support/pythons.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "venvflow-cli-output-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,7 +57,7 @@ const BUILD = file(
   "build.mts",
   `import { dag, task } from "venvflow";
 dag("ux_build", {}, () => {
-  task.virtualenv({ taskId: "native", requirements: ["vf-native"], pythonVersion: "3.11" }, "tasks.py:hello")();
+  task.virtualenv({ taskId: "native", requirements: ["vf-native"], pythonVersion: "3" }, "tasks.py:hello")();
 });
 `,
 );
@@ -139,7 +140,8 @@ describe("failures explained where the user looks", () => {
 
   it("dags show: each Python task's Python, requirements and environment", async () => {
     const shown = await cli("dags", "show", BUILD);
-    expect(shown.stdout).toMatch(/native\s+\[python_virtualenv\]\n\s+Python 3\.11\.\d+, vf-native → environment [0-9a-f]{12} \(not built yet\)/);
+    expect(shown.stdout).toMatch(/native\s+\[python_virtualenv\]\n\s+Python \d+\.\d+\.\d+, vf-native → environment [0-9a-f]{12} \(not built yet\)/);
+    expect(shown.stdout).toContain(`Python ${versionOf(anyPython)}, vf-native`);
   });
 });
 

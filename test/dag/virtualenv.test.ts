@@ -28,7 +28,7 @@ beforeAll(() => {
   writeFileSync(
     path.join(root, "alpha.ts"),
     `import { dag, task, EmptyOperator } from "venvflow";
-dag("alpha", { defaultArgs: { requirements: "requirements.txt", pythonVersion: "3.12", indexUrls: [${JSON.stringify(indexUrl)}] } }, () => {
+dag("alpha", { defaultArgs: { requirements: "requirements.txt", pythonVersion: "3", indexUrls: [${JSON.stringify(indexUrl)}] } }, () => {
   const info = task.virtualenv<[], { alpha: string }>({ multipleOutputs: true }, "jobs/steps.py:version")();
   const pick = task.branchVirtualenv<[string]>({}, "jobs/steps.py:pick")(info.get("alpha"));
   pick.setDownstream([new EmptyOperator({ taskId: "old" }), new EmptyOperator({ taskId: "new" })]);

@@ -16,7 +16,8 @@ import { openStore } from "../../src/store/index.ts";
 import { testPipEnv } from "../support/pypi.ts";
 import { preferredPython } from "../support/pythons.ts";
 
-const PY312 = "3.12";
+/** The version is incidental: the newest installed Python. */
+const PYTHON = "3";
 
 /** runCallable with the shared home; the hermetic index reaches pip through PIP_INDEX_URL in this process. */
 async function run(source: string, extra: { requirements?: string[]; systemSitePackages?: boolean; pythonVersion?: string; python?: string } = {}) {
@@ -29,7 +30,7 @@ async function run(source: string, extra: { requirements?: string[]; systemSiteP
       home: inject("sharedHome"),
       logPath,
       explainFailure,
-      ...(extra.python ? { python: extra.python } : { pythonVersion: extra.pythonVersion ?? PY312 }),
+      ...(extra.python ? { python: extra.python } : { pythonVersion: extra.pythonVersion ?? PYTHON }),
       ...(extra.requirements ? { requirements: extra.requirements } : {}),
       ...(extra.systemSitePackages !== undefined ? { systemSitePackages: extra.systemSitePackages } : {}),
     });
@@ -51,7 +52,7 @@ describe("failedModule", () => {
 
 describe("import failures explained by runCallable", () => {
   it("a module no requirement declares, that another venvflow environment has: names that environment and the fix", async () => {
-    const other = await ensureEnvironment({ pythonVersion: PY312, requirements: ["vf-gamma"] }, { home: inject("sharedHome"), env: testPipEnv({ PIP_INDEX_URL: inject("indexUrl") }) });
+    const other = await ensureEnvironment({ pythonVersion: PYTHON, requirements: ["vf-gamma"] }, { home: inject("sharedHome"), env: testPipEnv({ PIP_INDEX_URL: inject("indexUrl") }) });
     const { result, log } = await run("def f():\n    import vf_gamma\n    return 1\n");
     expect(result.state).toBe("failed");
     expect(result.error?.type).toBe("ModuleNotFoundError");

@@ -21,7 +21,7 @@ const input = (taskId: string, callable: string, extra: Partial<PythonTaskInput>
   file: path.join(PY_DIR, "dag.ts"),
   pythonCallable: callable,
   baseDir: PY_DIR,
-  pythonVersion: "3.12",
+  pythonVersion: "3",
   ...extra,
 });
 
@@ -31,7 +31,7 @@ async function call(options: Partial<CallableOptions>, vars: Record<string, stri
   const previous = { ...process.env };
   Object.assign(process.env, testPipEnv({ PIP_INDEX_URL: inject("indexUrl") }), vars);
   try {
-    return await runCallable({ pythonCallable: "x.py:f", baseDir: PY_DIR, home: inject("sharedHome"), logPath, pythonVersion: "3.12", explainFailure, ...options });
+    return await runCallable({ pythonCallable: "x.py:f", baseDir: PY_DIR, home: inject("sharedHome"), logPath, pythonVersion: "3", explainFailure, ...options });
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in previous)) delete process.env[key];
     Object.assign(process.env, previous);

@@ -50,7 +50,7 @@ function startWorker(spec: object): { child: ChildProcess; lines: WorkerLine[]; 
 
 describe("concurrent and interrupted builds", () => {
   it("8 processes asking for one new key cause exactly one build; all get the same environment", async () => {
-    const spec = { installer: "pip", pythonVersion: "3.11", requirements: ["vf-alpha==2.0.0"], indexUrls: [inject("indexUrl")] };
+    const spec = { installer: "pip", pythonVersion: "3", requirements: ["vf-alpha==2.0.0"], indexUrls: [inject("indexUrl")] };
     const workers = Array.from({ length: 8 }, () => startWorker(spec));
     const codes = await Promise.all(workers.map((w) => w.exited));
     expect(codes).toEqual(Array(8).fill(0));
@@ -63,7 +63,7 @@ describe("concurrent and interrupted builds", () => {
   });
 
   it("kill -9 during an install: the partial environment is never used, and the next request recovers at once", async () => {
-    const spec = { installer: "pip", pythonVersion: "3.12", requirements: ["vf-beta[fast]"], indexUrls: [inject("indexUrl")] };
+    const spec = { installer: "pip", pythonVersion: "3", requirements: ["vf-beta[fast]"], indexUrls: [inject("indexUrl")] };
     const victim = startWorker(spec);
     while (!victim.lines.some((l) => l.event === "install")) {
       if (victim.child.exitCode !== null) throw new Error("worker finished before it could be killed");

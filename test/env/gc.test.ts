@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 async function envFor(requirement: string): Promise<Environment> {
-  return ensureEnvironment({ installer: "pip", pythonVersion: "3.11", requirements: [requirement], indexUrls: [inject("indexUrl")] }, { home, env: testPipEnv() });
+  return ensureEnvironment({ installer: "pip", pythonVersion: "3", requirements: [requirement], indexUrls: [inject("indexUrl")] }, { home, env: testPipEnv() });
 }
 
 async function age(env: Environment, days: number): Promise<void> {
@@ -44,7 +44,7 @@ describe("eviction", () => {
     expect((await listEnvironments({ home })).map((e) => e.key)).toEqual([fresh.key, middle.key]);
 
     // A task holds `middle`: a size limit that would evict everything keeps it.
-    const lease = await acquireEnvironment({ installer: "pip", pythonVersion: "3.11", requirements: ["vf-alpha==1.1.0"], indexUrls: [inject("indexUrl")] }, { home, env: testPipEnv() });
+    const lease = await acquireEnvironment({ installer: "pip", pythonVersion: "3", requirements: ["vf-alpha==1.1.0"], indexUrls: [inject("indexUrl")] }, { home, env: testPipEnv() });
     expect(lease.env.key).toBe(middle.key);
     await age(middle, 10); // acquiring counts as a use; make it the LRU again
     const bySize = await gcEnvironments({ home, maxTotalBytes: 0 });

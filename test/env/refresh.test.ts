@@ -21,7 +21,7 @@ afterAll(async () => {
 describe("--refresh", () => {
   it("re-resolves unpinned requirements into a new environment without touching the one in use", async () => {
     await buildWheel(links, { name: "vf-moving", version: "1.0.0" });
-    const spec: EnvSpecInput = { installer: "pip", pythonVersion: "3.11", requirements: ["vf-moving"], indexUrls: [], pipInstallOptions: ["--find-links", links] };
+    const spec: EnvSpecInput = { installer: "pip", pythonVersion: "3", requirements: ["vf-moving"], indexUrls: [], pipInstallOptions: ["--find-links", links] };
     const options = { home, env: testPipEnv() };
     const first = await ensureEnvironment(spec, options);
     expect(first.lock.map((p) => p.version)).toEqual(["1.0.0"]);

@@ -32,7 +32,7 @@ beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), "venvflow-wcache-"));
   // Directories a non-root user can enter, for the read-only check below.
   await chmod(scratch, 0o755);
-  python = await findPython("3.11", { home: scratch });
+  python = await findPython("3", { home: scratch });
   index = await startPackageIndex({
     basicAuth: { username: USER, password: PASSWORD },
     wheels: NAMES.map((name) => ({ name, version: "1.0", consoleScripts: { [`${name}-cli`]: `${name.replace(/-/g, "_")}:main` }, files: { [`${name.replace(/-/g, "_")}/__init__.py`]: `def main():\n    print("${name}")\n` } })),

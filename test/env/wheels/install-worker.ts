@@ -5,6 +5,6 @@ import { installLocked, type LockedWheel } from "../../../src/env/wheels/index.t
 
 const [home, envDir, lockFile] = process.argv.slice(2) as [string, string, string];
 const packages = JSON.parse(await readFile(lockFile, "utf8")) as LockedWheel[];
-const python = await findPython("3.11", { home });
+const python = await findPython("3", { home });
 const result = await installLocked({ packages }, envDir, python, { home });
 process.stdout.write(JSON.stringify(result.installed.filter((d) => d.unpacked).map((d) => d.sha256)));
