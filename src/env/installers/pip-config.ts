@@ -4,7 +4,7 @@
  * over `[global]`; later files win), else PyPI. venvflow's installer reads them itself so that it sees the same
  * indexes pip would, without starting pip (`pip config list` costs ~300 ms).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -160,7 +160,8 @@ export async function findLinksIndex(dirs: readonly string[], cacheDir: string):
     const link = `<a href="${pathToFileURL(f.file).href}#sha256=${await sha256File(f.file)}">${f.name}</a>`;
     projects.set(project, [...(projects.get(project) ?? []), link]);
   }
-  const staging = `${root}.${process.pid}.tmp`;
+  // Unique per call: two builds of one process (a run's parallel tasks) write the same index at once.
+  const staging = `${root}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   for (const [project, links] of projects) {
     await fs.mkdir(path.join(staging, project), { recursive: true });
     await fs.writeFile(path.join(staging, project, "index.html"), `<!DOCTYPE html><html><body>\n${links.join("<br>\n")}\n</body></html>\n`);
