@@ -157,6 +157,15 @@ function MappedInstances({ dagId, runId, taskId, current }: { dagId: string; run
   );
 }
 
+/** DAGs / dag / run / — the way back from a task instance's page. */
+function RunCrumbs({ dagId, runId }: { dagId: string; runId: string }) {
+  return (
+    <p className="breadcrumbs">
+      <Link to="/">DAGs</Link> / <Link to={`/dags/${enc(dagId)}`}>{dagId}</Link> / <Link to={`/dags/${enc(dagId)}/runs/${enc(runId)}`}>{runId}</Link> /
+    </p>
+  );
+}
+
 export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; runId: string; taskId: string; mapIndex: number }) {
   const ti = usePoll<TaskDetail>(taskApiPath(dagId, runId, taskId, mapIndex), 1000);
   const [downstream, setDownstream] = useState(true);
@@ -167,9 +176,7 @@ export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; ru
       <main>
         <header className="page-header">
           <div>
-            <p className="breadcrumbs">
-              <Link to="/">DAGs</Link> / <Link to={`/dags/${enc(dagId)}`}>{dagId}</Link> / <Link to={`/dags/${enc(dagId)}/runs/${enc(runId)}`}>{runId}</Link> /
-            </p>
+            <RunCrumbs dagId={dagId} runId={runId} />
             <h1>
               <span className="task-id">{taskId}</span> <span className="muted">(mapped)</span>
             </h1>
@@ -198,9 +205,7 @@ export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; ru
     <main>
       <header className="page-header">
         <div>
-          <p className="breadcrumbs">
-            <Link to="/">DAGs</Link> / <Link to={`/dags/${enc(dagId)}`}>{dagId}</Link> / <Link to={`/dags/${enc(dagId)}/runs/${enc(runId)}`}>{runId}</Link> /
-          </p>
+          <RunCrumbs dagId={dagId} runId={runId} />
           <h1>
             <span className="task-id">{taskId}</span>
             {mapIndex >= 0 ? <span className="map-index"> [{mapIndex}]</span> : null} <StateBadge state={d.state} />
