@@ -4,8 +4,7 @@
  * comes back as a CallableResult.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
-import os from "node:os";
+import { readdirSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { ENV_BUILD_OPTIONS, LOCK_FILE_NAME, type EnvironmentLease, type EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
@@ -15,18 +14,16 @@ import type { Redactor } from "../util/secrets.ts";
 import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } from "./callable.ts";
 import { decodeValue, describeValue, encodeValue } from "./codec.ts";
 import { AttemptLog, callableRedactor } from "./logs.ts";
-import { LOG_FD, spawnLauncher, type Launcher } from "./launcher.ts";
+import { LOG_FD, RUNNER_PROTOCOL, spawnLauncher, type Launcher, type RunnerControl } from "./launcher.ts";
 import { WarmPool, warmPool } from "./warm.ts";
 import type { CallableError, CallableOptions, CallableResult, FailureContext, FailureExplainer, Serializer } from "./types.ts";
 
 export { inspectCallable, resolveCallable, type CallableSignature, type CallableTarget } from "./callable.ts";
 export { isOpaquePythonValue, type OpaquePythonValue } from "./codec.ts";
 export type * from "./types.ts";
-export { spawnLauncher, type Attempt, type Launcher } from "./launcher.ts";
+export { RUNNER_PROTOCOL, spawnLauncher, type Attempt, type LaunchOutcome, type Launcher, type RunnerControl, type RunnerReport } from "./launcher.ts";
 export { WarmPool, warmPool, type WarmPoolOptions } from "./warm.ts";
 
-/** Version of the control/result files exchanged with runner.py. */
-export const RUNNER_PROTOCOL = 1;
 export const SERIALIZERS: readonly Serializer[] = ["json", "pickle", "cloudpickle", "dill"];
 /** Default cap on a serialized return value; `VENVFLOW_MAX_RESULT_BYTES` overrides it. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024;
@@ -41,7 +38,7 @@ function readdirOrEmpty(dir: string): string[] {
 }
 
 /**
- * The call's small file operations (a few stats, the call dir, two tiny JSON files) are synchronous: through the
+ * The call's small file operations (a few stats) are synchronous: through the
  * thread pool each costs two thread hand-offs, and measured on the dev machine a warm dispatch made ~60 context
  * switches, most of them these; synchronously each is a syscall of a few microseconds on the loop.
  */
@@ -177,31 +174,6 @@ function describeTarget(target: CallableTarget, name: string): string {
   return target.kind === "file" ? `${target.path}:${name}` : `${name} (inline source)`;
 }
 
-interface RunnerResult {
-  protocol: number;
-  ok: boolean;
-  value?: unknown;
-  error?: CallableError;
-}
-
-/** Reads result.json after checking its size: a runaway result must not be loaded blindly. */
-async function readResult(callDir: string, limit: number): Promise<RunnerResult | null> {
-  const file = path.join(callDir, "result.json");
-  const stat = statOrNull(file);
-  if (!stat) return null;
-  // The runner enforces the limit on the value; the margin covers the envelope around it.
-  if (stat.size > limit + 4096) {
-    throw new VenvflowError("result_too_large", `The result file is ${stat.size} bytes, over the ${limit}-byte limit`, {
-      fix: "return something smaller (write large data to a file and return its path), or raise VENVFLOW_MAX_RESULT_BYTES",
-    });
-  }
-  const result = JSON.parse(readFileSync(file, "utf8")) as RunnerResult;
-  if (result.protocol !== RUNNER_PROTOCOL) {
-    throw new VenvflowError("protocol_mismatch", `runner.py answered with protocol ${result.protocol}, expected ${RUNNER_PROTOCOL}`, { fix: "reinstall venvflow" });
-  }
-  return result;
-}
-
 function venvflowFailure(error: unknown, redactor: Redactor): CallableError {
   const err = error instanceof VenvflowError ? error : new VenvflowError("internal_error", error instanceof Error ? error.message : String(error));
   const message = redactor.redact(err.message);
@@ -270,7 +242,6 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const timer = timeoutMs === null ? undefined : setTimeout(() => timeout.abort(), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
   let lease: EnvironmentLease | null = null;
-  let callDir: string | null = null;
   let envInfo: CallableResult["env"] = { key: null, path: signature.python.prefix, python: basePython };
   const finish = (state: CallableResult["state"], extra: { returnValue?: unknown; error?: CallableError; exitCode?: number | null }): CallableResult => {
     if (extra.error) log.system(`${extra.error.type}${extra.error.code ? ` (${extra.error.code})` : ""}: ${extra.error.message}`, "ERROR");
@@ -311,9 +282,9 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       }
     }
 
-    callDir = mkdtempSync(path.join(os.tmpdir(), "venvflow-call-"));
-    const control = {
+    const control: RunnerControl = {
       protocol: RUNNER_PROTOCOL,
+      token: randomBytes(16).toString("hex"),
       callable: target.kind === "file" ? { kind: "file", path: target.path, name: signature.name } : { kind: "inline", source: target.source, name: signature.name },
       serializer,
       args: encodedArgs,
@@ -322,10 +293,9 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       maxResultBytes: resultLimit,
       logFd: LOG_FD,
     };
-    writeFileSync(path.join(callDir, "control.json"), JSON.stringify(control), { mode: 0o600 });
     if (signal.aborted) return finish("failed", { error: stoppedError() });
     log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
-    const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, callDir, cwd, env, callable: target, preload, log, signal });
+    const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, control, cwd, env, callable: target, preload, log, signal });
     // The zygote now running for this environment keeps the lease for as long as it lives.
     if (lease && memoKey !== null && launcher instanceof WarmPool && launcher.hold({ python: envInfo.python, env }, lease)) {
       warmEnvironments.set(memoKey, envInfo);
@@ -338,20 +308,16 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       log.system(`Process exited with code ${exitCode}. Skipping.`);
       return finish("skipped", { exitCode });
     }
-    let result: RunnerResult | null;
-    try {
-      result = await readResult(callDir, resultLimit);
-    } catch (error) {
-      return finish("failed", { error: venvflowFailure(error, redactor), exitCode });
-    }
+    const result = outcome.report;
+    if (result instanceof VenvflowError) return finish("failed", { error: venvflowFailure(result, redactor), exitCode });
     if (exitCode === 0) {
       // os._exit(0) / sys.exit(0) before returning: Airflow's semantics (success, None), said out loud.
       if (!result) log.system("the callable exited before returning; its result is None", "WARNING");
-      const returnValue = result?.ok ? decodeValue(result.value) : null;
+      const returnValue = result?.ok === true ? decodeValue(result.value) : null;
       log.system(options.showReturnValueInLogs === false ? "Done. Returned value not shown" : `Done. Returned value was: ${describeValue(returnValue)}`);
       return finish("success", { returnValue, exitCode });
     }
-    if (result && !result.ok && result.error) {
+    if (result && !result.ok) {
       const error = await withExplanation(result.error, options.explainFailure, {
         env: envInfo,
         requirements: options.requirements,
@@ -372,7 +338,6 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     });
   } finally {
     clearTimeout(timer);
-    if (callDir) rmSync(callDir, { recursive: true, force: true });
     await lease?.release();
     await log.close();
   }

@@ -13,9 +13,13 @@ export type ProcessOutcome = Pick<GroupOutcome, "exitCode" | "signal" | "stopped
 export function runProcess(options: {
   python: string;
   args: string[];
+  /** Written to its stdin, which is then closed. */
+  input: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
   log: AttemptLog;
+  /** Each line of the log fd. */
+  logLine: (line: string) => void;
   /** Aborting it stops the whole group (the caller folds timeouts into it). */
   signal: AbortSignal;
 }): Promise<ProcessOutcome> {
@@ -23,13 +27,14 @@ export function runProcess(options: {
   return runProcessGroup({
     command: options.python,
     args: options.args,
+    input: options.input,
     cwd: options.cwd,
     env: options.env,
     signal: options.signal,
     lines: {
       1: (line) => log.write("stdout", line),
       2: (line) => log.write("stderr", line),
-      [LOG_FD]: (line) => log.record(line),
+      [LOG_FD]: options.logLine,
     },
   });
 }

@@ -24,7 +24,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { DRAIN_AFTER_EXIT_MS, isAlive, killGroup, settleWithin, stopGroup } from "../util/process.ts";
-import { spawnLauncher, type Attempt, type Launcher, type ProcessOutcome } from "./launcher.ts";
+import { ResultReader, spawnLauncher, type Attempt, type LaunchOutcome, type Launcher } from "./launcher.ts";
 import type { AttemptLog } from "./logs.ts";
 
 const ZYGOTE = fileURLToPath(new URL("../../src/runtime/zygote.py", import.meta.url));
@@ -145,15 +145,14 @@ class Zygote {
   }
 
   /** Asks for a child running `attempt`; answers once it runs (or why it does not). */
-  fork(attempt: Attempt, token: string): Promise<ForkAnswer> {
+  fork(attempt: Attempt): Promise<ForkAnswer> {
     if (!this.alive) return Promise.resolve({ died: this.deathReason ?? "it is gone" });
     const id = this.nextId++;
     this.forks++;
     this.lastUsed = Date.now();
     this.currentLog = attempt.log;
     const answer = new Promise<ForkAnswer>((resolve) => this.pending.set(id, { answer: resolve }));
-    const callable = attempt.callable.kind === "file" ? { kind: "file", path: attempt.callable.path } : { kind: "inline", source: attempt.callable.source };
-    const request = { op: "fork", id, token, callDir: attempt.callDir, cwd: attempt.cwd, env: stringEnv(attempt.env), callable, preload: attempt.preload };
+    const request = { op: "fork", id, token: attempt.control.token, control: attempt.control, cwd: attempt.cwd, env: stringEnv(attempt.env), preload: attempt.preload };
     this.child.stdin.write(`${JSON.stringify(request)}\n`);
     return answer;
   }
@@ -194,6 +193,8 @@ interface AttemptStreams {
   handlers: Record<(typeof STREAMS)[number], (line: string) => void>;
   /** Resolves with the exit code the child reported on its log stream just before exiting. */
   reported: Promise<number>;
+  /** The runner's result frame, once it arrived. */
+  results: ResultReader;
   sockets: net.Socket[];
   closedCount: number;
   /** Resolves once the child's three connections arrived and closed. */
@@ -239,7 +240,7 @@ export class WarmPool implements Launcher {
     return zygote !== undefined && zygote.alive && !zygote.retired && zygote.holdings.length > 0;
   }
 
-  async launch(attempt: Attempt): Promise<ProcessOutcome> {
+  async launch(attempt: Attempt): Promise<LaunchOutcome> {
     // While an attempt runs, this keeps the event loop alive (the zygote's pipes and the socket are unref'd so an
     // idle pool never holds a finished program open).
     const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -252,9 +253,9 @@ export class WarmPool implements Launcher {
           attempt.log.system(`warm interpreter unavailable (${(error as Error).message}); starting a fresh interpreter`, "WARNING");
           return await spawnLauncher.launch(attempt);
         }
-        const token = randomBytes(16).toString("hex");
-        const streams = this.expect(token, attempt.log);
-        const answer = await zygote.fork(attempt, token);
+        const token = attempt.control.token;
+        const streams = this.expect(attempt);
+        const answer = await zygote.fork(attempt);
         if ("started" in answer) return await this.follow(answer.started, streams, token, attempt, zygote);
         this.attempts.delete(token);
         if ("unsafe" in answer) {
@@ -298,7 +299,7 @@ export class WarmPool implements Launcher {
     void zygote.retire().then(() => this.leaving.delete(zygote));
   }
 
-  private async follow(started: Started, streams: AttemptStreams, token: string, attempt: Attempt, zygote: Zygote): Promise<ProcessOutcome> {
+  private async follow(started: Started, streams: AttemptStreams, token: string, attempt: Attempt, zygote: Zygote): Promise<LaunchOutcome> {
     zygote.running++;
     let stopped = false;
     let cancelKill = (): void => undefined;
@@ -316,7 +317,7 @@ export class WarmPool implements Launcher {
       // Whatever the callable left in its session would outlive the task: end the group.
       killGroup(started.pid, "SIGKILL");
       await settleWithin(streams.allClosed, DRAIN_AFTER_EXIT_MS, () => streams.sockets.forEach((socket) => socket.destroy()));
-      return { exitCode: exit.code, signal: exit.signal, stopped };
+      return { exitCode: exit.code, signal: exit.signal, stopped, report: streams.results.report };
     } finally {
       cancelKill();
       attempt.signal.removeEventListener("abort", stop);
@@ -333,7 +334,10 @@ export class WarmPool implements Launcher {
     if (zygote.forks >= this.options.maxForks || (rss !== null && rss > this.options.maxRssBytes)) this.retire(zygote);
   }
 
-  private expect(token: string, log: AttemptLog): AttemptStreams {
+  private expect(attempt: Attempt): AttemptStreams {
+    const { log, control } = attempt;
+    const token = control.token;
+    const results = new ResultReader(control, log);
     // The child's last log line: its exit code, tagged with this attempt's token (see zygote.py).
     let markAllClosed = (): void => undefined;
     const allClosed = new Promise<void>((resolve) => (markAllClosed = resolve));
@@ -349,11 +353,12 @@ export class WarmPool implements Launcher {
           // not our frame: an ordinary line of the log stream
         }
       }
-      log.record(line);
+      results.line(line);
     };
     const streams: AttemptStreams = {
       handlers: { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: onLogLine },
       reported,
+      results,
       sockets: [],
       closedCount: 0,
       allClosed,

@@ -4,14 +4,14 @@ environment's interpreter, with the attempts' environment variables and cwd.
 
 Protocol (JSON lines): requests on stdin, replies on the original stdout (fd 1 is pointed at stderr, so nothing an
 import prints can corrupt them).
-  {"op": "fork", "id", "token", "callDir", "cwd", "env", "callable", "preload"}
+  {"op": "fork", "id", "token", "control", "cwd", "env", "preload"}
       -> {"id", "pid"} once the child runs, later {"id", "exit", "signal"} when it ended (the child itself also
          ends its log stream with {"__venvflow_exit__": code, "token"} just before it exits);
       -> {"id", "unsafe": module} when importing `module` started a thread: forking is no longer safe, and this
          zygote exits (the host starts a new one without that module);
   {"op": "retire"} -> exits once its running children ended.
 The child is a new session, connects three times to the host's socket (stdout, stderr, log) and then runs
-runner.main() exactly as `python runner.py <call-dir>` would.
+runner.run_attempt(control) exactly as `python runner.py` does with the control object on its stdin.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import importlib  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import random  # noqa: E402  (reseeded in every child: imported once here, not per child — 1.5 ms measured)
 import select  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -196,7 +197,7 @@ class Zygote:
         return None
 
     def fork(self, request: dict) -> None:
-        unsafe = self.preload(list(request.get("preload", [])) + listed_imports(request["callable"]))
+        unsafe = self.preload(list(request.get("preload", [])) + listed_imports(request["control"]["callable"]))
         if unsafe is not None:
             self.send({"id": request["id"], "unsafe": unsafe})
             self.retiring = True
@@ -238,14 +239,17 @@ class Zygote:
         os.dup2(devnull, 0)
         close_inherited_fds()
         os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
+        apply_environment(request["env"])
         sys.path[:] = _PRISTINE_PATH
-        sys.argv[:] = [runner.__file__, request["callDir"]]
+        sys.argv[:] = [runner.__file__]
         reset_process_state()
-        code = run_like_main()
-        # The runner reports its end itself: the host need not wait for this zygote to reap the child.
+        code = run_like_main(request["control"])
+        # The runner reports its end itself: the host need not wait for this zygote to reap the child, nor (its
+        # streams shut down here) for the kernel to tear the child down (0.6 ms per attempt, measured).
+        end_stream(1)
+        end_stream(2)
         os.write(LOG_FD, ('{"%s": %d, "token": "%s"}\n' % (EXIT_REPORT, code, request["token"])).encode("ascii"))
+        end_stream(LOG_FD)
         return code
 
     def reap(self) -> None:
@@ -297,6 +301,20 @@ class Zygote:
                 return 0
 
 
+def end_stream(fd: int) -> None:
+    """The host sees the end of this stream now (everything written to it arrived), while the fd stays open."""
+    try:
+        conn = socket.socket(fileno=fd)
+    except OSError:
+        return  # the callable closed or replaced it: its end comes with the process's
+    try:
+        conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        conn.detach()
+
+
 def close_inherited_fds() -> None:
     """Nothing of the zygote's (control pipes, other children's sockets) reaches the task."""
     try:
@@ -312,10 +330,18 @@ def close_inherited_fds() -> None:
                 pass  # the directory's own fd, already closed
 
 
+def apply_environment(env: dict) -> None:
+    """Exactly the attempt's variables. Usually they are the zygote's own already (zygotes are per environment), so only
+    what a preloaded import changed is set back: clearing and refilling os.environ cost 0.8 ms per child (measured)."""
+    for name in [name for name in os.environ if name not in env]:
+        del os.environ[name]
+    for name, value in env.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
 def reset_process_state() -> None:
     """What a fresh interpreter would have: a new random state, no logging configured."""
-    import random
-
     random.seed()
     numpy = sys.modules.get("numpy")
     if numpy is not None:
@@ -331,10 +357,10 @@ def reset_process_state() -> None:
     root.setLevel(logging.WARNING)
 
 
-def run_like_main() -> int:
-    """runner.main(), then what interpreter shutdown does: join non-daemon threads, run atexit, flush."""
+def run_like_main(control: dict) -> int:
+    """runner.run_attempt(), then what interpreter shutdown does: join non-daemon threads, run atexit, flush."""
     try:
-        code = runner.main()
+        code = runner.run_attempt(control)
     except SystemExit as exc:
         code = exit_code(exc.code)
     import atexit

@@ -5,7 +5,6 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { isOpaquePythonValue, runCallable } from "../../src/runtime/index.ts";
@@ -101,6 +100,27 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
         expect(result.error).toMatchObject({ code: "result_too_large" });
         expect(result.error?.message).toContain("5002 bytes");
         expect(result.error?.fix).toContain("VENVFLOW_MAX_RESULT_BYTES");
+      } finally {
+        delete process.env.VENVFLOW_MAX_RESULT_BYTES;
+      }
+    });
+
+    it("takes the result only from the runner's own frame: one the callable writes to fd 3 is logged, not used", async () => {
+      const forged = '{"__venvflow_result__": {"protocol": 2, "ok": true, "value": "forged"}, "token": "guess"}';
+      const result = await run(`import os\ndef f():\n    os.write(3, b'${forged}\\n')\n    return 'real'\n`);
+      expect(result).toMatchObject({ state: "success", returnValue: "real" });
+      expect((await readLog(result.logPath)).some((line) => line.stream === "log" && line.msg.includes('"forged"'))).toBe(true);
+    });
+
+    it("refuses an oversized result frame before parsing it", async () => {
+      process.env.VENVFLOW_MAX_RESULT_BYTES = "1000";
+      try {
+        // The runner's own frame object (its caller's local), sent past the runner's size check and the process
+        // ended: a frame the host must not load blindly.
+        const source = "import os, sys\ndef f():\n    sys._getframe(1).f_locals['result'].send_value('\"' + 'x' * 9000 + '\"')\n    os._exit(0)\n";
+        const result = await run(source);
+        expect(result.error).toMatchObject({ code: "result_too_large" });
+        expect(result.error?.message).toContain("The result frame is");
       } finally {
         delete process.env.VENVFLOW_MAX_RESULT_BYTES;
       }
@@ -283,20 +303,19 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
   });
 
   describe("callables from files", () => {
-    it("imports the whole module, with its directory on sys.path, and leaves no __pycache__ or call dir", async () => {
+    it("imports the whole module, with its directory on sys.path, and leaves no __pycache__", async () => {
       const project = join(dir, "project");
       await mkdir(join(project, "tasks"), { recursive: true });
       await writeFile(join(project, "tasks", "helpers.py"), "def double(x):\n    return 2 * x\n");
       await writeFile(
         join(project, "tasks", "etl.py"),
-        "import sys\nfrom helpers import double\n\nFACTOR = 3\n\ndef scale(x):\n    return FACTOR * x\n\ndef extract(n):\n    return {'value': double(scale(n)), 'call_dir': sys.argv[1], 'path0': sys.path[0]}\n",
+        "import sys\nfrom helpers import double\n\nFACTOR = 3\n\ndef scale(x):\n    return FACTOR * x\n\ndef extract(n):\n    return {'value': double(scale(n)), 'argv': sys.argv[1:], 'path0': sys.path[0]}\n",
       );
       const result = await runCallable({ pythonCallable: "tasks/etl.py:extract", baseDir: project, python: PYTHON, home, opArgs: [7] });
-      const value = result.returnValue as { value: number; call_dir: string; path0: string };
+      const value = result.returnValue as { value: number; argv: string[]; path0: string };
       expect(value.value).toBe(42);
       expect(value.path0).toBe(join(project, "tasks"));
-      expect(value.call_dir.startsWith(tmpdir())).toBe(true);
-      expect(existsSync(value.call_dir)).toBe(false);
+      expect(value.argv).toEqual([]);
       expect(await readdir(join(project, "tasks"))).toEqual(["etl.py", "helpers.py"]);
     });
 

@@ -1,22 +1,23 @@
-/** runner.py on its own: the protocol as documented in docs/runtime.md, driven by hand-written control files. */
-import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+/** runner.py on its own: the protocol as documented in docs/runtime.md, driven by hand-written control objects. */
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RUNNER_PROTOCOL } from "../../src/runtime/index.ts";
 import { pythonOrSkip } from "../support/pythons.ts";
-import { PYTHON, PYTHON_VERSIONS, scratch, removeScratch } from "./helpers.ts";
-
-afterAll(removeScratch);
+import { PYTHON, PYTHON_VERSIONS } from "./helpers.ts";
 
 const RUNNER = fileURLToPath(new URL("../../src/runtime/runner.py", import.meta.url));
 
+/** Sends the control object on stdin and takes the result frame from fd 3, as both launchers do. */
 async function runRunner(control: Record<string, unknown>, python: string = PYTHON) {
-  const dir = await scratch("venvflow-runner-test-");
-  await writeFile(join(dir, "control.json"), JSON.stringify({ protocol: RUNNER_PROTOCOL, serializer: "json", args: [], kwargs: {}, stringArgs: [], maxResultBytes: 1 << 20, logFd: null, ...control }));
-  const code = await new Promise<number>((resolve) => execFile(python, [RUNNER, dir], (error) => resolve(error ? Number(error.code) : 0)));
-  const result = JSON.parse(await readFile(join(dir, "result.json"), "utf8")) as { protocol: number; ok: boolean; value?: unknown; error?: Record<string, string> };
+  const child = spawn(python, [RUNNER], { stdio: ["pipe", "ignore", "ignore", "pipe"] });
+  child.stdin!.end(JSON.stringify({ protocol: RUNNER_PROTOCOL, token: "t0k3n", serializer: "json", args: [], kwargs: {}, stringArgs: [], maxResultBytes: 1 << 20, logFd: 3, ...control }));
+  let logFd = "";
+  (child.stdio[3] as NodeJS.ReadableStream).on("data", (chunk: Buffer) => (logFd += chunk.toString("utf8")));
+  const code = await new Promise<number>((resolve) => child.once("close", (exit) => resolve(exit ?? -1)));
+  const frame = logFd.split("\n").filter((line) => line.startsWith('{"__venvflow_result__"')).map((line) => JSON.parse(line) as { __venvflow_result__: unknown; token: string }).at(-1);
+  expect(frame?.token).toBe("t0k3n");
+  const result = frame!.__venvflow_result__ as { protocol: number; ok: boolean; value?: unknown; error?: Record<string, string> };
   return { code, result };
 }
 
