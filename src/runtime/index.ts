@@ -237,7 +237,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const encodedArgs = opArgs.map((value, i) => encodeValue(value, `opArgs[${i}]`));
   const encodedKwargs = encodeValue(kwargs, "opKwargs");
 
-  const log = new AttemptLog(options.logPath ?? defaultLogPath(home), redactor, options.onLog);
+  const log = new AttemptLog(options.logPath ?? defaultLogPath(home), redactor, options.onLog, path.join(home, "logs"));
   const timeout = new AbortController();
   const timer = timeoutMs === null ? undefined : setTimeout(() => timeout.abort(), timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;

@@ -8,6 +8,7 @@ import path from "node:path";
 import { VenvflowError } from "../util/errors.ts";
 import { pathInside } from "../util/home.ts";
 import { Redactor } from "../util/secrets.ts";
+import { logSpool } from "./log-spool.ts";
 import type { CallableOptions, LogLine } from "./types.ts";
 
 /** What a callable's options declare secret: `envVars` marked `{ secret }` and index URL credentials. */
@@ -144,15 +145,17 @@ export class AttemptLog {
   private readonly redactor: Redactor;
   private readonly onLog: ((line: LogLine) => void) | undefined;
 
-  constructor(logPath: string, redactor: Redactor, onLog: ((line: LogLine) => void) | undefined) {
+  /** `logsRoot`: the logs directory `logPath` is in, whose spool of ready files it may take (see log-spool.ts). */
+  constructor(logPath: string, redactor: Redactor, onLog: ((line: LogLine) => void) | undefined, logsRoot?: string) {
     this.logPath = logPath;
     this.redactor = redactor;
     this.onLog = onLog;
     let fd: number;
     try {
       ensureLogDir(logPath);
+      const spooled = logsRoot !== undefined && path.resolve(logPath).startsWith(`${path.resolve(logsRoot)}${path.sep}`) ? logSpool(logsRoot).take(logPath) : null;
       // Opened here, synchronously, so an unwritable log path is an input error before anything runs.
-      fd = openSync(logPath, "a", 0o600);
+      fd = spooled ?? openSync(logPath, "a", 0o600);
     } catch (error) {
       throw new VenvflowError("log_unwritable", `Cannot write the log file ${logPath}: ${(error as Error).message}`, { fix: "point logPath (or VENVFLOW_HOME) at a writable location" });
     }
