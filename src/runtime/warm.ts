@@ -94,6 +94,7 @@ class Zygote {
     this.child.unref();
     for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as net.Socket).unref?.();
     this.child.stdin.on("error", () => undefined);
+    this.child.stdin.write(`${JSON.stringify({ op: "env", env: stringEnv(attempt.env) })}\n`);
     createInterface({ input: this.child.stderr, crlfDelay: Infinity }).on("line", (line) => this.currentLog?.write("stderr", line));
     let markReady: () => void = () => undefined;
     let failReady: (error: Error) => void = () => undefined;
@@ -152,7 +153,8 @@ class Zygote {
     this.lastUsed = Date.now();
     this.currentLog = attempt.log;
     const answer = new Promise<ForkAnswer>((resolve) => this.pending.set(id, { answer: resolve }));
-    const request = { op: "fork", id, token: attempt.control.token, control: attempt.control, cwd: attempt.cwd, env: stringEnv(attempt.env), preload: attempt.preload };
+    // No environment variables: a zygote serves exactly one set (see zygoteKey), sent once when it started.
+    const request = { op: "fork", id, token: attempt.control.token, control: attempt.control, cwd: attempt.cwd, preload: attempt.preload };
     this.child.stdin.write(`${JSON.stringify(request)}\n`);
     return answer;
   }
@@ -465,9 +467,17 @@ function sweepStaleSockets(): void {
 
 /** Zygotes are per interpreter and per exact environment variables: a fork inherits what its zygote started with. */
 function zygoteKey(attempt: Pick<Attempt, "python" | "env">): string {
-  const env = Object.entries(stringEnv(attempt.env)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${attempt.python}\u0000${createHash("sha256").update(JSON.stringify(env)).digest("hex")}`;
+  let envHash = envHashes.get(attempt.env);
+  if (envHash === undefined) {
+    const env = Object.entries(stringEnv(attempt.env)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    envHash = createHash("sha256").update(JSON.stringify(env)).digest("hex");
+    envHashes.set(attempt.env, envHash);
+  }
+  return `${attempt.python}\u0000${envHash}`;
 }
+
+/** An attempt's key is asked for several times (lease, dispatch): hashed once per environment object. */
+const envHashes = new WeakMap<NodeJS.ProcessEnv, string>();
 
 /** A zygote imports the runner and nothing else before it is ready: far below this even on a loaded machine. */
 const START_TIMEOUT_MS = 30_000;

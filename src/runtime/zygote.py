@@ -4,7 +4,9 @@ environment's interpreter, with the attempts' environment variables and cwd.
 
 Protocol (JSON lines): requests on stdin, replies on the original stdout (fd 1 is pointed at stderr, so nothing an
 import prints can corrupt them).
-  {"op": "fork", "id", "token", "control", "cwd", "env", "preload"}
+  {"op": "env", "env"} -> (first, once) the attempts' environment variables: a zygote serves one exact set, so fork
+      requests do not carry them; os.environ is not it (Python adds LC_CTYPE when it coerces the C locale);
+  {"op": "fork", "id", "token", "control", "cwd", "preload"}
       -> {"id", "pid"} once the child runs, later {"id", "exit", "signal"} when it ended (the child itself also
          ends its log stream with {"__venvflow_exit__": code, "token"} just before it exits);
       -> {"id", "unsafe": module} when importing `module` started a thread: forking is no longer safe, and this
@@ -155,6 +157,7 @@ class Zygote:
         self.tried: set = set()
         self.running: dict = {}
         self.retiring = False
+        self.attempt_env: dict = {}
         # Threads forking may leave: only OpenBLAS's pool (numpy's), which parks itself around fork (pthread_atfork).
         self.tolerated_threads = 1
         self.ctl_in = os.dup(0)
@@ -239,7 +242,7 @@ class Zygote:
         os.dup2(devnull, 0)
         close_inherited_fds()
         os.chdir(request["cwd"])
-        apply_environment(request["env"])
+        apply_environment(self.attempt_env)
         sys.path[:] = _PRISTINE_PATH
         sys.argv[:] = [runner.__file__]
         reset_process_state()
@@ -293,7 +296,9 @@ class Zygote:
                 while b"\n" in pending:
                     line, pending = pending.split(b"\n", 1)
                     request = json.loads(line)
-                    if request.get("op") == "fork" and not self.retiring:
+                    if request.get("op") == "env":
+                        self.attempt_env = request["env"]
+                    elif request.get("op") == "fork" and not self.retiring:
                         self.fork(request)
                     elif request.get("op") == "retire":
                         self.retiring = True
@@ -331,8 +336,8 @@ def close_inherited_fds() -> None:
 
 
 def apply_environment(env: dict) -> None:
-    """Exactly the attempt's variables. Usually they are the zygote's own already (zygotes are per environment), so only
-    what a preloaded import changed is set back: clearing and refilling os.environ cost 0.8 ms per child (measured)."""
+    """Exactly the attempt's variables: only what a preloaded import changed is set back (clearing and refilling
+    os.environ cost 0.8 ms per child, measured)."""
     for name in [name for name in os.environ if name not in env]:
         del os.environ[name]
     for name, value in env.items():
