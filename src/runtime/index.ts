@@ -192,6 +192,39 @@ async function withExplanation(error: CallableError, explain: FailureExplainer |
 }
 
 /**
+ * Gets a task's warm interpreter ready before its first attempt: its environment resolved (built when missing) and
+ * leased, the zygote started, the callable's imports and `preload` imported. Nothing of the task runs. A worker
+ * calls it for the Python tasks of the DAGs it serves, so the first attempt costs what the next ones do. Resolves
+ * false when fork is not used for these options or something failed (the task's own attempt will say what).
+ */
+export async function prewarmCallable(options: CallableOptions, signal: AbortSignal = new AbortController().signal): Promise<boolean> {
+  const launcher = launcherFor(options);
+  if (!(launcher instanceof WarmPool) || options.python !== undefined) return false;
+  const serializer = checkSerializer(options.serializer);
+  const baseDir = path.resolve(options.baseDir ?? process.cwd());
+  const cwd = path.resolve(baseDir, options.cwd ?? process.cwd());
+  const home = options.home ?? venvflowHome();
+  const env = childEnv(options);
+  const spec = environmentSpecFor({ ...options, serializer }, baseDir);
+  const memoKey = await environmentMemoKey(spec, home);
+  const held = warmEnvironments.get(memoKey);
+  if (held && launcher.warmFor({ python: held.python, env })) return true;
+  const target = await resolveCallable(options.pythonCallable, baseDir);
+  const { acquireEnvironment } = await import("../env/index.ts");
+  const lease = await acquireEnvironment(spec, { home, signal });
+  let kept = false;
+  try {
+    const python = lease.env.python;
+    const ready = await launcher.prewarm({ python, env, cwd, callable: target, preload: checkPreload(options.preload), signal, log: null });
+    kept = ready && launcher.hold({ python, env }, lease);
+    if (kept) warmEnvironments.set(memoKey, { key: lease.env.key, path: lease.env.path, python });
+    return ready;
+  } finally {
+    if (!kept) await lease.release();
+  }
+}
+
+/**
  * Runs one Python callable in its environment (built and cached by the environment layer), or in an existing
  * interpreter when `python` is given. Airflow's PythonVirtualenvOperator / ExternalPythonOperator semantics.
  */

@@ -52,7 +52,10 @@ interface Started {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-type ForkAnswer = { started: Started } | { unsafe: string } | { died: string };
+type ForkAnswer = { started: Started } | { unsafe: string } | { died: string } | { preloaded: true };
+
+/** What a zygote is started for: an attempt, or a task's future attempts (`prewarm`, which has no log). */
+type WarmTarget = Pick<Attempt, "python" | "env" | "cwd" | "callable" | "preload" | "signal"> & { log: AttemptLog | null };
 
 interface PendingFork {
   answer(value: ForkAnswer): void;
@@ -81,7 +84,7 @@ class Zygote {
   /** The attempt its stderr (import warnings while preloading) belongs to: the one that asked last. */
   private currentLog: AttemptLog | null = null;
 
-  constructor(python: string, socketPath: string, denied: readonly string[], attempt: Attempt) {
+  constructor(python: string, socketPath: string, denied: readonly string[], attempt: WarmTarget) {
     this.child = spawn(python, [ZYGOTE, String(process.pid), socketPath, JSON.stringify(denied)], {
       cwd: attempt.cwd,
       env: attempt.env,
@@ -104,7 +107,7 @@ class Zygote {
     });
     this.ready.catch(() => undefined);
     createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on("line", (line) => {
-      let message: { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string };
+      let message: { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string; preloaded?: boolean };
       try {
         message = JSON.parse(line) as typeof message;
       } catch {
@@ -116,6 +119,9 @@ class Zygote {
       if (message.unsafe !== undefined) {
         this.pending.delete(message.id);
         pending.answer({ unsafe: message.unsafe });
+      } else if (message.preloaded) {
+        this.pending.delete(message.id);
+        pending.answer({ preloaded: true });
       } else if (message.pid !== undefined) {
         const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => (pending.exited = resolve));
         pending.answer({ started: { pid: message.pid, exit } });
@@ -147,15 +153,24 @@ class Zygote {
 
   /** Asks for a child running `attempt`; answers once it runs (or why it does not). */
   fork(attempt: Attempt): Promise<ForkAnswer> {
+    this.forks++;
+    this.currentLog = attempt.log;
+    // No environment variables: a zygote serves exactly one set (see zygoteKey), sent once when it started.
+    return this.ask({ op: "fork", token: attempt.control.token, control: attempt.control, cwd: attempt.cwd, preload: attempt.preload });
+  }
+
+  /** Imports what `target`'s attempts will (its callable's imports and `preload`), forking nothing. */
+  preload(target: WarmTarget): Promise<ForkAnswer> {
+    const callable = target.callable.kind === "file" ? { kind: "file", path: target.callable.path } : { kind: "inline", source: target.callable.source };
+    return this.ask({ op: "preload", callable, preload: target.preload });
+  }
+
+  private ask(request: Record<string, unknown>): Promise<ForkAnswer> {
     if (!this.alive) return Promise.resolve({ died: this.deathReason ?? "it is gone" });
     const id = this.nextId++;
-    this.forks++;
     this.lastUsed = Date.now();
-    this.currentLog = attempt.log;
     const answer = new Promise<ForkAnswer>((resolve) => this.pending.set(id, { answer: resolve }));
-    // No environment variables: a zygote serves exactly one set (see zygoteKey), sent once when it started.
-    const request = { op: "fork", id, token: attempt.control.token, control: attempt.control, cwd: attempt.cwd, preload: attempt.preload };
-    this.child.stdin.write(`${JSON.stringify(request)}\n`);
+    this.child.stdin.write(`${JSON.stringify({ ...request, id })}\n`);
     return answer;
   }
 
@@ -261,22 +276,47 @@ export class WarmPool implements Launcher {
         if ("started" in answer) return await this.follow(answer.started, streams, token, attempt, zygote);
         this.attempts.delete(token);
         if ("unsafe" in answer) {
-          const key = zygoteKey(attempt);
-          const denied = this.denied.get(key) ?? new Set<string>();
-          denied.add(answer.unsafe);
-          this.denied.set(key, denied);
+          this.deny(zygote, attempt, answer.unsafe);
           attempt.log.system(`importing ${answer.unsafe} starts a thread, which makes forking unsafe: it is not preloaded in this environment's warm interpreter`, "WARNING");
-          this.retire(zygote);
           continue;
         }
         // The zygote died before the child ran: this attempt must not fail for it.
-        attempt.log.system(`the warm interpreter died (${answer.died}); starting a fresh interpreter for this attempt`, "WARNING");
+        attempt.log.system(`the warm interpreter died (${"died" in answer ? answer.died : "it answered out of turn"}); starting a fresh interpreter for this attempt`, "WARNING");
         return await spawnLauncher.launch(attempt);
       }
       return await spawnLauncher.launch(attempt);
     } finally {
       clearInterval(keepAlive);
     }
+  }
+
+  /**
+   * Starts (or reuses) the zygote `target`'s attempts will fork from and has it import what they import, so the
+   * first attempt is as fast as the next. False when it could not (the attempt will then say why).
+   */
+  async prewarm(target: WarmTarget): Promise<boolean> {
+    for (let tries = 0; tries < 3; tries++) {
+      let zygote: Zygote;
+      try {
+        zygote = await this.zygoteFor(target);
+      } catch {
+        return false;
+      }
+      const answer = await zygote.preload(target);
+      if ("preloaded" in answer) return true;
+      if (!("unsafe" in answer)) return false;
+      this.deny(zygote, target, answer.unsafe);
+    }
+    return false;
+  }
+
+  /** `module` started a thread when `zygote` imported it: never preloaded there again, and that zygote goes. */
+  private deny(zygote: Zygote, target: Pick<Attempt, "python" | "env">, module: string): void {
+    const key = zygoteKey(target);
+    const denied = this.denied.get(key) ?? new Set<string>();
+    denied.add(module);
+    this.denied.set(key, denied);
+    this.retire(zygote);
   }
 
   /** Stops every zygote and releases their leases (they also exit on their own when this process ends). */
@@ -370,7 +410,7 @@ export class WarmPool implements Launcher {
     return streams;
   }
 
-  private async zygoteFor(attempt: Attempt): Promise<Zygote> {
+  private async zygoteFor(attempt: WarmTarget): Promise<Zygote> {
     const key = zygoteKey(attempt);
     let zygote = this.zygotes.get(key);
     if (zygote && (!zygote.alive || zygote.retired)) {

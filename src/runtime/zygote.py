@@ -11,6 +11,8 @@ import prints can corrupt them).
          ends its log stream with {"__venvflow_exit__": code, "token"} just before it exits);
       -> {"id", "unsafe": module} when importing `module` started a thread: forking is no longer safe, and this
          zygote exits (the host starts a new one without that module);
+  {"op": "preload", "id", "callable", "preload"} -> {"id", "preloaded": true} (or "unsafe" as above): imports what the
+      task's attempts will, forking nothing (a worker pre-warming the environments of the DAGs it serves);
   {"op": "retire"} -> exits once its running children ended.
 The child is a new session, connects three times to the host's socket (stdout, stderr, log) and then runs
 runner.run_attempt(control) exactly as `python runner.py` does with the control object on its stdin.
@@ -199,13 +201,19 @@ class Zygote:
                     return name
         return None
 
-    def fork(self, request: dict) -> None:
-        unsafe = self.preload(list(request.get("preload", [])) + listed_imports(request["control"]["callable"]))
+    def prepare(self, request: dict, callable_spec: dict) -> bool:
+        """Imports what the attempt imports; False (and the host told, and this zygote retiring) when that started a thread."""
+        unsafe = self.preload(list(request.get("preload", [])) + listed_imports(callable_spec))
         if unsafe is not None:
             self.send({"id": request["id"], "unsafe": unsafe})
             self.retiring = True
-            return
+            return False
         gc.freeze()  # preloaded objects stay out of the collector: their pages stay shared with the children
+        return True
+
+    def fork(self, request: dict) -> None:
+        if not self.prepare(request, request["control"]["callable"]):
+            return
         sys.stdout.flush()
         sys.stderr.flush()
         with warnings.catch_warnings():
@@ -300,6 +308,9 @@ class Zygote:
                         self.attempt_env = request["env"]
                     elif request.get("op") == "fork" and not self.retiring:
                         self.fork(request)
+                    elif request.get("op") == "preload" and not self.retiring:
+                        if self.prepare(request, request["callable"]):
+                            self.send({"id": request["id"], "preloaded": True})
                     elif request.get("op") == "retire":
                         self.retiring = True
             if self.retiring and not self.running:

@@ -2,12 +2,12 @@
  * runCallable building (or reusing) an environment: PythonVirtualenvOperator semantics over the hermetic index.
  * Environments live in the run's shared VENVFLOW_HOME, so identical specs across tests and files are cache hits.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { explainFailure } from "../../src/doctor/explain.ts";
 import { removeEnvironment } from "../../src/env/index.ts";
-import { runCallable, WarmPool } from "../../src/runtime/index.ts";
+import { prewarmCallable, runCallable, WarmPool } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
 import { testPipEnv } from "../support/pypi.ts";
 import { anyPython, pythonOrSkip, versionOf } from "../support/pythons.ts";
@@ -141,6 +141,28 @@ describe("warm interpreters and the environment cache", () => {
       await expect(removeEnvironment(result.env.key!, { home })).rejects.toMatchObject({ code: "env_in_use" });
       // The next attempt takes the memoised path: same environment, no new lease needed.
       expect((await run(VERSION, { requirements: ["vf-alpha==1.0.0"], launcher: pool })).env.key).toBe(result.env.key);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("prewarmCallable readies the environment and its zygote, with the callable's imports loaded, before any attempt", async () => {
+    const pool = new WarmPool();
+    try {
+      const options = { pythonCallable: { source: "import decimal, vf_alpha\ndef f():\n    return vf_alpha.__version__\n" }, pythonVersion: "3", indexUrls: [indexUrl], home, requirements: ["vf-alpha==1.0.0"], launcher: pool };
+      expect(await prewarmCallable(options)).toBe(true);
+      const [zygote] = pool.stats();
+      expect(zygote).toMatchObject({ forks: 0 });
+      // Imported in the zygote already: decimal's C extension is mapped into it.
+      expect(await readFile(`/proc/${zygote!.pid}/maps`, "utf8")).toContain("_decimal");
+      const result = await runCallable(options);
+      expect(result.returnValue).toBe("1.0.0");
+      await expect(removeEnvironment(result.env.key!, { home })).rejects.toMatchObject({ code: "env_in_use" });
+      expect(pool.stats()).toEqual([expect.objectContaining({ pid: zygote!.pid, forks: 1 })]);
+      // Asked again, it finds it warm: nothing new starts.
+      expect(await prewarmCallable(options)).toBe(true);
+      expect(pool.stats()).toHaveLength(1);
+      expect(await prewarmCallable({ ...options, launcher: undefined, warm: false })).toBe(false);
     } finally {
       await pool.close();
     }
