@@ -199,23 +199,24 @@ async function withExplanation(error: CallableError, explain: FailureExplainer |
  */
 export async function prewarmCallable(options: CallableOptions, signal: AbortSignal = new AbortController().signal): Promise<boolean> {
   const launcher = launcherFor(options);
-  if (!(launcher instanceof WarmPool) || options.python !== undefined) return false;
-  const serializer = checkSerializer(options.serializer);
+  if (!(launcher instanceof WarmPool)) return false;
   const baseDir = path.resolve(options.baseDir ?? process.cwd());
   const cwd = path.resolve(baseDir, options.cwd ?? process.cwd());
-  const home = options.home ?? venvflowHome();
   const env = childEnv(options);
-  const spec = environmentSpecFor({ ...options, serializer }, baseDir);
+  const target = await resolveCallable(options.pythonCallable, baseDir);
+  const warm = (python: string): Promise<boolean> => launcher.prewarm({ python, env, cwd, callable: target, preload: checkPreload(options.preload), signal, log: null });
+  if (options.python !== undefined) return warm(options.python); // an existing interpreter: nothing to lease
+  const home = options.home ?? venvflowHome();
+  const spec = environmentSpecFor({ ...options, serializer: checkSerializer(options.serializer) }, baseDir);
   const memoKey = await environmentMemoKey(spec, home);
   const held = warmEnvironments.get(memoKey);
-  if (held && launcher.warmFor({ python: held.python, env })) return true;
-  const target = await resolveCallable(options.pythonCallable, baseDir);
+  if (held && launcher.warmFor({ python: held.python, env })) return warm(held.python);
   const { acquireEnvironment } = await import("../env/index.ts");
   const lease = await acquireEnvironment(spec, { home, signal });
   let kept = false;
   try {
     const python = lease.env.python;
-    const ready = await launcher.prewarm({ python, env, cwd, callable: target, preload: checkPreload(options.preload), signal, log: null });
+    const ready = await warm(python);
     kept = ready && launcher.hold({ python, env }, lease);
     if (kept) warmEnvironments.set(memoKey, { key: lease.env.key, path: lease.env.path, python });
     return ready;

@@ -226,6 +226,8 @@ export class WarmPool implements Launcher {
   private readonly zygotes = new Map<string, Zygote>();
   /** Per zygote key: modules whose import started a thread, and so are never preloaded there again. */
   private readonly denied = new Map<string, Set<string>>();
+  /** Per zygote key: denied modules no attempt's log has mentioned yet. */
+  private readonly untold = new Map<string, string[]>();
   private readonly attempts = new Map<string, AttemptStreams>();
   private server: net.Server | null = null;
   private socketPath: string | null = null;
@@ -270,6 +272,7 @@ export class WarmPool implements Launcher {
           attempt.log.system(`warm interpreter unavailable (${(error as Error).message}); starting a fresh interpreter`, "WARNING");
           return await spawnLauncher.launch(attempt);
         }
+        this.tell(attempt);
         const token = attempt.control.token;
         const streams = this.expect(attempt);
         const answer = await zygote.fork(attempt);
@@ -277,7 +280,6 @@ export class WarmPool implements Launcher {
         this.attempts.delete(token);
         if ("unsafe" in answer) {
           this.deny(zygote, attempt, answer.unsafe);
-          attempt.log.system(`importing ${answer.unsafe} starts a thread, which makes forking unsafe: it is not preloaded in this environment's warm interpreter`, "WARNING");
           continue;
         }
         // The zygote died before the child ran: this attempt must not fail for it.
@@ -316,7 +318,17 @@ export class WarmPool implements Launcher {
     const denied = this.denied.get(key) ?? new Set<string>();
     denied.add(module);
     this.denied.set(key, denied);
+    this.untold.set(key, [...(this.untold.get(key) ?? []), module]);
     this.retire(zygote);
+  }
+
+  /** Says once, in the log of the next attempt that forks there (a prewarm has no log), which modules were dropped. */
+  private tell(attempt: Attempt): void {
+    const key = zygoteKey(attempt);
+    for (const module of this.untold.get(key) ?? []) {
+      attempt.log.system(`importing ${module} starts a thread, which makes forking unsafe: it is not preloaded in this environment's warm interpreter`, "WARNING");
+    }
+    this.untold.delete(key);
   }
 
   /** Stops every zygote and releases their leases (they also exit on their own when this process ends). */

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCallable, spawnLauncher, WarmPool } from "../../src/runtime/index.ts";
+import { prewarmCallable, runCallable, spawnLauncher, WarmPool } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
 import { gone, PYTHON, readLog, removeScratch, scratch } from "./helpers.ts";
 
@@ -132,6 +132,24 @@ describe("preloading", () => {
     const zygote = warm.stats()[0]!.pid;
     expect(first.returnValue).toEqual([zygote, zygote]);
     expect(second.returnValue).toEqual([zygote, zygote]);
+  });
+
+  it("prewarmCallable starts an external interpreter's zygote with the callable's imports, forking nothing", async () => {
+    const warm = pool();
+    const source = "import os, quiet_module\ndef f():\n    return quiet_module.LOADED_IN\n";
+    expect(await prewarmCallable({ pythonCallable: { source }, python: venvPython, home, launcher: warm })).toBe(true);
+    const [zygote] = warm.stats();
+    expect(zygote).toMatchObject({ forks: 0 });
+    expect((await runCallable({ pythonCallable: { source }, python: venvPython, home, launcher: warm })).returnValue).toBe(zygote!.pid);
+  });
+
+  it("a prewarm that meets a module starting a thread drops it, and the first attempt's log says so", async () => {
+    const warm = pool();
+    const source = "import os, starts_thread\ndef f():\n    return os.getppid()\n";
+    expect(await prewarmCallable({ pythonCallable: { source }, python: venvPython, home, launcher: warm })).toBe(true);
+    const first = await runCallable({ pythonCallable: { source }, python: venvPython, home, launcher: warm });
+    expect(first.returnValue).toBe(warm.stats()[0]!.pid);
+    expect((await readLog(first.logPath)).filter((line) => line.msg.includes("starts_thread starts a thread"))).toHaveLength(1);
   });
 
   it("preloads what `preload` names, and never the user's own modules next to the callable", async () => {
