@@ -49,6 +49,8 @@ export interface Holding {
 
 interface Started {
   pid: number;
+  /** The token of the child's three connections to this process (see accept). */
+  streams: string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -107,7 +109,7 @@ class Zygote {
     });
     this.ready.catch(() => undefined);
     createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on("line", (line) => {
-      let message: { ready?: boolean; id?: number; pid?: number; exit?: number | null; signal?: number | null; unsafe?: string; preloaded?: boolean };
+      let message: { ready?: boolean; id?: number; pid?: number; streams?: string; exit?: number | null; signal?: number | null; unsafe?: string; preloaded?: boolean };
       try {
         message = JSON.parse(line) as typeof message;
       } catch {
@@ -124,7 +126,7 @@ class Zygote {
         pending.answer({ preloaded: true });
       } else if (message.pid !== undefined) {
         const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => (pending.exited = resolve));
-        pending.answer({ started: { pid: message.pid, exit } });
+        pending.answer({ started: { pid: message.pid, streams: message.streams ?? "", exit } });
       } else if ("exit" in message) {
         this.pending.delete(message.id);
         pending.exited?.({ code: message.exit ?? null, signal: message.signal == null ? null : (SIGNAL_NAMES.get(message.signal) ?? "SIGKILL") });
@@ -156,7 +158,7 @@ class Zygote {
     this.forks++;
     this.currentLog = attempt.log;
     // No environment variables: a zygote serves exactly one set (see zygoteKey), sent once when it started.
-    return this.ask({ op: "fork", token: attempt.control.token, control: attempt.control, cwd: attempt.cwd, preload: attempt.preload });
+    return this.ask({ op: "fork", control: attempt.control, cwd: attempt.cwd, preload: attempt.preload });
   }
 
   /** Imports what `target`'s attempts will (its callable's imports and `preload`), forking nothing. */
@@ -206,18 +208,32 @@ function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }
 
-interface AttemptStreams {
-  handlers: Record<(typeof STREAMS)[number], (line: string) => void>;
-  /** Resolves with the exit code the child reported on its log stream just before exiting. */
-  reported: Promise<number>;
-  /** The runner's result frame, once it arrived. */
-  results: ResultReader;
+type StreamName = (typeof STREAMS)[number];
+
+/**
+ * A child's three connections, by the token they carry. A spare child connects long before it has an attempt, and
+ * a child may write before its fork answer is read here: lines wait in `early` until the attempt is attached.
+ */
+interface ChildStreams {
   sockets: net.Socket[];
   closedCount: number;
+  early: [StreamName, string][];
+  sinks: Record<StreamName, (line: string) => void> | null;
   /** Resolves once the child's three connections arrived and closed. */
   allClosed: Promise<void>;
   markAllClosed(): void;
 }
+
+/** What the attempt learns from its child's streams. */
+interface AttemptReports {
+  /** Resolves with the exit code the child reported on its log stream just before exiting. */
+  reported: Promise<number>;
+  /** The runner's result frame, once it arrived. */
+  results: ResultReader;
+}
+
+/** How long the connections of a child that ended without an attempt (a discarded spare) are remembered. */
+const UNCLAIMED_STREAMS_MS = 30_000;
 
 /** The fork launcher: one warm interpreter per interpreter and attempt environment. */
 export class WarmPool implements Launcher {
@@ -228,7 +244,7 @@ export class WarmPool implements Launcher {
   private readonly denied = new Map<string, Set<string>>();
   /** Per zygote key: denied modules no attempt's log has mentioned yet. */
   private readonly untold = new Map<string, string[]>();
-  private readonly attempts = new Map<string, AttemptStreams>();
+  private readonly children = new Map<string, ChildStreams>();
   private server: net.Server | null = null;
   private socketPath: string | null = null;
   private listening: Promise<string> | null = null;
@@ -273,11 +289,8 @@ export class WarmPool implements Launcher {
           return await spawnLauncher.launch(attempt);
         }
         this.tell(attempt);
-        const token = attempt.control.token;
-        const streams = this.expect(attempt);
         const answer = await zygote.fork(attempt);
-        if ("started" in answer) return await this.follow(answer.started, streams, token, attempt, zygote);
-        this.attempts.delete(token);
+        if ("started" in answer) return await this.follow(answer.started, attempt, zygote);
         if ("unsafe" in answer) {
           this.deny(zygote, attempt, answer.unsafe);
           continue;
@@ -353,8 +366,10 @@ export class WarmPool implements Launcher {
     void zygote.retire().then(() => this.leaving.delete(zygote));
   }
 
-  private async follow(started: Started, streams: AttemptStreams, token: string, attempt: Attempt, zygote: Zygote): Promise<LaunchOutcome> {
+  private async follow(started: Started, attempt: Attempt, zygote: Zygote): Promise<LaunchOutcome> {
     zygote.running++;
+    const streams = this.streamsOf(started.streams);
+    const reports = this.attach(streams, started.streams, attempt);
     let stopped = false;
     let cancelKill = (): void => undefined;
     const stop = (): void => {
@@ -367,15 +382,15 @@ export class WarmPool implements Launcher {
     try {
       // Whichever comes first: the child's own report (no wait for the zygote to be scheduled and reap it, which on a
       // busy machine is the slowest hop), or the zygote's (a child killed by a signal reports nothing).
-      const exit = await Promise.race([started.exit, streams.reported.then((code) => ({ code, signal: null }))]);
+      const exit = await Promise.race([started.exit, reports.reported.then((code) => ({ code, signal: null }))]);
       // Whatever the callable left in its session would outlive the task: end the group.
       killGroup(started.pid, "SIGKILL");
       await settleWithin(streams.allClosed, DRAIN_AFTER_EXIT_MS, () => streams.sockets.forEach((socket) => socket.destroy()));
-      return { exitCode: exit.code, signal: exit.signal, stopped, report: streams.results.report };
+      return { exitCode: exit.code, signal: exit.signal, stopped, report: reports.results.report };
     } finally {
       cancelKill();
       attempt.signal.removeEventListener("abort", stop);
-      this.attempts.delete(token);
+      this.children.delete(started.streams);
       zygote.running--;
       zygote.lastUsed = Date.now();
       this.retireIfSpent(zygote);
@@ -388,15 +403,13 @@ export class WarmPool implements Launcher {
     if (zygote.forks >= this.options.maxForks || (rss !== null && rss > this.options.maxRssBytes)) this.retire(zygote);
   }
 
-  private expect(attempt: Attempt): AttemptStreams {
+  /** Routes a child's streams to `attempt`'s log, its early lines first; reads its exit report and result frame. */
+  private attach(streams: ChildStreams, token: string, attempt: Attempt): AttemptReports {
     const { log, control } = attempt;
-    const token = control.token;
     const results = new ResultReader(control, log);
-    // The child's last log line: its exit code, tagged with this attempt's token (see zygote.py).
-    let markAllClosed = (): void => undefined;
-    const allClosed = new Promise<void>((resolve) => (markAllClosed = resolve));
     let report: (code: number) => void = () => undefined;
     const reported = new Promise<number>((resolve) => (report = resolve));
+    // The child's last log line: its exit code, tagged with its streams' token (see zygote.py).
     const exitReport = `{"${EXIT_REPORT}": `;
     const onLogLine = (line: string): void => {
       if (line.startsWith(exitReport)) {
@@ -409,16 +422,19 @@ export class WarmPool implements Launcher {
       }
       results.line(line);
     };
-    const streams: AttemptStreams = {
-      handlers: { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: onLogLine },
-      reported,
-      results,
-      sockets: [],
-      closedCount: 0,
-      allClosed,
-      markAllClosed,
-    };
-    this.attempts.set(token, streams);
+    streams.sinks = { stdout: (line) => log.write("stdout", line), stderr: (line) => log.write("stderr", line), log: onLogLine };
+    for (const [name, line] of streams.early.splice(0)) streams.sinks[name](line);
+    return { reported, results };
+  }
+
+  private streamsOf(token: string): ChildStreams {
+    let streams = this.children.get(token);
+    if (!streams) {
+      let markAllClosed = (): void => undefined;
+      const allClosed = new Promise<void>((resolve) => (markAllClosed = resolve));
+      streams = { sockets: [], closedCount: 0, early: [], sinks: null, allClosed, markAllClosed };
+      this.children.set(token, streams);
+    }
     return streams;
   }
 
@@ -478,23 +494,31 @@ export class WarmPool implements Launcher {
     return this.listening;
   }
 
-  /** A child's connection: its first line names the attempt (token) and the stream; the rest is that stream. */
+  /**
+   * A child's connection: its first line names the child (its streams' token) and the stream; the rest is that
+   * stream. The socket is reachable by this user only (a Unix socket needs write permission on its file).
+   */
   private accept(socket: net.Socket): void {
     socket.on("error", () => undefined);
+    socket.unref(); // a spare's connections are open while it waits: they must not keep a finished program alive
     const reader = createInterface({ input: socket, crlfDelay: Infinity });
-    let sink: ((line: string) => void) | null = null;
+    let deliver: ((line: string) => void) | null = null;
     reader.on("line", (line) => {
-      if (sink) return sink(line);
+      if (deliver) return deliver(line);
       const [token = "", name = ""] = line.split(" ");
-      const streams = this.attempts.get(token);
-      if (!streams || !(STREAMS as readonly string[]).includes(name)) {
-        socket.destroy(); // not one of ours: a stale or forged connection
+      if (!/^[0-9a-f]{24}$/.test(token) || !(STREAMS as readonly string[]).includes(name)) {
+        socket.destroy(); // not one of ours
         return;
       }
-      sink = streams.handlers[name as (typeof STREAMS)[number]];
+      const stream = name as StreamName;
+      const streams = this.streamsOf(token);
       streams.sockets.push(socket);
+      deliver = (text) => (streams.sinks ? streams.sinks[stream](text) : void streams.early.push([stream, text]));
       reader.once("close", () => {
-        if (++streams.closedCount === STREAMS.length) streams.markAllClosed();
+        if (++streams.closedCount !== STREAMS.length) return;
+        streams.markAllClosed();
+        // A spare discarded unused ends without an attempt; a fast child may end before its fork answer is read.
+        if (!streams.sinks) setTimeout(() => !streams.sinks && this.children.delete(token), UNCLAIMED_STREAMS_MS).unref();
       });
     });
   }
