@@ -28,6 +28,7 @@ import { pausedDagIds } from "./serialized-dags.ts";
 import { startHeartbeater, type Heartbeater } from "./heartbeater.ts";
 import { claimTasks, endTries, failTask, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
+import { prewarmDags } from "./executors/index.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -50,6 +51,11 @@ export interface WorkerOptions {
   onEvent?: (event: EngineEvent) => void;
   /** Also create the runs the DAGs' cron schedules make due (Airflow's scheduler); default false. */
   createScheduledRuns?: boolean;
+  /**
+   * Start the warm interpreters of the Python tasks of `dags` whose environments are built, in the background, so
+   * their first tries fork as fast as the next ones (default true; nothing is built for it).
+   */
+  prewarm?: boolean;
 }
 
 interface Running {
@@ -68,6 +74,7 @@ export class Worker {
   private readonly lockTimeoutMs: number;
   private readonly onEvent: (event: EngineEvent) => void;
   private readonly createScheduledRuns: boolean;
+  private readonly prewarm: boolean;
   private readonly hostname = os.hostname();
   private readonly running = new Map<string, Running>();
   private heartbeater: Heartbeater = { setIds: () => {}, stop: async () => {} };
@@ -114,6 +121,7 @@ export class Worker {
       onEvent(event);
     };
     this.createScheduledRuns = opts.createScheduledRuns ?? false;
+    this.prewarm = opts.prewarm ?? true;
   }
 
   /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
@@ -131,6 +139,8 @@ export class Worker {
       },
     });
     const stopWatching = await this.store.watch((topic) => this.onTopic(topic));
+    const prewarming = new AbortController();
+    const prewarmed = this.prewarm ? prewarmDags(this.dags.values(), this.home, prewarming.signal) : Promise.resolve();
     try {
       while (!this.stopping) {
         const now = Date.now();
@@ -146,7 +156,8 @@ export class Worker {
         await this.sleep(Math.max(0, wakeAt - Date.now()));
       }
     } finally {
-      await Promise.allSettled([...this.running.values()].map((r) => r.done));
+      prewarming.abort();
+      await Promise.allSettled([prewarmed, ...[...this.running.values()].map((r) => r.done)]);
       await stopWatching();
       await this.heartbeater.stop();
     }

@@ -60,6 +60,8 @@ async function obtain(input: EnvSpecInput, options: EnsureOptions, leaseIt: bool
     }
     if (metadata) {
       options.onProgress?.({ key, phase: "cached", message: "using the cached environment" });
+    } else if (options.cachedOnly) {
+      throw new VenvflowError("env_not_found", `environment ${key.slice(0, 12)} is not built`, { fix: "it is built on its task's first try, or by `venvflow env build FILE`" });
     } else {
       metadata = await buildEnvironment({ spec, key, cache, lock, env, onProgress: options.onProgress, onOutput: options.onOutput, signal: options.signal });
     }

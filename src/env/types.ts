@@ -120,4 +120,6 @@ export interface EnsureOptions {
   signal?: AbortSignal;
   /** Environment for the installer processes. Default: process.env (pip's own configuration is honoured). */
   env?: NodeJS.ProcessEnv;
+  /** Never build: an environment not in the cache (or broken) is an `env_not_found` error. */
+  cachedOnly?: boolean;
 }

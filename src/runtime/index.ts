@@ -191,13 +191,21 @@ async function withExplanation(error: CallableError, explain: FailureExplainer |
   return explained ? { ...error, code: explained.code, message: `${error.message}\n${explained.message}`, fix: explained.fix } : error;
 }
 
+export interface PrewarmOptions {
+  signal?: AbortSignal;
+  /** Build the environment when it is not in the cache (default: only warm what is built). */
+  build?: boolean;
+}
+
 /**
- * Gets a task's warm interpreter ready before its first attempt: its environment resolved (built when missing) and
- * leased, the zygote started, the callable's imports and `preload` imported. Nothing of the task runs. A worker
- * calls it for the Python tasks of the DAGs it serves, so the first attempt costs what the next ones do. Resolves
- * false when fork is not used for these options or something failed (the task's own attempt will say what).
+ * Gets a task's warm interpreter ready before its first attempt: its environment resolved and leased, the zygote
+ * started, the callable's imports and `preload` imported. Nothing of the task runs. A worker calls it for the Python
+ * tasks of the DAGs it serves, so the first attempt costs what the next ones do. Resolves false when fork is not used
+ * for these options, the environment is not built (and `build` is not set), or something failed (the task's own
+ * attempt will say what).
  */
-export async function prewarmCallable(options: CallableOptions, signal: AbortSignal = new AbortController().signal): Promise<boolean> {
+export async function prewarmCallable(options: CallableOptions, prewarm: PrewarmOptions = {}): Promise<boolean> {
+  const signal = prewarm.signal ?? new AbortController().signal;
   const launcher = launcherFor(options);
   if (!(launcher instanceof WarmPool)) return false;
   const baseDir = path.resolve(options.baseDir ?? process.cwd());
@@ -212,7 +220,11 @@ export async function prewarmCallable(options: CallableOptions, signal: AbortSig
   const held = warmEnvironments.get(memoKey);
   if (held && launcher.warmFor({ python: held.python, env })) return warm(held.python);
   const { acquireEnvironment } = await import("../env/index.ts");
-  const lease = await acquireEnvironment(spec, { home, signal });
+  const lease = await acquireEnvironment(spec, { home, signal, cachedOnly: prewarm.build !== true }).catch((error: unknown) => {
+    if (error instanceof VenvflowError && error.code === "env_not_found") return null;
+    throw error;
+  });
+  if (!lease) return false;
   let kept = false;
   try {
     const python = lease.env.python;

@@ -150,7 +150,10 @@ describe("warm interpreters and the environment cache", () => {
     const pool = new WarmPool();
     try {
       const options = { pythonCallable: { source: "import decimal, vf_alpha\ndef f():\n    return vf_alpha.__version__\n" }, pythonVersion: "3", indexUrls: [indexUrl], home, requirements: ["vf-alpha==1.0.0"], launcher: pool };
-      expect(await prewarmCallable(options)).toBe(true);
+      // Only what is built, unless asked to build.
+      expect(await prewarmCallable({ ...options, requirements: ["vf-alpha==1.0.0", "vf-beta"] })).toBe(false);
+      expect(pool.stats()).toEqual([]);
+      expect(await prewarmCallable(options, { build: true })).toBe(true);
       const [zygote] = pool.stats();
       expect(zygote).toMatchObject({ forks: 0 });
       // Imported in the zygote already: decimal's C extension is mapped into it.

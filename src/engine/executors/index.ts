@@ -6,7 +6,8 @@ import { bashExecutor } from "./bash.ts";
 import { emptyExecutor } from "./empty.ts";
 import { branchFunctionExecutor, functionExecutor } from "./function.ts";
 import { pythonExecutors } from "./python.ts";
-import type { ExecutorRegistry } from "./types.ts";
+import type { ExecutorRegistry, TaskExecutor } from "./types.ts";
+import type { DagDefinition, TaskDefinition } from "../../dag/model.ts";
 
 export const EXECUTORS: ExecutorRegistry = {
   ...pythonExecutors,
@@ -16,4 +17,18 @@ export const EXECUTORS: ExecutorRegistry = {
   empty: emptyExecutor,
 };
 
-export type { ExecutionContext, ExecutorRegistry, TaskExecutor } from "./types.ts";
+/**
+ * Prewarms the tasks of `dags` one after another (in the background of a worker that serves them: a build or a
+ * zygote start takes a core for a while, and the worker's own tries come first). Errors are the tries' to report.
+ */
+export async function prewarmDags(dags: Iterable<DagDefinition>, home: string, signal: AbortSignal): Promise<void> {
+  for (const dag of dags) {
+    for (const task of dag.tasks.values()) {
+      if (signal.aborted) return;
+      const executor = EXECUTORS[task.kind] as TaskExecutor<TaskDefinition["kind"]>;
+      await executor.prewarm?.(task, { dag, home, signal }).catch(() => undefined);
+    }
+  }
+}
+
+export type { ExecutionContext, ExecutorRegistry, PrewarmContext, TaskExecutor } from "./types.ts";

@@ -21,6 +21,14 @@ export interface TaskExecutor<in K extends TaskKind = TaskKind> {
    */
   readonly stopsOnAbort: boolean;
   execute(task: TaskOf<K>, ctx: ExecutionContext): Promise<TaskOutcome>;
+  /** Gets ready for the task's tries before the first one (a worker calls it for the DAGs it serves); never throws. */
+  prewarm?(task: TaskOf<K>, ctx: PrewarmContext): Promise<void>;
+}
+
+export interface PrewarmContext {
+  dag: DagDefinition;
+  home: string;
+  signal: AbortSignal;
 }
 
 export type ExecutorRegistry = { readonly [K in TaskKind]: TaskExecutor<K> };
