@@ -14,6 +14,7 @@ import { VenvflowError } from "../util/errors.ts";
 import { Redactor } from "../util/secrets.ts";
 import { EXECUTORS, type ExecutionContext, type ExecutorRegistry, type TaskExecutor } from "./executors/index.ts";
 import { checkMapSource } from "./mapping.ts";
+import type { TryLog } from "./try-log.ts";
 import { xcomKey } from "./queries.ts";
 
 export interface InvokeInput {
@@ -36,7 +37,7 @@ export interface InvokeInput {
   signal?: AbortSignal;
   executors?: ExecutorRegistry;
   /** The try's log when the caller keeps it open (its owner closes it). */
-  log?: AttemptLog;
+  log?: TryLog;
 }
 
 export interface Invocation {
@@ -127,7 +128,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
  * a thrown TaskSkipped a skipped one); an abort ends work that cannot be stopped at once; a success's result is
  * checked (JSON, multipleOutputs) before anyone stores it.
  */
-export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS, openLog?: AttemptLog): Promise<TaskOutcome> {
+export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS, openLog?: TryLog): Promise<TaskOutcome> {
   const where = taskWhere(dag, task.taskId);
   let log: AttemptLog | null = null;
   const executor = executors[task.kind] as TaskExecutor;
@@ -135,7 +136,7 @@ export async function executeTask(dag: DagDefinition, task: TaskDefinition, base
     ...base,
     dag,
     where,
-    get log(): AttemptLog {
+    get log(): TryLog {
       // In-process kinds write a few lines each: direct writes; a stream only for work that streams output.
       if (openLog) return openLog;
       return (log ??= new AttemptLog(base.logPath, taskRedactor(task), base.onLog));

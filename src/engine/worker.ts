@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import type { DagDefinition, TaskDefinition, TaskError } from "../dag/model.ts";
-import { AttemptLog, appendLogLine } from "../runtime/logs.ts";
+import { appendLogLine } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
 import type { DagRunRow, TaskInstanceRow, TaskState } from "../store/schema.ts";
@@ -26,6 +26,7 @@ import { retryDelayMs } from "./retry.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
 import { pausedDagIds } from "./serialized-dags.ts";
 import { startHeartbeater, type Heartbeater } from "./heartbeater.ts";
+import { LazyTryLog } from "./try-log.ts";
 import { claimTasks, endTries, failTask, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 
@@ -334,10 +335,10 @@ export class Worker {
     const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), tryNumber: ti.try_number };
     const redactor = this.taskRedactor(ti);
     const onLog = (line: LogLine): void => this.onEvent({ type: "log", ...base, line });
-    // An in-process task's few lines and the engine's share one open file for the try (opening it per line was a
-    // file-system call per line); a task run by a process writes its own file, so the engine appends per line.
+    // An in-process task's lines and the engine's share one lazily created log (try-log.ts: a silent successful
+    // try writes no file); a task run by a process writes its own file, so the engine appends per line.
     const declaredKind = dag.tasks.get(ti.task_id)?.kind;
-    const shared = declaredKind === "python" || declaredKind === "branch_python" || declaredKind === "empty" ? new AttemptLog(logPath, redactor, onLog) : null;
+    const shared = declaredKind === "python" || declaredKind === "branch_python" || declaredKind === "empty" ? new LazyTryLog(logPath, redactor, onLog) : null;
     const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
       if (shared) shared.system(msg, level);
       else onLog(appendLogLine(logPath, "system", msg, level, redactor));
@@ -353,7 +354,7 @@ export class Worker {
     ti: TaskInstanceRow,
     dag: DagDefinition,
     signal: AbortSignal,
-    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: AttemptLog | null; redactor: Redactor },
+    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: LazyTryLog | null; redactor: Redactor },
   ): Promise<void> {
     const { base, log, onLog, shared, redactor } = io;
     const logPath = ti.log_path as string;
@@ -410,6 +411,8 @@ export class Worker {
       log(`Try aborted: ${(signal.reason as Error).message}`, "WARNING");
       return;
     }
+    // A try that did not succeed keeps its log, whatever it printed.
+    if (inv.state !== "success") shared?.keep();
     if (inv.error) log(`${inv.error.type}: ${inv.error.message}${inv.error.traceback ? `\n${inv.error.traceback}` : ""}`, inv.state === "failed" ? "ERROR" : "INFO");
     let end: TryEnd;
     // The stored error is shown as is (runs show, API, UI) and feeds no task: it is stored masked.
