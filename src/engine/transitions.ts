@@ -9,7 +9,7 @@
  * the DAG's queue within maxActiveTasks. Nothing here reads every task instance of a run.
  */
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely } from "kysely";
+import { sql, type Insertable, type Kysely } from "kysely";
 import type { DagDefinition, TaskError } from "../dag/model.ts";
 import type { Notify, Store } from "../store/index.ts";
 import { UNFINISHED_TASK_STATES, type Database, type DagRunRow, type RunType, type TaskInstanceRow } from "../store/schema.ts";
@@ -180,8 +180,24 @@ interface EndTry {
   nextRetryAt?: string | null;
 }
 
-/** Ends the running try `ti` (guarded by worker and try number) and records it in task_try. */
-async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string): Promise<boolean> {
+/** Rows a batch of ending tries inserts together, once its updates are done (one statement per table). */
+interface Inserts {
+  tries: Array<Insertable<Database["task_try"]>>;
+  xcoms: Array<Insertable<Database["xcom"]>>;
+}
+
+async function flushInserts(trx: Db, inserts: Inserts): Promise<void> {
+  for (const part of chunks(inserts.tries, 100)) await trx.insertInto("task_try").values(part).execute();
+  for (const part of chunks(inserts.xcoms, 100)) await trx.insertInto("xcom").values(part).execute();
+  inserts.tries = [];
+  inserts.xcoms = [];
+}
+
+/**
+ * Ends the running try `ti` (guarded by worker and try number) and records it in task_try — at once, or into
+ * `inserts` when a batch inserts its rows together.
+ */
+async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string, inserts?: Inserts): Promise<boolean> {
   const durationMs = ti.started_at ? Math.max(0, Date.parse(at) - Date.parse(ti.started_at)) : null;
   const error = end.error ? JSON.stringify(end.error) : null;
   const requeued = end.state === "queued";
@@ -204,9 +220,7 @@ async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string): Pr
     .$if(ti.locked_by !== null, (q) => q.where("locked_by", "=", ti.locked_by))
     .executeTakeFirst();
   if (r.numUpdatedRows === 0n) return false;
-  await trx
-    .insertInto("task_try")
-    .values({
+  const row = {
       dag_id: ti.dag_id,
       run_id: ti.run_id,
       task_id: ti.task_id,
@@ -220,8 +234,9 @@ async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string): Pr
       hostname: ti.hostname,
       error,
       log_path: ti.log_path,
-    })
-    .execute();
+    };
+  if (inserts) inserts.tries.push(row);
+  else await trx.insertInto("task_try").values(row).execute();
   return true;
 }
 
@@ -291,8 +306,10 @@ export async function endTries(store: Store, dag: DagDefinition, ends: readonly 
     // In id order, as heartbeats lock the same rows (no deadlock between the two on PostgreSQL).
     const order = ends.map((end, i) => ({ end, i })).sort((a, b) => (a.end.ti.id < b.end.ti.id ? -1 : a.end.ti.id > b.end.ti.id ? 1 : 0));
     const results: Array<Transition & { nextRetryAt?: string }> = new Array(ends.length);
+    // Measured: with 8 slots, a batch of 8 no-op tries ran 8 + 8 inserts; now 2.
+    const inserts: Inserts = { tries: [], xcoms: [] };
     for (const { end, i } of order) {
-      const finished = await applyEnd(trx, end, at);
+      const finished = await applyEnd(trx, end, at, inserts);
       if (!finished) {
         results[i] = { applied: false, events: [] };
         continue;
@@ -302,6 +319,8 @@ export async function endTries(store: Store, dag: DagDefinition, ends: readonly 
       const own = finished.filter((f) => f.row !== end.ti).map((f) => taskEvent({ ...f.row, dag_id: end.ti.dag_id, run_id: end.ti.run_id, try_number: 0 }, f.state, at));
       results[i] = { applied: true, events: own, ...(end.state === "up_for_retry" ? { nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() } : {}) };
     }
+    // Before settling: expanding a mapped task reads its upstream's XCom.
+    await flushInserts(trx, inserts);
     const settled = await settleRuns(trx, { store, dag, at }, byRun);
     await notifyAll(notify, dag.dagId, settled);
     results.find((r) => r.applied)?.events.push(...settled.events);
@@ -309,26 +328,27 @@ export async function endTries(store: Store, dag: DagDefinition, ends: readonly 
   });
 }
 
-async function applyEnd(trx: Db, end: TryEnd, at: string): Promise<Finished[] | null> {
+async function applyEnd(trx: Db, end: TryEnd, at: string, inserts: Inserts): Promise<Finished[] | null> {
   const { ti } = end;
   switch (end.state) {
     case "failed":
-      return (await endTry(trx, ti, { state: "failed", error: end.error }, at)) ? [{ row: ti, state: "failed" }] : null;
+      return (await endTry(trx, ti, { state: "failed", error: end.error }, at, inserts)) ? [{ row: ti, state: "failed" }] : null;
     case "skipped":
-      return (await endTry(trx, ti, { state: "skipped", error: end.error }, at)) ? [{ row: ti, state: "skipped" }] : null;
+      return (await endTry(trx, ti, { state: "skipped", error: end.error }, at, inserts)) ? [{ row: ti, state: "skipped" }] : null;
     case "up_for_retry":
-      return (await endTry(trx, ti, { state: "up_for_retry", error: end.error, nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() }, at)) ? [] : null;
+      return (await endTry(trx, ti, { state: "up_for_retry", error: end.error, nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() }, at, inserts)) ? [] : null;
     case "success":
-      return succeedInTransaction(trx, ti, end, at);
+      return succeedInTransaction(trx, ti, end, at, inserts);
   }
 }
 
-async function succeedInTransaction(trx: Db, ti: TaskInstanceRow, result: TrySuccess, at: string): Promise<Finished[] | null> {
-  if (!(await endTry(trx, ti, { state: "success" }, at))) return null;
+async function succeedInTransaction(trx: Db, ti: TaskInstanceRow, result: TrySuccess, at: string, inserts?: Inserts): Promise<Finished[] | null> {
+  if (!(await endTry(trx, ti, { state: "success" }, at, inserts))) return null;
   // A first try has no earlier XComs to replace.
   if (ti.try_number > 1) await trx.deleteFrom("xcom").where("dag_id", "=", ti.dag_id).where("run_id", "=", ti.run_id).where("task_id", "=", ti.task_id).where("map_index", "=", ti.map_index).execute();
   const rows = [...result.xcoms].map(([key, value]) => ({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index, key, ...storedXComValue(value, result.redactor), created_at: at }));
-  for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
+  if (inserts) inserts.xcoms.push(...rows);
+  else for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
   const finished: Finished[] = [{ row: ti, state: "success" }];
   for (const part of chunks(result.skipTaskIds)) {
     const skipped = await trx
