@@ -128,16 +128,22 @@ export async function failRun(trx: Db, run: DagRunRow, at: string = new Date().t
  * at claim time (graphile-worker's `attempts`), so a try whose worker dies still counts; the try's log path is
  * built from the row in the same statement.
  */
-export async function claimTasks(
-  store: Store,
-  opts: { workerId: string; hostname: string; dagIds: readonly string[]; limit: number; logsRoot: string },
-): Promise<TaskInstanceRow[]> {
+export interface ClaimOptions {
+  workerId: string;
+  hostname: string;
+  dagIds: readonly string[];
+  limit: number;
+  logsRoot: string;
+}
+
+/** `db`: the store, or a transaction to claim in (a batch of ending tries claims what it queued). */
+export async function claimTasks(store: Store, opts: ClaimOptions, db: Db = store.db): Promise<TaskInstanceRow[]> {
   if (opts.limit <= 0 || opts.dagIds.length === 0) return [];
   const now = store.adapter.nowSql;
   // The candidates are a MATERIALIZED CTE, not `IN (subquery)`: PostgreSQL may re-run an IN subquery per outer
   // row, and a re-run skips the rows this statement already updated and locks further ones — measured: a
   // limit of 2 claimed 3 rows.
-  return store.db
+  return db
     .with(
       (w) => w("candidates").materialized(),
       (db) =>
@@ -253,8 +259,7 @@ const NOT_APPLIED: Transition = { applied: false, events: [] };
 /** One transaction ending a try: the change itself, then what it settles. */
 async function endAndSettle(store: Store, dag: DagDefinition, ti: TaskInstanceRow, change: (trx: Db, at: string) => Promise<Finished[] | null>, requeued = false): Promise<Transition> {
   return store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dag.dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dag.dagId);
     const finished = await change(trx, at);
     if (!finished) return NOT_APPLIED;
     const settled = await settleRuns(trx, { store, dag, at }, new Map([[ti.run_id, finished]]));
@@ -293,16 +298,23 @@ export type TryEnd =
   | { ti: TaskInstanceRow; state: "skipped"; error: TaskError | null }
   | { ti: TaskInstanceRow; state: "up_for_retry"; error: TaskError; delayMs: number };
 
+export interface EndedTries {
+  /** Per try, in order: whether it applied and what it changed (the batch's other changes go to the first). */
+  results: Array<Transition & { nextRetryAt?: string }>;
+  /** What the batch claimed for the worker (with `claim`). */
+  claimed: TaskInstanceRow[];
+}
+
 /**
  * Ends several tries of one DAG in one transaction (graphile-worker completes jobs in batches): one commit, one
- * DAG lock, one queue fill and one completion check per run for the lot, instead of one of each per try.
- * Returns, per try in order, whether it applied and what it changed (the batch's other changes go to the first).
+ * DAG lock, one queue fill and one completion check per run for the lot, instead of one of each per try. With
+ * `claim`, it also claims work for the worker's freed slots, as graphile-worker's batched get-and-complete: a
+ * chain's next task is claimed in the transaction that queued it (a statement, a commit and a wake-up less).
  */
-export async function endTries(store: Store, dag: DagDefinition, ends: readonly TryEnd[]): Promise<Array<Transition & { nextRetryAt?: string }>> {
-  if (ends.length === 0) return [];
+export async function endTries(store: Store, dag: DagDefinition, ends: readonly TryEnd[], claim?: ClaimOptions): Promise<EndedTries> {
+  if (ends.length === 0) return { results: [], claimed: [] };
   return store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dag.dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dag.dagId);
     // In id order, as heartbeats lock the same rows (no deadlock between the two on PostgreSQL).
     const order = ends.map((end, i) => ({ end, i, change: changeOf(end, at) })).sort((a, b) => (a.end.ti.id < b.end.ti.id ? -1 : a.end.ti.id > b.end.ti.id ? 1 : 0));
     const applied = await endTryRows(trx, store, order.map(({ end, change }) => ({ ti: end.ti, change })), at);
@@ -325,9 +337,11 @@ export async function endTries(store: Store, dag: DagDefinition, ends: readonly 
     // Before settling: expanding a mapped task reads its upstream's XCom.
     await flushInserts(trx, inserts);
     const settled = await settleRuns(trx, { store, dag, at }, byRun);
-    await notifyAll(notify, dag.dagId, settled);
+    const claimed = claim ? await claimTasks(store, claim, trx) : [];
+    // Work this batch queued and claimed itself is nobody else's to wake up for.
+    await notifyAll(notify, dag.dagId, { queued: Math.max(0, settled.queued - claimed.length), runFinished: settled.runFinished });
     results.find((r) => r.applied)?.events.push(...settled.events);
-    return results;
+    return { results, claimed };
   });
 }
 

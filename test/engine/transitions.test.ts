@@ -59,7 +59,7 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     const byTask = new Map(claimed.map((ti) => [ti.task_id, ti]));
     // "lost" was swept and claimed again by w2 meanwhile: w1's outcome for it must not apply.
     await store.db.updateTable("task_instance").set({ locked_by: "w2", try_number: 2 }).where("task_id", "=", "lost").execute();
-    const results = await endTries(store, wide, [
+    const { results } = await endTries(store, wide, [
       { ti: byTask.get("ok")!, state: "success", xcoms: new Map([["return_value", 7]]), skipTaskIds: [], redactor: new Redactor() },
       // Durations differ per row (a CASE of integers, which PostgreSQL must be told are integers).
       { ti: { ...byTask.get("bad")!, started_at: new Date(Date.parse(byTask.get("bad")!.started_at!) - 5000).toISOString() }, state: "failed", error: { type: "E", message: "bad" } },

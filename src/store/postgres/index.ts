@@ -19,9 +19,11 @@ export function postgresAdapter(url: string): StoreAdapter {
   return {
     backend: "postgres",
     writeTransaction: (db, fn) => db.transaction().execute(fn),
-    // A transaction-scoped advisory lock per DAG: released at commit or rollback, whatever happens.
+    // A transaction-scoped advisory lock per DAG: released at commit or rollback, whatever happens. PostgreSQL
+    // evaluates a select list in order: the time is read once the lock is held.
     async lockDag(trx, dagId) {
-      await sql`select pg_advisory_xact_lock(hashtext(${`venvflow:${dagId}`}))`.execute(trx);
+      const { rows } = await sql<{ now: string }>`select pg_advisory_xact_lock(hashtext(${`venvflow:${dagId}`})) as locked, ${NOW} as now`.execute(trx);
+      return rows[0]!.now;
     },
     skipLocked: (query) => query.forUpdate().skipLocked(),
     lockInOrder: (query) => query.forUpdate(),
