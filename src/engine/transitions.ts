@@ -400,7 +400,10 @@ async function endTryRows(trx: Db, store: Store, rows: ReadonlyArray<{ ti: TaskI
         updated_at: at,
       })
       .where("id", "in", (eb) => eb.selectFrom("ending").select("ending.id"))
-      .where("state", "=", "running")
+      // `(state = 'running') is true`: the same guard, but no index condition. Measured on PostgreSQL at 10,000
+      // tasks: it AND-ed `state = 'running'` on ti_claim_idx with the ids and walked every index entry a running
+      // row ever had (dead ones stay until vacuum): 0.8 ms a batch, against 0.04 ms by primary key alone.
+      .where(sql<boolean>`(${sql.ref("state")} = 'running') is true`)
       .where((eb) =>
         eb.or(part.map(({ ti }) => eb.and([eb("id", "=", ti.id), eb("try_number", "=", ti.try_number), ...(ti.locked_by === null ? [] : [eb("locked_by", "=", ti.locked_by)])]))),
       )
