@@ -128,7 +128,7 @@ export class Worker {
 
   /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
   async run(opts: { until?: () => Promise<boolean> } = {}): Promise<void> {
-    const heartbeater = startHeartbeater({
+    this.heartbeater = await startHeartbeater({
       store: this.store,
       workerId: this.id,
       intervalMs: this.heartbeatIntervalMs,
@@ -139,10 +139,6 @@ export class Worker {
         this.failure ??= error;
         this.wake();
       },
-    });
-    this.heartbeater = whileStarting(heartbeater, (started) => (this.heartbeater = started), (error) => {
-      this.failure ??= error;
-      this.wake();
     });
     const stopWatching = await this.store.watch((topic) => this.onTopic(topic));
     try {
@@ -494,30 +490,6 @@ export class Worker {
     report(result);
     if (!applied) log(`Outcome ${inv.state} discarded: the task instance was changed elsewhere while it ran`, "WARNING");
   }
-}
-
-/**
- * The heartbeat thread took ~0.3 s to start (measured under tsx; a quarter of a 1,000-task chain's run): work
- * starts meanwhile — a claim's lock stays fresh for `lockTimeoutMs`, far longer — and the thread gets the running
- * ids once it is up.
- */
-function whileStarting(starting: Promise<Heartbeater>, onStarted: (heartbeater: Heartbeater) => void, onError: (error: unknown) => void): Heartbeater {
-  let ids: readonly string[] = [];
-  starting.then(
-    (started) => {
-      started.setIds(ids);
-      onStarted(started);
-    },
-    onError,
-  );
-  return {
-    setIds: (next) => {
-      ids = next;
-    },
-    stop: async () => {
-      await (await starting.catch(() => null))?.stop();
-    },
-  };
 }
 
 /** This worker cancelled the try itself (a signal): its outcome is still the worker's to record. */
