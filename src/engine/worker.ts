@@ -156,7 +156,10 @@ export class Worker {
         await this.sleep(Math.max(0, wakeAt - Date.now()));
       }
     } finally {
-      await Promise.allSettled([...this.running.values()].map((r) => r.done));
+      // No more claims (batches of ending tries claim too); wait until none is left, as a batch in flight may still
+      // start what it claimed.
+      this.stopping = true;
+      while (this.running.size > 0) await Promise.allSettled([...this.running.values()].map((r) => r.done));
       await stopWatching();
       await this.heartbeater.stop();
     }
