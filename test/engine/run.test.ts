@@ -192,6 +192,24 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     expect(peak).toBe(3);
   });
 
+  it("runs at most `workers` tries at once, counting what batches of ending tries claim", async () => {
+    const store = await stores.open();
+    let now = 0;
+    let peak = 0;
+    const work = async (ctx: { taskId: string }): Promise<ReturnType<typeof ok>> => {
+      peak = Math.max(peak, ++now);
+      // Uneven lengths, so tries end in batches of different sizes while others run.
+      await sleep(5 + (Number(ctx.taskId.slice(1)) % 4) * 7);
+      now--;
+      return ok();
+    };
+    const dag = makeDag("slots", Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, run: work })), { maxActiveTasks: 64 });
+    const s = await runDag(dag, { store, home: stores.home, workers: 3, ...fast });
+    expect(s.state).toBe("success");
+    expect(s.tasks.every((t) => t.tryNumber === 1)).toBe(true);
+    expect(peak).toBe(3);
+  });
+
   it("keeps at most maxActiveRuns runs running", async () => {
     const store = await stores.open();
     const spans: Array<[number, number]> = [];
