@@ -4,16 +4,25 @@
  *   (flat scheduling means ≤ 1.5×), on SQLite and on PostgreSQL (a private cluster, skipped with the reason
  *   when its binaries are missing);
  * - 1,000 chained tasks on SQLite;
- * - one expand() over 50,000 items (`BENCH_MAP_ITEMS`).
+ * - one expand() over 50,000 items (`BENCH_MAP_ITEMS`);
+ * - the hand-off between processes: a task whose upstream ended on another worker process, from the upstream's
+ *   commit to the downstream's function starting (median of `BENCH_HANDOFFS` runs): PostgreSQL's LISTEN/NOTIFY
+ *   (target ≤ 50 ms), beside SQLite's adaptive `data_version` poll as its baseline.
  * Each case runs in its own child process, so its peak RSS is its own.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chain, dag, PythonOperator } from "../src/dag/index.ts";
-import { runDag } from "../src/engine/index.ts";
+import { getRun, runDag, triggerRun, Worker } from "../src/engine/index.ts";
+import { heartbeat } from "../src/engine/heartbeat.ts";
+import { scheduleDag } from "../src/engine/scheduler.ts";
+import { claimTasks, endTries } from "../src/engine/transitions.ts";
+import { Redactor } from "../src/util/secrets.ts";
+import { median } from "./common.ts";
 import { openStore } from "../src/store/index.ts";
 import { startPostgres } from "../test/support/postgres.ts";
 
@@ -52,6 +61,67 @@ function inChild(shape: Shape, n: number, url: string, home: string): CaseResult
   return JSON.parse(out.trim().split("\n").at(-1)!) as CaseResult;
 }
 
+/** `up >> down`; `down` returns the wall-clock time (ms, fractional) at which its function started. */
+function handoffDag(): ReturnType<typeof dag> {
+  return dag("bench_handoff", { maxActiveRuns: 1000, maxActiveTasks: 1000 }, () => {
+    chain(new PythonOperator({ taskId: "up", pythonCallable: () => 1 }), new PythonOperator({ taskId: "down", pythonCallable: () => performance.timeOrigin + performance.now() }));
+  });
+}
+
+/**
+ * The other process: a plain worker (1 slot) on the hand-off DAG until SIGTERM. It has no upstream to run: this
+ * process claimed every run's `up` before it started, as a worker "elsewhere".
+ */
+async function handoffWorker(url: string, home: string): Promise<void> {
+  const store = await openStore(url, { home, migrate: false });
+  const worker = new Worker({ store, dags: [handoffDag()], slots: 1, home });
+  process.once("SIGTERM", () => worker.stop());
+  const running = worker.run();
+  console.log("ready");
+  await running;
+  await store.close();
+}
+
+/**
+ * Median time from an upstream try's commit in this process to its downstream's function starting in a worker
+ * process of its own. Between hand-offs a random pause of 0–200 ms, so the other worker is sometimes busy polling
+ * and sometimes idle (SQLite's poll backs off to 100 ms).
+ */
+async function handoffLatency(url: string, home: string, runs: number): Promise<{ median: number; p90: number }> {
+  const store = await openStore(url, { home });
+  const d = handoffDag();
+  const runIds: string[] = [];
+  try {
+    for (let i = 0; i < runs; i++) runIds.push((await triggerRun(store, d, { runId: `handoff_${i}` })).run_id);
+    await scheduleDag(store, d);
+    const ups = await claimTasks(store, { workerId: "bench:elsewhere", hostname: "bench", dagIds: [d.dagId], limit: runs, logsRoot: path.join(home, "logs") });
+    if (ups.length !== runs) throw new Error(`claimed ${ups.length} of ${runs} upstream tries`);
+    const other = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--handoff-worker", url, home], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const [ready] = (await once(other.stdout, "data")) as [Buffer];
+      if (!ready.toString().includes("ready")) throw new Error(`the other worker said ${ready.toString()}`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const latencies: number[] = [];
+      for (const ti of ups.sort((a, b) => a.run_id.localeCompare(b.run_id))) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 200));
+        await heartbeat(store, "bench:elsewhere", ups.map((u) => u.id));
+        await endTries(store, d, [{ ti, state: "success", xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() }]);
+        const ended = performance.timeOrigin + performance.now();
+        while ((await getRun(store.db, d.dagId, ti.run_id))?.state !== "success") await new Promise((resolve) => setTimeout(resolve, 2));
+        const started = await store.db.selectFrom("xcom").select("value").where("dag_id", "=", d.dagId).where("run_id", "=", ti.run_id).where("task_id", "=", "down").executeTakeFirstOrThrow();
+        latencies.push(Number(JSON.parse(started.value)) - ended);
+      }
+      latencies.sort((a, b) => a - b);
+      return { median: median(latencies), p90: latencies[Math.floor(latencies.length * 0.9)]! };
+    } finally {
+      other.kill("SIGTERM");
+      await once(other, "exit");
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 const line = (label: string, r: CaseResult, extra = ""): string =>
   `  ${label.padEnd(44)} ${(r.ms / 1000).toFixed(2).padStart(7)} s  ${Math.round((r.tasks / r.ms) * 1000).toString().padStart(6)} tasks/s  ${((r.ms / r.tasks) * 1000).toFixed(0).padStart(5)} µs/task (CPU ${((r.cpuMs / r.tasks) * 1000).toFixed(0)} µs/task, ${Math.round((r.tasks / r.cpuMs) * 1000)} tasks/CPU-s)  peak RSS ${r.peakRssMb.toFixed(0)} MB${extra}`;
 
@@ -80,19 +150,32 @@ export async function benchEngine(): Promise<void> {
     } catch (error) {
       console.log(`  PostgreSQL: skipped (${(error as Error).message})`);
     }
+    const handoffs = Number(process.env.BENCH_HANDOFFS ?? 30);
+    const handoffLine = (label: string, r: { median: number; p90: number }, extra = ""): string => `  ${label.padEnd(44)} median ${r.median.toFixed(1)} ms (p90 ${r.p90.toFixed(1)} ms)${extra}`;
+    const sqliteHandoff = await handoffLatency(path.join(home, `s${n++}.db`), home, handoffs);
     if (pg) {
       try {
         await widePair("PostgreSQL", () => pg.createDatabase(), home);
+        const pgHandoff = await handoffLatency(await pg.createDatabase(), home, handoffs);
+        console.log(handoffLine("SQLite: upstream ended in another process (baseline)", sqliteHandoff, "  → downstream started (adaptive data_version poll, 5–100 ms)"));
+        console.log(handoffLine("PostgreSQL: upstream ended in another process", pgHandoff, `  → downstream started (LISTEN/NOTIFY; target ≤ 50 ms; ${(sqliteHandoff.median / pgHandoff.median).toFixed(1)}x faster than SQLite's poll)`));
       } finally {
         await pg.stop();
       }
+    } else {
+      console.log(handoffLine("SQLite: upstream ended in another process", sqliteHandoff, "  → downstream started (adaptive data_version poll, 5–100 ms)"));
     }
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
 }
 
-if (process.argv[2] === "--case") {
+if (process.argv[2] === "--handoff-worker") {
+  await handoffWorker(process.argv[3]!, process.argv[4]!);
+} else if (process.argv[2] === "--handoff") {
+  // One hand-off measurement by hand: --handoff URL HOME [RUNS]
+  console.log(JSON.stringify(await handoffLatency(process.argv[3]!, process.argv[4]!, Number(process.argv[5] ?? 30))));
+} else if (process.argv[2] === "--case") {
   const [, , , shape, count, url, home] = process.argv;
   console.log(JSON.stringify(await runCase(shape as Shape, Number(count), url!, home!)));
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {

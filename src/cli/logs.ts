@@ -1,6 +1,7 @@
 /** `venvflow logs RUN_ID TASK_ID`: a try's log, optionally followed while the try runs. */
 import type { Command } from "@commander-js/extra-typings";
 import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
 import type { TaskError } from "../dag/model.ts";
 import { findTaskLog } from "../engine/queries.ts";
 import { followLog } from "../runtime/logs.ts";
@@ -77,10 +78,11 @@ export function registerLogsCommand(program: Command): void {
             } else process.stdout.write(`${opts.raw || !line ? text : formatLine(line, color)}\n`);
           };
           const printed = await followLog(found.path, (text) => emit(text, parseLine(text)), opts.follow ? { live: found.live } : {});
-          if (!opts.follow && printed === 0 && !existsSync(found.path)) {
+          const { error, endedAt, hostname } = await found.outcome();
+          // A finished try of an in-process task that printed nothing has no file (src/engine/try-log.ts): its log is empty.
+          if (!opts.follow && printed === 0 && !existsSync(found.path) && (endedAt === null || hostname !== os.hostname())) {
             throw new VenvflowError("log_not_found", `the log of try ${found.tryNumber} (${found.path}) is not on this machine`, { fix: "run the command where the task ran, or share VENVFLOW_HOME/logs" });
           }
-          const { error, endedAt } = await found.outcome();
           const logText = existsSync(found.path) ? readFileSync(found.path, "utf8") : "";
           for (const line of explanationLines(error, logText, lastTs ?? endedAt ?? new Date().toISOString())) emit(JSON.stringify(line), line);
           if (opts.json) printJson({ dagId: found.dagId, runId: found.runId, taskId, tryNumber: found.tryNumber, path: found.path, lines: collected, error });

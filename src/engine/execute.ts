@@ -14,6 +14,7 @@ import { VenvflowError } from "../util/errors.ts";
 import { Redactor } from "../util/secrets.ts";
 import { EXECUTORS, type ExecutionContext, type ExecutorRegistry, type TaskExecutor } from "./executors/index.ts";
 import { checkMapSource } from "./mapping.ts";
+import type { TryLog } from "./try-log.ts";
 import { xcomKey } from "./queries.ts";
 
 export interface InvokeInput {
@@ -36,7 +37,7 @@ export interface InvokeInput {
   signal?: AbortSignal;
   executors?: ExecutorRegistry;
   /** The try's log when the caller keeps it open (its owner closes it). */
-  log?: AttemptLog;
+  log?: TryLog;
 }
 
 export interface Invocation {
@@ -51,9 +52,18 @@ export interface Invocation {
 
 /** Airflow's params: the DAG's defaults, overridden by the run conf's keys that name a param. */
 export function resolveParams(dag: DagDefinition, conf: Record<string, unknown>): Record<string, unknown> {
-  const params = structuredClone(dag.params);
+  const params = cloneRecord(dag.params);
   for (const key of Object.keys(params)) if (Object.hasOwn(conf, key)) params[key] = conf[key];
   return params;
+}
+
+/**
+ * Each try gets its own copy (a task may change it). structuredClone has a fixed cost of tens of µs — measured in
+ * a profile of 1,000 chained no-op tasks, 4% of their CPU — so the usual empty params and conf are not cloned.
+ */
+function cloneRecord(record: Record<string, unknown>): Record<string, unknown> {
+  for (const _ in record) return structuredClone(record);
+  return {};
 }
 
 /** Doctor's post-mortem of a failed import, loaded only when a task fails that way. */
@@ -90,7 +100,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
     dataIntervalStart: input.dataIntervalStart,
     dataIntervalEnd: input.dataIntervalEnd,
     params: resolveParams(dag, input.conf),
-    conf: structuredClone(input.conf),
+    conf: cloneRecord(input.conf),
     pullXCom(ref: XComRef): unknown {
       const key = xcomKey(ref);
       if (!declared.has(key)) {
@@ -127,7 +137,7 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
  * a thrown TaskSkipped a skipped one); an abort ends work that cannot be stopped at once; a success's result is
  * checked (JSON, multipleOutputs) before anyone stores it.
  */
-export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS, openLog?: AttemptLog): Promise<TaskOutcome> {
+export async function executeTask(dag: DagDefinition, task: TaskDefinition, base: TaskExecutionContext, executors: ExecutorRegistry = EXECUTORS, openLog?: TryLog): Promise<TaskOutcome> {
   const where = taskWhere(dag, task.taskId);
   let log: AttemptLog | null = null;
   const executor = executors[task.kind] as TaskExecutor;
@@ -135,7 +145,7 @@ export async function executeTask(dag: DagDefinition, task: TaskDefinition, base
     ...base,
     dag,
     where,
-    get log(): AttemptLog {
+    get log(): TryLog {
       // In-process kinds write a few lines each: direct writes; a stream only for work that streams output.
       if (openLog) return openLog;
       return (log ??= new AttemptLog(base.logPath, taskRedactor(task), base.onLog));

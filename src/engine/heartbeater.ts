@@ -28,7 +28,9 @@ const THREAD = new URL(`./heartbeat-thread${import.meta.url.endsWith(".ts") ? ".
 
 export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartbeater> {
   if (/(^|:)(:memory:)$/.test(opts.store.target)) return inLoop(opts);
-  const thread = new Thread(THREAD, { workerData: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs } satisfies HeartbeatThreadData });
+  // Not the parent's loaders (tsx) where Node strips the thread's types itself: starting it through tsx took
+  // ~0.3 s of CPU more — measured, a quarter of a 1,000-task chain's CPU on the 2-core dev machine.
+  const thread = new Thread(THREAD, { execArgv: process.features.typescript ? [] : process.execArgv, workerData: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs } satisfies HeartbeatThreadData });
   thread.unref();
   await new Promise<void>((resolve, reject) => {
     thread.once("error", reject);

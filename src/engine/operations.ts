@@ -101,8 +101,7 @@ export async function backfillRuns(store: Store, dagId: string, opts: BackfillOp
   const runId = (start: Date): string => `backfill__${start.toISOString()}`;
   return store.writeTransaction(async (trx, notify) => {
     // Under the DAG's lock, like the scheduler's run creation: two backfills never create the same run.
-    await store.adapter.lockDag(trx, dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dagId);
     const taken = new Set<string>();
     if (intervals.length > 0) {
       const rows = await trx
@@ -141,8 +140,7 @@ async function requireRun(store: Store, dagId: string, runId: string): Promise<D
 export async function cancelRun(store: Store, dagId: string, runId: string): Promise<{ cancelled: boolean; state: DagRunRow["state"] }> {
   const run = await requireRun(store, dagId, runId);
   return store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dagId);
     const r = await trx.updateTable("dag_run").set({ state: "failed", ended_at: at }).where("id", "=", run.id).where("state", "in", ["queued", "running"]).executeTakeFirst();
     if (r.numUpdatedRows === 0n) return { cancelled: false, state: run.state };
     const unlock = { ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at };
@@ -200,8 +198,7 @@ export async function clearTaskInstances(store: Store, dagId: string, runId: str
   const ids = withRelatives(dag, taskIds, opts);
   const retries = new Map(dag.tasks.map((t) => [t.taskId, t.retries]));
   return store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dagId);
     const rows = await trx.selectFrom("task_instance").select(["id", "task_id", "try_number"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
     for (const row of rows) {
       await trx
@@ -249,8 +246,7 @@ export async function markTaskInstances(
   const run = await requireRun(store, dagId, runId);
   const ids = withRelatives(dag, taskIds, opts);
   return store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dagId);
     const changed = await trx
       .updateTable("task_instance")
       .set({ state, ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at })

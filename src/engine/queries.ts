@@ -106,8 +106,8 @@ export interface TaskLogLocation {
   tryNumber: number;
   /** Whether that try is still running (its log may grow). */
   live(): Promise<boolean>;
-  /** The try's error and end, once it has ended. */
-  outcome(): Promise<{ error: TaskError | null; endedAt: string | null }>;
+  /** The try's error, end and host, once it has ended. */
+  outcome(): Promise<{ error: TaskError | null; endedAt: string | null; hostname: string | null }>;
 }
 
 /** Why a task that never started has no log, by its state. */
@@ -153,9 +153,9 @@ export async function findTaskLog(store: Store, opts: { runRef: string; taskId: 
     const now = await store.db.selectFrom("task_instance").select(["state", "try_number"]).where("id", "=", ti.id).executeTakeFirst();
     return now?.state === "running" && now.try_number === wanted;
   };
-  const outcome = async (): Promise<{ error: TaskError | null; endedAt: string | null }> => {
+  const outcome = async (): Promise<{ error: TaskError | null; endedAt: string | null; hostname: string | null }> => {
     const row = await pastTry();
-    return { error: row?.error ? (JSON.parse(row.error) as TaskError) : null, endedAt: row?.ended_at ?? null };
+    return { error: row?.error ? (JSON.parse(row.error) as TaskError) : null, endedAt: row?.ended_at ?? null, hostname: row?.hostname ?? null };
   };
   return { dagId: run.dag_id, runId, path: logPath, tryNumber: wanted, live, outcome };
 }

@@ -100,9 +100,9 @@ export async function runDag(dag: DagDefinition, opts: RunDagOptions): Promise<R
     const current = await getRun(store.db, dag.dagId, run.run_id);
     if (current && (current.state === "running" || current.state === "queued")) {
       await store.writeTransaction(async (trx, notify) => {
-        await store.adapter.lockDag(trx, dag.dagId);
-        if (current.state === "queued") await startRun(trx, current.id, await store.adapter.now(trx));
-        await failRun(trx, { ...current, state: "running" }, await store.adapter.now(trx));
+        const at = await store.adapter.lockDag(trx, dag.dagId);
+        if (current.state === "queued") await startRun(trx, current.id, at);
+        await failRun(trx, { ...current, state: "running" }, at);
         await notify(`run:${dag.dagId}`);
       });
     }

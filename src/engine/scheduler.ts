@@ -35,8 +35,7 @@ export async function scheduleDag(store: Store, dag: DagDefinition, opts: { crea
   };
   let nowMs = 0;
   await store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dag.dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dag.dagId);
     nowMs = Date.parse(at);
     if (opts.createScheduledRuns) {
       // Under the per-DAG lock, so two workers never create the same scheduled run.

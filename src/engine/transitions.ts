@@ -9,7 +9,7 @@
  * the DAG's queue within maxActiveTasks. Nothing here reads every task instance of a run.
  */
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely } from "kysely";
+import { sql, type Insertable, type Kysely, type RawBuilder } from "kysely";
 import type { DagDefinition, TaskError } from "../dag/model.ts";
 import type { Notify, Store } from "../store/index.ts";
 import { UNFINISHED_TASK_STATES, type Database, type DagRunRow, type RunType, type TaskInstanceRow } from "../store/schema.ts";
@@ -128,16 +128,22 @@ export async function failRun(trx: Db, run: DagRunRow, at: string = new Date().t
  * at claim time (graphile-worker's `attempts`), so a try whose worker dies still counts; the try's log path is
  * built from the row in the same statement.
  */
-export async function claimTasks(
-  store: Store,
-  opts: { workerId: string; hostname: string; dagIds: readonly string[]; limit: number; logsRoot: string },
-): Promise<TaskInstanceRow[]> {
+export interface ClaimOptions {
+  workerId: string;
+  hostname: string;
+  dagIds: readonly string[];
+  limit: number;
+  logsRoot: string;
+}
+
+/** `db`: the store, or a transaction to claim in (a batch of ending tries claims what it queued). */
+export async function claimTasks(store: Store, opts: ClaimOptions, db: Db = store.db): Promise<TaskInstanceRow[]> {
   if (opts.limit <= 0 || opts.dagIds.length === 0) return [];
   const now = store.adapter.nowSql;
   // The candidates are a MATERIALIZED CTE, not `IN (subquery)`: PostgreSQL may re-run an IN subquery per outer
   // row, and a re-run skips the rows this statement already updated and locks further ones — measured: a
   // limit of 2 claimed 3 rows.
-  return store.db
+  return db
     .with(
       (w) => w("candidates").materialized(),
       (db) =>
@@ -180,10 +186,43 @@ interface EndTry {
   nextRetryAt?: string | null;
 }
 
+/** The try's row in task_try. */
+function tryRecord(ti: TaskInstanceRow, end: EndTry, at: string, durationMs: number | null, error: string | null): Insertable<Database["task_try"]> {
+  const requeued = end.state === "queued";
+  return {
+    dag_id: ti.dag_id,
+    run_id: ti.run_id,
+    task_id: ti.task_id,
+    map_index: ti.map_index,
+    try_number: ti.try_number,
+    state: requeued ? "failed" : end.state,
+    started_at: ti.started_at,
+    ended_at: at,
+    duration_ms: durationMs,
+    worker: ti.locked_by,
+    hostname: ti.hostname,
+    error,
+    log_path: ti.log_path,
+  };
+}
+
+/** Rows a batch of ending tries inserts together, once its updates are done (one statement per table). */
+interface Inserts {
+  tries: Array<Insertable<Database["task_try"]>>;
+  xcoms: Array<Insertable<Database["xcom"]>>;
+}
+
+async function flushInserts(trx: Db, inserts: Inserts): Promise<void> {
+  for (const part of chunks(inserts.tries, 100)) await trx.insertInto("task_try").values(part).execute();
+  for (const part of chunks(inserts.xcoms, 100)) await trx.insertInto("xcom").values(part).execute();
+  inserts.tries = [];
+  inserts.xcoms = [];
+}
+
 /** Ends the running try `ti` (guarded by worker and try number) and records it in task_try. */
 async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string): Promise<boolean> {
-  const durationMs = ti.started_at ? Math.max(0, Date.parse(at) - Date.parse(ti.started_at)) : null;
-  const error = end.error ? JSON.stringify(end.error) : null;
+  const durationMs = durationOf(ti, at);
+  const error = errorText(end);
   const requeued = end.state === "queued";
   const r = await trx
     .updateTable("task_instance")
@@ -204,24 +243,7 @@ async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string): Pr
     .$if(ti.locked_by !== null, (q) => q.where("locked_by", "=", ti.locked_by))
     .executeTakeFirst();
   if (r.numUpdatedRows === 0n) return false;
-  await trx
-    .insertInto("task_try")
-    .values({
-      dag_id: ti.dag_id,
-      run_id: ti.run_id,
-      task_id: ti.task_id,
-      map_index: ti.map_index,
-      try_number: ti.try_number,
-      state: requeued ? "failed" : end.state,
-      started_at: ti.started_at,
-      ended_at: at,
-      duration_ms: durationMs,
-      worker: ti.locked_by,
-      hostname: ti.hostname,
-      error,
-      log_path: ti.log_path,
-    })
-    .execute();
+  await trx.insertInto("task_try").values(tryRecord(ti, end, at, durationMs, error)).execute();
   return true;
 }
 
@@ -237,8 +259,7 @@ const NOT_APPLIED: Transition = { applied: false, events: [] };
 /** One transaction ending a try: the change itself, then what it settles. */
 async function endAndSettle(store: Store, dag: DagDefinition, ti: TaskInstanceRow, change: (trx: Db, at: string) => Promise<Finished[] | null>, requeued = false): Promise<Transition> {
   return store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dag.dagId);
-    const at = await store.adapter.now(trx);
+    const at = await store.adapter.lockDag(trx, dag.dagId);
     const finished = await change(trx, at);
     if (!finished) return NOT_APPLIED;
     const settled = await settleRuns(trx, { store, dag, at }, new Map([[ti.run_id, finished]]));
@@ -277,58 +298,134 @@ export type TryEnd =
   | { ti: TaskInstanceRow; state: "skipped"; error: TaskError | null }
   | { ti: TaskInstanceRow; state: "up_for_retry"; error: TaskError; delayMs: number };
 
+export interface EndedTries {
+  /** Per try, in order: whether it applied and what it changed (the batch's other changes go to the first). */
+  results: Array<Transition & { nextRetryAt?: string }>;
+  /** What the batch claimed for the worker (with `claim`). */
+  claimed: TaskInstanceRow[];
+}
+
 /**
  * Ends several tries of one DAG in one transaction (graphile-worker completes jobs in batches): one commit, one
- * DAG lock, one queue fill and one completion check per run for the lot, instead of one of each per try.
- * Returns, per try in order, whether it applied and what it changed (the batch's other changes go to the first).
+ * DAG lock, one queue fill and one completion check per run for the lot, instead of one of each per try. With
+ * `claim`, it also claims work for the worker's freed slots, as graphile-worker's batched get-and-complete: a
+ * chain's next task is claimed in the transaction that queued it (a statement, a commit and a wake-up less).
  */
-export async function endTries(store: Store, dag: DagDefinition, ends: readonly TryEnd[]): Promise<Array<Transition & { nextRetryAt?: string }>> {
-  if (ends.length === 0) return [];
+export async function endTries(store: Store, dag: DagDefinition, ends: readonly TryEnd[], claim?: ClaimOptions): Promise<EndedTries> {
+  if (ends.length === 0) return { results: [], claimed: [] };
   return store.writeTransaction(async (trx, notify) => {
-    await store.adapter.lockDag(trx, dag.dagId);
-    const at = await store.adapter.now(trx);
-    const byRun = new Map<string, Finished[]>();
+    const at = await store.adapter.lockDag(trx, dag.dagId);
     // In id order, as heartbeats lock the same rows (no deadlock between the two on PostgreSQL).
-    const order = ends.map((end, i) => ({ end, i })).sort((a, b) => (a.end.ti.id < b.end.ti.id ? -1 : a.end.ti.id > b.end.ti.id ? 1 : 0));
+    const order = ends.map((end, i) => ({ end, i, change: changeOf(end, at) })).sort((a, b) => (a.end.ti.id < b.end.ti.id ? -1 : a.end.ti.id > b.end.ti.id ? 1 : 0));
+    const applied = await endTryRows(trx, store, order.map(({ end, change }) => ({ ti: end.ti, change })), at);
+    const byRun = new Map<string, Finished[]>();
     const results: Array<Transition & { nextRetryAt?: string }> = new Array(ends.length);
-    for (const { end, i } of order) {
-      const finished = await applyEnd(trx, end, at);
-      if (!finished) {
+    // Measured: with 8 slots, a batch of 8 no-op tries ran 8 + 8 inserts; now 2.
+    const inserts: Inserts = { tries: [], xcoms: [] };
+    for (const { end, i, change } of order) {
+      if (!applied.has(end.ti.id)) {
         results[i] = { applied: false, events: [] };
         continue;
       }
+      inserts.tries.push(tryRecord(end.ti, change, at, durationOf(end.ti, at), errorText(change)));
+      const finished = end.state === "success" ? await recordSuccess(trx, end.ti, end, at, inserts) : end.state === "up_for_retry" ? [] : [{ row: end.ti, state: end.state }];
       const list = byRun.get(end.ti.run_id) ?? [];
       byRun.set(end.ti.run_id, [...list, ...finished]);
       const own = finished.filter((f) => f.row !== end.ti).map((f) => taskEvent({ ...f.row, dag_id: end.ti.dag_id, run_id: end.ti.run_id, try_number: 0 }, f.state, at));
-      results[i] = { applied: true, events: own, ...(end.state === "up_for_retry" ? { nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() } : {}) };
+      results[i] = { applied: true, events: own, ...(change.nextRetryAt ? { nextRetryAt: change.nextRetryAt } : {}) };
     }
+    // Before settling: expanding a mapped task reads its upstream's XCom.
+    await flushInserts(trx, inserts);
     const settled = await settleRuns(trx, { store, dag, at }, byRun);
-    await notifyAll(notify, dag.dagId, settled);
+    const claimed = claim ? await claimTasks(store, claim, trx) : [];
+    // Work this batch queued and claimed itself is nobody else's to wake up for.
+    await notifyAll(notify, dag.dagId, { queued: Math.max(0, settled.queued - claimed.length), runFinished: settled.runFinished });
     results.find((r) => r.applied)?.events.push(...settled.events);
-    return results;
+    return { results, claimed };
   });
 }
 
-async function applyEnd(trx: Db, end: TryEnd, at: string): Promise<Finished[] | null> {
-  const { ti } = end;
+function changeOf(end: TryEnd, at: string): EndTry {
   switch (end.state) {
-    case "failed":
-      return (await endTry(trx, ti, { state: "failed", error: end.error }, at)) ? [{ row: ti, state: "failed" }] : null;
-    case "skipped":
-      return (await endTry(trx, ti, { state: "skipped", error: end.error }, at)) ? [{ row: ti, state: "skipped" }] : null;
-    case "up_for_retry":
-      return (await endTry(trx, ti, { state: "up_for_retry", error: end.error, nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() }, at)) ? [] : null;
     case "success":
-      return succeedInTransaction(trx, ti, end, at);
+      return { state: "success" };
+    case "up_for_retry":
+      return { state: "up_for_retry", error: end.error, nextRetryAt: new Date(Date.parse(at) + end.delayMs).toISOString() };
+    default:
+      return { state: end.state, error: end.error };
   }
+}
+
+const durationOf = (ti: TaskInstanceRow, at: string): number | null => (ti.started_at ? Math.max(0, Date.parse(at) - Date.parse(ti.started_at)) : null);
+const errorText = (change: EndTry): string | null => (change.error ? JSON.stringify(change.error) : null);
+
+/**
+ * Ends a batch of running tries in one statement (each guarded by its worker and try number, rows locked in id
+ * order as heartbeats lock them); returns the ids it changed. Per-try UPDATEs were a round trip each on
+ * PostgreSQL: measured, 2,000 of the 5,079 statements of 2,000 no-op tasks.
+ */
+async function endTryRows(trx: Db, store: Store, rows: ReadonlyArray<{ ti: TaskInstanceRow; change: EndTry }>, at: string): Promise<Set<string>> {
+  const applied = new Set<string>();
+  for (const part of chunks(rows, 50)) {
+    // One value for the lot, or `CASE id WHEN … THEN … END`; cast, as PostgreSQL types a CASE of parameters text.
+    const perRow = <T>(value: (row: (typeof part)[number]) => T, type: "text" | "integer"): T | RawBuilder<T> => {
+      const values = part.map(value);
+      if (values.every((v) => v === values[0])) return values[0]!;
+      return sql<T>`case ${sql.ref("id")} ${sql.join(
+        part.map((row, i) => sql`when ${row.ti.id} then cast(${values[i]} as ${sql.raw(type)})`),
+        sql` `,
+      )} end`;
+    };
+    const changed = await trx
+      .with(
+        (w) => w("ending").materialized(),
+        (db) =>
+          store.adapter.lockInOrder(
+            db
+              .selectFrom("task_instance")
+              .select("id")
+              .where("id", "in", part.map((row) => row.ti.id))
+              .orderBy("id"),
+          ),
+      )
+      .updateTable("task_instance")
+      .set({
+        state: perRow((row) => row.change.state, "text"),
+        ended_at: at,
+        duration_ms: perRow((row) => durationOf(row.ti, at), "integer"),
+        error: perRow((row) => errorText(row.change), "text"),
+        next_retry_at: perRow((row) => row.change.nextRetryAt ?? null, "text"),
+        locked_by: null,
+        locked_at: null,
+        updated_at: at,
+      })
+      .where("id", "in", (eb) => eb.selectFrom("ending").select("ending.id"))
+      // `(state = 'running') is true`: the same guard, but no index condition. Measured on PostgreSQL at 10,000
+      // tasks: it AND-ed `state = 'running'` on ti_claim_idx with the ids and walked every index entry a running
+      // row ever had (dead ones stay until vacuum): 0.8 ms a batch, against 0.04 ms by primary key alone.
+      .where(sql<boolean>`(${sql.ref("state")} = 'running') is true`)
+      .where((eb) =>
+        eb.or(part.map(({ ti }) => eb.and([eb("id", "=", ti.id), eb("try_number", "=", ti.try_number), ...(ti.locked_by === null ? [] : [eb("locked_by", "=", ti.locked_by)])]))),
+      )
+      .returning("id")
+      .execute();
+    for (const row of changed) applied.add(row.id);
+  }
+  return applied;
 }
 
 async function succeedInTransaction(trx: Db, ti: TaskInstanceRow, result: TrySuccess, at: string): Promise<Finished[] | null> {
   if (!(await endTry(trx, ti, { state: "success" }, at))) return null;
+  return recordSuccess(trx, ti, result, at);
+}
+
+/** What a successful try leaves besides its state: its XComs (replacing an earlier try's), a branch's skips. */
+async function recordSuccess(trx: Db, ti: TaskInstanceRow, result: TrySuccess, at: string, inserts?: Inserts): Promise<Finished[]> {
   // A first try has no earlier XComs to replace.
   if (ti.try_number > 1) await trx.deleteFrom("xcom").where("dag_id", "=", ti.dag_id).where("run_id", "=", ti.run_id).where("task_id", "=", ti.task_id).where("map_index", "=", ti.map_index).execute();
   const rows = [...result.xcoms].map(([key, value]) => ({ dag_id: ti.dag_id, run_id: ti.run_id, task_id: ti.task_id, map_index: ti.map_index, key, ...storedXComValue(value, result.redactor), created_at: at }));
-  for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
+  if (inserts) inserts.xcoms.push(...rows);
+  else for (const part of chunks(rows)) await trx.insertInto("xcom").values(part).execute();
   const finished: Finished[] = [{ row: ti, state: "success" }];
   for (const part of chunks(result.skipTaskIds)) {
     const skipped = await trx

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import type { DagDefinition, TaskDefinition, TaskError } from "../dag/model.ts";
-import { AttemptLog, appendLogLine } from "../runtime/logs.ts";
+import { appendLogLine } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import type { Store } from "../store/index.ts";
 import type { DagRunRow, TaskInstanceRow, TaskState } from "../store/schema.ts";
@@ -26,7 +26,8 @@ import { retryDelayMs } from "./retry.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
 import { pausedDagIds } from "./serialized-dags.ts";
 import { startHeartbeater, type Heartbeater } from "./heartbeater.ts";
-import { claimTasks, endTries, failTask, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
+import { LazyTryLog } from "./try-log.ts";
+import { claimTasks, endTries, failTask, requeueLostTasks, type ClaimOptions, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
 import { prewarmDags } from "./executors/index.ts";
 
@@ -79,6 +80,9 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   private heartbeater: Heartbeater = { setIds: () => {}, stop: async () => {} };
   private readonly xcomCache = new XComCache();
+  private readonly flushing = new Set<string>();
+  /** Slots promised to claims in flight. */
+  private reserved = 0;
   private readonly completions = new Map<string, Array<{ end: TryEnd; resolve: (t: Transition & { nextRetryAt?: string }) => void; reject: (error: unknown) => void }>>();
   private stopping = false;
   private woken = false;
@@ -86,6 +90,12 @@ export class Worker {
   private failure: unknown = null;
   private lastSweep = 0;
   private passWanted = true;
+  /**
+   * Claimable work may exist: set by every wake-up topic and scheduling pass, cleared by a claim that found less
+   * than it asked for. A try ending wakes the loop too, and claiming then anyway was half of a chain's claims,
+   * each finding nothing (measured: 2,001 claim statements for 1,000 chained tasks).
+   */
+  private claimWanted = true;
   /** A run changed state since `until` was last asked (asking reads the store; most wake-ups change no run). */
   private runsChanged = true;
   private readonly runs = new Map<string, DagRunRow>();
@@ -157,7 +167,11 @@ export class Worker {
       }
     } finally {
       prewarming.abort();
-      await Promise.allSettled([prewarmed, ...[...this.running.values()].map((r) => r.done)]);
+      // No more claims (batches of ending tries claim too); wait until none is left, as a batch in flight may still
+      // start what it claimed.
+      this.stopping = true;
+      while (this.running.size > 0) await Promise.allSettled([...this.running.values()].map((r) => r.done));
+      await prewarmed;
       await stopWatching();
       await this.heartbeater.stop();
     }
@@ -169,11 +183,13 @@ export class Worker {
     const [kind, dagId] = topic.split(/:(.*)/s, 2) as [string, string | undefined];
     if (dagId !== undefined && !this.dags.has(dagId)) return;
     if (kind !== "work") this.passWanted = this.runsChanged = true;
+    this.claimWanted = true;
     this.wake();
   }
 
   private async schedulingPass(): Promise<void> {
     this.passWanted = false;
+    this.claimWanted = true;
     this.runsChanged = true;
     this.lastPass = Date.now();
     this.nextDueAt = null;
@@ -187,17 +203,36 @@ export class Worker {
   }
 
   private async claim(): Promise<void> {
-    const free = this.slots - this.running.size;
-    if (free <= 0) return;
+    if (!this.claimWanted) return;
+    const claim = this.claimOptions(0);
+    if (!claim) return;
+    this.claimWanted = false;
+    let claimed: TaskInstanceRow[];
+    try {
+      claimed = await claimTasks(this.store, claim);
+    } catch (error) {
+      this.reserved -= claim.limit;
+      throw error;
+    }
+    this.started(claim, claimed);
+  }
+
+  /**
+   * A claim for the free slots (plus `ending`, tries about to end) of the unpaused DAGs, its slots reserved until
+   * `started`, as claims may run concurrently (the loop's, and each DAG's batch of ending tries); null: no slot.
+   */
+  private claimOptions(ending: number): ClaimOptions | null {
+    const free = this.slots - this.running.size - this.reserved + ending;
     const dagIds = [...this.dags.keys()].filter((id) => !this.paused.has(id));
-    if (dagIds.length === 0) return;
-    const claimed = await claimTasks(this.store, {
-      workerId: this.id,
-      hostname: this.hostname,
-      dagIds,
-      limit: free,
-      logsRoot: path.resolve(this.home, "logs"),
-    });
+    if (free <= 0 || dagIds.length === 0 || this.stopping) return null;
+    this.reserved += free;
+    return { workerId: this.id, hostname: this.hostname, dagIds, limit: free, logsRoot: path.resolve(this.home, "logs") };
+  }
+
+  /** Starts what a claim returned (and frees its reservation); one that got all it asked for may have left more. */
+  private started(claim: ClaimOptions, claimed: readonly TaskInstanceRow[]): void {
+    this.reserved -= claim.limit;
+    if (claimed.length >= claim.limit) this.claimWanted = true;
     for (const ti of claimed) this.start(ti);
   }
 
@@ -291,18 +326,30 @@ export class Worker {
       const batch = this.completions.get(dag.dagId) ?? [];
       batch.push({ end, resolve, reject });
       this.completions.set(dag.dagId, batch);
-      if (batch.length === 1) setImmediate(() => void this.flush(dag));
+      if (batch.length === 1 && !this.flushing.has(dag.dagId)) setImmediate(() => void this.flush(dag));
     });
   }
 
+  /**
+   * One batch in flight per DAG: tries ending meanwhile wait for the next. Concurrent batches of one DAG only
+   * queued on its lock — measured on PostgreSQL (10,000 no-op tasks): taking the lock averaged 0.9 ms a batch.
+   */
   private async flush(dag: DagDefinition): Promise<void> {
     const batch = this.completions.get(dag.dagId) ?? [];
     this.completions.delete(dag.dagId);
+    this.flushing.add(dag.dagId);
+    // The batch's tries are about done: their slots are free for what the batch claims.
+    const claim = this.claimOptions(batch.length);
     try {
-      const results = await endTries(this.store, dag, batch.map((b) => b.end));
+      const { results, claimed } = await endTries(this.store, dag, batch.map((b) => b.end), claim ?? undefined);
       batch.forEach((b, i) => b.resolve(results[i]!));
+      if (claim) this.started(claim, claimed);
     } catch (error) {
+      if (claim) this.reserved -= claim.limit;
       for (const b of batch) b.reject(error);
+    } finally {
+      this.flushing.delete(dag.dagId);
+      if (this.completions.has(dag.dagId)) setImmediate(() => void this.flush(dag));
     }
   }
 
@@ -345,10 +392,10 @@ export class Worker {
     const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), tryNumber: ti.try_number };
     const redactor = this.taskRedactor(ti);
     const onLog = (line: LogLine): void => this.onEvent({ type: "log", ...base, line });
-    // An in-process task's few lines and the engine's share one open file for the try (opening it per line was a
-    // file-system call per line); a task run by a process writes its own file, so the engine appends per line.
+    // An in-process task's lines and the engine's share one lazily created log (try-log.ts: a silent successful
+    // try writes no file); a task run by a process writes its own file, so the engine appends per line.
     const declaredKind = dag.tasks.get(ti.task_id)?.kind;
-    const shared = declaredKind === "python" || declaredKind === "branch_python" || declaredKind === "empty" ? new AttemptLog(logPath, redactor, onLog) : null;
+    const shared = declaredKind === "python" || declaredKind === "branch_python" || declaredKind === "empty" ? new LazyTryLog(logPath, redactor, onLog) : null;
     const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
       if (shared) shared.system(msg, level);
       else onLog(appendLogLine(logPath, "system", msg, level, redactor));
@@ -364,7 +411,7 @@ export class Worker {
     ti: TaskInstanceRow,
     dag: DagDefinition,
     signal: AbortSignal,
-    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: AttemptLog | null; redactor: Redactor },
+    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: LazyTryLog | null; redactor: Redactor },
   ): Promise<void> {
     const { base, log, onLog, shared, redactor } = io;
     const logPath = ti.log_path as string;
@@ -421,6 +468,8 @@ export class Worker {
       log(`Try aborted: ${(signal.reason as Error).message}`, "WARNING");
       return;
     }
+    // A try that did not succeed keeps its log, whatever it printed.
+    if (inv.state !== "success") shared?.keep();
     if (inv.error) log(`${inv.error.type}: ${inv.error.message}${inv.error.traceback ? `\n${inv.error.traceback}` : ""}`, inv.state === "failed" ? "ERROR" : "INFO");
     let end: TryEnd;
     // The stored error is shown as is (runs show, API, UI) and feeds no task: it is stored masked.

@@ -13,8 +13,11 @@ export interface StoreAdapter {
   readonly backend: Backend;
   /** Runs `fn` in a transaction that holds the write lock from its first statement. */
   writeTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
-  /** Serialises scheduling decisions on one DAG until the enclosing transaction ends. */
-  lockDag(trx: Kysely<Database>, dagId: string): Promise<void>;
+  /**
+   * Serialises scheduling decisions on one DAG until the enclosing transaction ends; returns the database's time
+   * once the lock is held (what `now` returns: one round trip for both on the hot path of every batch).
+   */
+  lockDag(trx: Kysely<Database>, dagId: string): Promise<string>;
   /** Claim candidates: rows another claimer has locked are skipped, not waited for. */
   skipLocked<O>(query: SelectQueryBuilder<Database, "task_instance", O>): SelectQueryBuilder<Database, "task_instance", O>;
   /** Rows to update, locked in the query's order (PostgreSQL), so two updaters of the same rows cannot deadlock. */

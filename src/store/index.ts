@@ -49,8 +49,8 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** How long SQLite waits for another process's write lock (default 10 s). */
   busyTimeoutMs?: number;
-  /** Called with every statement run (its SQL and parameters): for tracing, and the query-plan tests. */
-  onQuery?: (sql: string, parameters: readonly unknown[]) => void;
+  /** Called with every statement run (its SQL, parameters and duration): for tracing, and the query-plan tests. */
+  onQuery?: (sql: string, parameters: readonly unknown[], durationMs: number) => void;
 }
 
 /**
@@ -88,7 +88,7 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
 
 function logOption(opts: OpenStoreOptions): { log?: (event: LogEvent) => void } {
   const onQuery = opts.onQuery;
-  return onQuery ? { log: (event) => onQuery(event.query.sql, event.query.parameters) } : {};
+  return onQuery ? { log: (event) => onQuery(event.query.sql, event.query.parameters, event.queryDurationMillis) } : {};
 }
 
 function makeStore(db: Kysely<Database>, adapter: StoreAdapter, url: string, target: string): Store {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runDag, triggerRun, Worker, type EngineEvent, type RunSummary } from "../../src/engine/index.ts";
 import type { LogLine } from "../../src/runtime/types.ts";
@@ -62,8 +62,9 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     let seen: Record<string, unknown> = {};
     const dag = makeDag("ctx", [{ id: "show", run: (ctx) => {
       seen = { params: ctx.params, conf: ctx.conf, logicalDate: ctx.logicalDate.toISOString(), start: ctx.dataIntervalStart.toISOString(), end: ctx.dataIntervalEnd.toISOString(), tryNumber: ctx.tryNumber, runId: ctx.runId };
+      ctx.log("shown");
       return ok();
-    } }], { params: { region: "eu", limit: 10 }, schedule: "0 6 * * *" });
+    } }, { id: "quiet" }], { params: { region: "eu", limit: 10 }, schedule: "0 6 * * *" });
     const s = await runDag(dag, { store, home: stores.home, conf: { limit: 99, extra: true }, logicalDate: new Date("2026-03-10T08:00:00Z"), ...fast });
     expect(s.state).toBe("success");
     expect(seen).toEqual({
@@ -79,9 +80,13 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     const logPath = s.tasks[0]!.logPath!;
     expect(logPath).toBe(`${stores.home}/logs/ctx/manual__2026-03-10T08:00:00.000Z/show/attempt=1.log`);
     const lines = readLog(logPath);
-    expect(lines.every((l) => l.stream === "system")).toBe(true);
+    expect(lines.map((l) => l.stream)).toEqual(["system", "log", "system", "system"]);
     expect(lines[0]!.msg).toMatch(/^Starting try 1 of 1 of ctx\.show/);
+    expect(lines[1]!.msg).toBe("shown");
     expect(lines.at(-1)!.msg).toBe("Marking task as SUCCESS");
+    // An in-process try that succeeds without a word of its own writes no file (src/engine/try-log.ts).
+    expect(s.tasks[1]).toMatchObject({ taskId: "quiet", state: "success" });
+    expect(existsSync(s.tasks[1]!.logPath!)).toBe(false);
   });
 
   it("retries a failing task with its delay, then succeeds; each try has its own log and history row", async () => {
@@ -184,6 +189,24 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     const dag = makeDag("limited", Array.from({ length: 12 }, (_, i) => ({ id: `t${i}`, run: work })), { maxActiveTasks: 3 });
     const s = await runDag(dag, { store, home: stores.home, workers: 8, ...fast });
     expect(s.state).toBe("success");
+    expect(peak).toBe(3);
+  });
+
+  it("runs at most `workers` tries at once, counting what batches of ending tries claim", async () => {
+    const store = await stores.open();
+    let now = 0;
+    let peak = 0;
+    const work = async (ctx: { taskId: string }): Promise<ReturnType<typeof ok>> => {
+      peak = Math.max(peak, ++now);
+      // Uneven lengths, so tries end in batches of different sizes while others run.
+      await sleep(5 + (Number(ctx.taskId.slice(1)) % 4) * 7);
+      now--;
+      return ok();
+    };
+    const dag = makeDag("slots", Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, run: work })), { maxActiveTasks: 64 });
+    const s = await runDag(dag, { store, home: stores.home, workers: 3, ...fast });
+    expect(s.state).toBe("success");
+    expect(s.tasks.every((t) => t.tryNumber === 1)).toBe(true);
     expect(peak).toBe(3);
   });
 

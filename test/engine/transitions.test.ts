@@ -1,7 +1,7 @@
 /** Each transition is guarded by the state it leaves: a loser of a race changes nothing. */
 import { describe, expect, it } from "vitest";
 import { heartbeat } from "../../src/engine/heartbeat.ts";
-import { claimTasks, createRun, failTask, requeueLostTasks, retryTask, succeedTask, failRun } from "../../src/engine/transitions.ts";
+import { claimTasks, createRun, endTries, failTask, requeueLostTasks, retryTask, succeedTask, failRun } from "../../src/engine/transitions.ts";
 import type { Store } from "../../src/store/index.ts";
 import { Redactor } from "../../src/util/secrets.ts";
 import { BACKENDS, useStores } from "./backends.ts";
@@ -46,6 +46,39 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     expect(await tiRow(store)).toMatchObject({ state: "skipped" });
     expect((await store.db.selectFrom("dag_run").select("state").executeTakeFirstOrThrow()).state).toBe("failed");
+  });
+
+  it("ends a batch of tries in one statement: each its own state, error and retry time; one lost to another worker is left alone", async () => {
+    const store = await stores.open();
+    const wide = makeDag("b", ["ok", "bad", "again", "lost"].map((id) => ({ id, retries: 1 })));
+    const at = new Date();
+    await store.writeTransaction((trx) => createRun(trx, { dagId: "b", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks: ["ok", "bad", "again", "lost"].map((taskId) => ({ taskId, retries: 1 })) }));
+    await store.db.updateTable("dag_run").set({ state: "running", started_at: at.toISOString() }).execute();
+    await store.db.updateTable("task_instance").set({ state: "queued", queued_at: at.toISOString() }).execute();
+    const claimed = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["b"], limit: 4, logsRoot: "/tmp/logs" });
+    const byTask = new Map(claimed.map((ti) => [ti.task_id, ti]));
+    // "lost" was swept and claimed again by w2 meanwhile: w1's outcome for it must not apply.
+    await store.db.updateTable("task_instance").set({ locked_by: "w2", try_number: 2 }).where("task_id", "=", "lost").execute();
+    const { results } = await endTries(store, wide, [
+      { ti: byTask.get("ok")!, state: "success", xcoms: new Map([["return_value", 7]]), skipTaskIds: [], redactor: new Redactor() },
+      // Durations differ per row (a CASE of integers, which PostgreSQL must be told are integers).
+      { ti: { ...byTask.get("bad")!, started_at: new Date(Date.parse(byTask.get("bad")!.started_at!) - 5000).toISOString() }, state: "failed", error: { type: "E", message: "bad" } },
+      { ti: byTask.get("again")!, state: "up_for_retry", error: { type: "E", message: "again" }, delayMs: 60_000 },
+      { ti: byTask.get("lost")!, state: "success", xcoms: new Map([["return_value", 1]]), skipTaskIds: [], redactor: new Redactor() },
+    ]);
+    expect(results.map((r) => r.applied)).toEqual([true, true, true, false]);
+    const rows = new Map((await store.db.selectFrom("task_instance").selectAll().execute()).map((r) => [r.task_id, r]));
+    expect(rows.get("ok")).toMatchObject({ state: "success", error: null, next_retry_at: null, locked_by: null });
+    expect(JSON.parse(rows.get("bad")!.error!)).toEqual({ type: "E", message: "bad" });
+    expect(rows.get("bad")!.state).toBe("failed");
+    expect(rows.get("again")).toMatchObject({ state: "up_for_retry", next_retry_at: results[2]!.nextRetryAt });
+    expect(Date.parse(rows.get("again")!.next_retry_at!) - Date.parse(rows.get("again")!.ended_at!)).toBe(60_000);
+    expect(rows.get("lost")).toMatchObject({ state: "running", locked_by: "w2", try_number: 2 });
+    expect(rows.get("bad")!.duration_ms).toBeGreaterThanOrEqual(5000);
+    for (const id of ["ok", "again"]) expect(rows.get(id)!.duration_ms).toBeLessThan(5000);
+    const tries = await store.db.selectFrom("task_try").select(["task_id", "state"]).orderBy("task_id").execute();
+    expect(tries).toEqual([{ task_id: "again", state: "up_for_retry" }, { task_id: "bad", state: "failed" }, { task_id: "ok", state: "success" }]);
+    expect(await store.db.selectFrom("xcom").select(["task_id", "value"]).execute()).toEqual([{ task_id: "ok", value: "7" }]);
   });
 
   it("only the claiming worker's heartbeat refreshes the lock", async () => {

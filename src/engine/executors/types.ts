@@ -1,5 +1,5 @@
 import type { DagDefinition, TaskExecutionContext, TaskKind, TaskOf, TaskOutcome } from "../../dag/model.ts";
-import type { AttemptLog } from "../../runtime/logs.ts";
+import type { TryLog } from "../try-log.ts";
 
 /** What an executor gets for one try: the engine's context plus the DAG, the task's name and its log. */
 export interface ExecutionContext extends TaskExecutionContext {
@@ -7,7 +7,7 @@ export interface ExecutionContext extends TaskExecutionContext {
   /** `DAG "id" (file), task "id"`, the prefix of the try's error messages. */
   where: string;
   /** The try's log (opened on first use; executors that hand `logPath` to a process need not touch it). */
-  readonly log: AttemptLog;
+  readonly log: TryLog;
 }
 
 /**

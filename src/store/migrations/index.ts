@@ -3,6 +3,7 @@ import { init } from "./0001_init.ts";
 import { mapIndex } from "./0002_map_index.ts";
 import { serializedDags } from "./0003_serialized_dags.ts";
 import { xcomDisplay } from "./0004_xcom_display.ts";
+import { dropClaimIndex } from "./0005_drop_claim_index.ts";
 
 /** Migrations are compiled in (not read from a folder) so the built package and tests run the same list. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const MIGRATIONS: Record<string, Migration> = {
   "0002_map_index": mapIndex,
   "0003_serialized_dags": serializedDags,
   "0004_xcom_display": xcomDisplay,
+  "0005_drop_claim_index": dropClaimIndex,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -104,7 +104,7 @@ export const sqliteAdapter: StoreAdapter = {
         throw error;
       }
     }),
-  lockDag: () => Promise.resolve(),
+  lockDag: () => Promise.resolve(new Date().toISOString()),
   skipLocked: (query) => query,
   lockInOrder: (query) => query,
   nowSql: NOW,
