@@ -172,7 +172,7 @@ export async function claimTasks(store: Store, opts: ClaimOptions, db: Db = stor
       error: null,
       updated_at: now,
       // taskLogPath's layout; ids were checked when the DAG and the run were made.
-      log_path: sql<string>`${opts.logsRoot} || '/' || dag_id || '/' || run_id || '/' || task_id || '/' || (case when map_index >= 0 then 'map_index=' || cast(map_index as text) || '/' else '' end) || 'attempt=' || cast(try_number + 1 as text) || '.log'`,
+      log_path: sql<string>`${opts.logsRoot} || '/' || dag_id || '/' || run_id || '/' || task_id || (case when map_index >= 0 then '.map_index=' || cast(map_index as text) else '' end) || '.attempt=' || cast(try_number + 1 as text) || '.log'`,
     })
     .where("id", "in", (eb) => eb.selectFrom("candidates").select("candidates.id"))
     .where("state", "=", "queued")

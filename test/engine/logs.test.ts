@@ -12,8 +12,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("the task-log module", () => {
   it("keeps every log path inside VENVFLOW_HOME/logs", () => {
-    expect(taskLogPath("/h", "d", "r", "t", 2)).toBe("/h/logs/d/r/t/attempt=2.log");
-    expect(taskLogPath("/h", "d", "r", "t", 1, 3)).toBe("/h/logs/d/r/t/map_index=3/attempt=1.log");
+    expect(taskLogPath("/h", "d", "r", "t", 2)).toBe("/h/logs/d/r/t.attempt=2.log");
+    expect(taskLogPath("/h", "d", "r", "t", 1, 3)).toBe("/h/logs/d/r/t.map_index=3.attempt=1.log");
     for (const bad of ["..", ".", "a/../../x", ""]) {
       expect(() => taskLogPath("/h", "d", bad, "t", 1)).toThrow(expect.objectContaining({ code: "invalid_path_id" }));
       expect(() => taskLogPath("/h", bad, "r", "t", 1)).toThrow(expect.objectContaining({ code: "invalid_path_id" }));

@@ -121,7 +121,7 @@ describe.each(BACKENDS)("dynamic task mapping on %s", (backend) => {
     await expect(findTaskLog(store, { runRef: s.runId, taskId: "flaky", mapIndex: 5 })).rejects.toMatchObject({ code: "map_index_not_found" });
     const log = await findTaskLog(store, { runRef: s.runId, taskId: "flaky", mapIndex: 1 });
     expect(log.tryNumber).toBe(2);
-    expect(log.path).toContain("/flaky/map_index=1/attempt=2.log");
+    expect(log.path).toContain("/flaky.map_index=1.attempt=2.log");
     expect(readLogLines(log.path).some((l) => l.msg === "item 1")).toBe(true);
     const first = await findTaskLog(store, { runRef: s.runId, taskId: "flaky", mapIndex: 1, tryNumber: 1 });
     expect(readLogLines(first.path).some((l) => l.msg.includes("first try of item 1 fails"))).toBe(true);

@@ -21,7 +21,7 @@ describe("runTask (venvflow test)", () => {
     expect(r).toMatchObject({ state: "success", returnValue: { rows: 7 }, xcoms: { return_value: { rows: 7 } }, error: null });
     expect(await store.db.selectFrom("dag_run").selectAll().execute()).toEqual([]);
     expect(readFileSync(r.logPath, "utf8")).toMatch(/Testing pipeline\.extract[\s\S]*Task finished: SUCCESS/);
-    expect(r.logPath).toMatch(/logs\/pipeline\/test__.*\/extract\/attempt=1\.log$/);
+    expect(r.logPath).toMatch(/logs\/pipeline\/test__.*\/extract\.attempt=1\.log$/);
   });
 
   it("takes upstream XComs from the latest run", async () => {

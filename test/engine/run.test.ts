@@ -78,7 +78,7 @@ describe.each(BACKENDS)("runDag on %s", (backend) => {
     });
     expect(s.conf).toEqual({ limit: 99, extra: true });
     const logPath = s.tasks[0]!.logPath!;
-    expect(logPath).toBe(`${stores.home}/logs/ctx/manual__2026-03-10T08:00:00.000Z/show/attempt=1.log`);
+    expect(logPath).toBe(`${stores.home}/logs/ctx/manual__2026-03-10T08:00:00.000Z/show.attempt=1.log`);
     const lines = readLog(logPath);
     expect(lines.map((l) => l.stream)).toEqual(["system", "log", "system", "system"]);
     expect(lines[0]!.msg).toMatch(/^Starting try 1 of 1 of ctx\.show/);

@@ -35,7 +35,7 @@ describe("ids that would name a directory", () => {
   });
 
   it("never builds a log path outside VENVFLOW_HOME/logs", () => {
-    expect(taskLogPath(home, "d", "r", "t", 1)).toBe(path.join(home, "logs", "d", "r", "t", "attempt=1.log"));
+    expect(taskLogPath(home, "d", "r", "t", 1)).toBe(path.join(home, "logs", "d", "r", "t.attempt=1.log"));
     for (const [dagId, runId, taskId] of [["..", "..", "t"], ["d", "..", ".."], ["a/../../..", "r", "t"], ["/etc", "r", "t"]] as const) {
       expect(() => taskLogPath(home, dagId, runId, taskId, 1)).toThrow(expect.objectContaining({ code: "invalid_path_id" }));
     }

@@ -92,7 +92,7 @@ describe.each(BACKENDS)("claiming on %s", (backend) => {
       expect(all).toHaveLength(300);
       expect(new Set(all).size).toBe(300);
       const rows = await owner.db.selectFrom("task_instance").select(["state", "try_number", "log_path"]).execute();
-      expect(rows.every((r) => r.state === "running" && r.try_number === 1 && r.log_path?.startsWith("/logs/claims/r/t") && r.log_path.endsWith("/attempt=1.log"))).toBe(true);
+      expect(rows.every((r) => r.state === "running" && r.try_number === 1 && r.log_path?.startsWith("/logs/claims/r/t") && r.log_path.endsWith(".attempt=1.log"))).toBe(true);
       if (backend === "postgres") expect(got.filter((g) => g.length > 0).length).toBeGreaterThan(1);
     } finally {
       for (const c of new Set([...claimers, owner])) await c.close();
