@@ -398,7 +398,7 @@ export class Worker {
     const shared = declaredKind === "python" || declaredKind === "branch_python" || declaredKind === "empty" ? new LazyTryLog(logPath, redactor, onLog) : null;
     const log = (msg: string, level: "INFO" | "WARNING" | "ERROR" = "INFO"): void => {
       if (shared) shared.system(msg, level);
-      else onLog(appendLogLine(logPath, "system", msg, level, redactor));
+      else onLog(appendLogLine(logPath, "system", msg, level, redactor, path.join(this.home, "logs")));
     };
     try {
       await this.runTry(ti, dag, signal, { base, log, onLog, shared, redactor });

@@ -47,11 +47,27 @@ function ensureLogDir(logPath: string): void {
  * Appends one line with a synchronous O_APPEND write, so it lands whole between the lines another writer (the
  * attempt's own stream) appends to the same file.
  */
-export function appendLogLine(logPath: string, stream: LogLine["stream"], msg: string, level: string | undefined, redactor: Redactor = new Redactor()): LogLine {
+export function appendLogLine(logPath: string, stream: LogLine["stream"], msg: string, level: string | undefined, redactor: Redactor = new Redactor(), logsRoot?: string): LogLine {
   const line: LogLine = { ts: new Date().toISOString(), stream, ...(level === undefined ? {} : { level }), msg: redactor.redact(msg) };
   ensureLogDir(logPath);
-  appendFileSync(logPath, `${JSON.stringify(line)}\n`, { mode: 0o600 });
+  const text = `${JSON.stringify(line)}\n`;
+  // The try's first line makes its file: from the spool when there is one (an existing file is appended to).
+  const spooled = spooledFd(logPath, logsRoot);
+  if (spooled === null) {
+    appendFileSync(logPath, text, { mode: 0o600 });
+  } else {
+    try {
+      writeSync(spooled, text);
+    } finally {
+      closeSync(spooled);
+    }
+  }
   return line;
+}
+
+/** A new file at `logPath` taken from the spool of `logsRoot` (see log-spool.ts), or null: the caller opens it. */
+function spooledFd(logPath: string, logsRoot: string | undefined): number | null {
+  return logsRoot !== undefined && path.resolve(logPath).startsWith(`${path.resolve(logsRoot)}${path.sep}`) ? logSpool(logsRoot).take(logPath) : null;
 }
 
 /** One stored line (a line that is not JSON — written by hand, or cut — is kept as stdout text). */
@@ -155,7 +171,7 @@ export class AttemptLog {
     let fd: number;
     try {
       ensureLogDir(logPath);
-      const spooled = logsRoot !== undefined && path.resolve(logPath).startsWith(`${path.resolve(logsRoot)}${path.sep}`) ? logSpool(logsRoot).take(logPath) : null;
+      const spooled = spooledFd(logPath, logsRoot);
       // Opened here, synchronously, so an unwritable log path is an input error before anything runs.
       fd = spooled ?? openSync(logPath, "a", 0o600);
     } catch (error) {
