@@ -4,13 +4,13 @@
  * comes back as a CallableResult.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
-import os from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
 import path from "node:path";
 import { ENV_BUILD_OPTIONS, LOCK_FILE_NAME, type EnvironmentLease, type EnvSpecInput } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
+import { ownedTempDir } from "../util/scratch.ts";
 import type { Redactor } from "../util/secrets.ts";
 import { bindArguments, inspectCallable, resolveCallable, type CallableTarget } from "./callable.ts";
 import { decodeValue, describeValue, encodeValue } from "./codec.ts";
@@ -311,7 +311,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
       }
     }
 
-    callDir = mkdtempSync(path.join(os.tmpdir(), "venvflow-call-"));
+    callDir = ownedTempDir("call"); // named with this pid: what a killed host leaves is swept (src/util/scratch.ts)
     const control = {
       protocol: RUNNER_PROTOCOL,
       callable: target.kind === "file" ? { kind: "file", path: target.path, name: signature.name } : { kind: "inline", source: target.source, name: signature.name },

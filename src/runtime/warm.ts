@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { DRAIN_AFTER_EXIT_MS, isAlive, killGroup, settleWithin, stopGroup } from "../util/process.ts";
+import { DRAIN_AFTER_EXIT_MS, isAlive, killGroup, settleWithin, stopGroup, trackGroup, untrackGroup } from "../util/process.ts";
 import { spawnLauncher, type Attempt, type Launcher, type ProcessOutcome } from "./launcher.ts";
 import type { AttemptLog } from "./logs.ts";
 
@@ -300,6 +300,7 @@ export class WarmPool implements Launcher {
 
   private async follow(started: Started, streams: AttemptStreams, token: string, attempt: Attempt, zygote: Zygote): Promise<ProcessOutcome> {
     zygote.running++;
+    trackGroup(started.pid); // the engine's fence may kill it from elsewhere (src/engine/fence.ts)
     let stopped = false;
     let cancelKill = (): void => undefined;
     const stop = (): void => {
@@ -319,6 +320,7 @@ export class WarmPool implements Launcher {
       return { exitCode: exit.code, signal: exit.signal, stopped };
     } finally {
       cancelKill();
+      untrackGroup(started.pid);
       attempt.signal.removeEventListener("abort", stop);
       this.attempts.delete(token);
       zygote.running--;

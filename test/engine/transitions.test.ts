@@ -30,12 +30,28 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     expect((await requeueLostTasks(store, [DAG], 0)).map((c) => c.state)).toEqual(["queued"]);
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", 1]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     expect((await failTask(store, DAG, ti, { type: "E", message: "late" })).applied).toBe(false);
-    expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set());
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: ti.try_number }])).toEqual(new Set());
     expect(await tiRow(store)).toMatchObject({ state: "queued", locked_by: null, try_number: 1 });
     expect(await store.db.selectFrom("xcom").selectAll().execute()).toEqual([]);
     // The next claim is try 2, by whoever takes it.
     const [again] = await claimTasks(store, { workerId: "w2", hostname: "h", dagIds: ["d"], limit: 1, logsRoot: "/tmp/logs" });
     expect(again).toMatchObject({ try_number: 2, locked_by: "w2", error: null });
+  });
+
+  it("a hung worker's old try is fenced by its try number even when the same worker claimed the task again", async () => {
+    const store = await stores.open();
+    const { ti } = await oneClaimed(store);
+    await new Promise((r) => setTimeout(r, 5));
+    await requeueLostTasks(store, [DAG], 0);
+    const [again] = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["d"], limit: 1, logsRoot: "/tmp/logs" });
+    expect(again).toMatchObject({ try_number: 2, locked_by: "w1" });
+    // The heartbeat of try 1 reports it lost (its row is try 2's); try 2's is held.
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: 1 }])).toEqual(new Set());
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: 2 }])).toEqual(new Set([ti.id]));
+    // Try 1's late completion changes nothing: try 2 is still running.
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", "stale"]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
+    expect(await tiRow(store)).toMatchObject({ state: "running", try_number: 2, locked_by: "w1" });
+    expect(await store.db.selectFrom("xcom").selectAll().execute()).toEqual([]);
   });
 
   it("a try of a timed-out run cannot be retried or succeed", async () => {
@@ -51,8 +67,8 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
   it("only the claiming worker's heartbeat refreshes the lock", async () => {
     const store = await stores.open();
     const { ti } = await oneClaimed(store);
-    expect(await heartbeat(store, "someone_else", [ti.id])).toEqual(new Set());
-    expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set([ti.id]));
+    expect(await heartbeat(store, "someone_else", [{ id: ti.id, tryNumber: ti.try_number }])).toEqual(new Set());
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: ti.try_number }])).toEqual(new Set([ti.id]));
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", { ok: true }]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(true);
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     const xcom = await store.db.selectFrom("xcom").select(["key", "value"]).execute();
