@@ -1,8 +1,9 @@
 /** Each transition is guarded by the state it leaves: a loser of a race changes nothing. */
+import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { heartbeat } from "../../src/engine/heartbeat.ts";
 import { claimTasks, createRun, failTask, requeueLostTasks, retryTask, succeedTask, failRun } from "../../src/engine/transitions.ts";
-import type { Store } from "../../src/store/index.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
 import { Redactor } from "../../src/util/secrets.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 import { makeDag } from "./fixtures/dags.ts";
@@ -73,5 +74,32 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     const xcom = await store.db.selectFrom("xcom").select(["key", "value"]).execute();
     expect(xcom).toEqual([{ key: "return_value", value: '{"ok":true}' }]);
+  });
+});
+
+describe("the sweeper on sqlite", () => {
+  const stores = useStores("sqlite");
+
+  it("leaves a try whose worker refreshed its lock between the sweep's read and its write", async () => {
+    const url = await stores.newUrl();
+    const setup = await openStore(url, { home: stores.home });
+    await oneClaimed(setup);
+    await new Promise((r) => setTimeout(r, 20));
+    // The worker resumes right after the sweeper read its lock as stale: its heartbeat lands before the sweep writes.
+    const resumed = new BetterSqlite3(url);
+    const sweeper = await openStore(url, {
+      home: stores.home,
+      onQuery: (sql) => {
+        if (sql.includes('"locked_at" <') && sql.startsWith("select")) resumed.prepare("update task_instance set locked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 second')").run();
+      },
+    });
+    try {
+      expect(await requeueLostTasks(sweeper, [DAG], 10)).toEqual([]);
+      expect(await tiRow(setup)).toMatchObject({ state: "running", try_number: 1, locked_by: "w1" });
+    } finally {
+      resumed.close();
+      await sweeper.close();
+      await setup.close();
+    }
   });
 });
