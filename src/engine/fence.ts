@@ -22,6 +22,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { observeGroups } from "../util/process.ts";
 import { ownedTempPath } from "../util/scratch.ts";
 
@@ -38,7 +39,7 @@ export function monotonicMs(): number {
 }
 
 // From src/ under tsx or vitest the watchdog is the .ts file (Node strips its types); from dist/, the .js one.
-const WATCHDOG = new URL(`./fence-watchdog${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
+const WATCHDOG = fileURLToPath(new URL(`./fence-watchdog${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 
 export interface FenceRecord {
   /** Monotonic ms when the watchdog fenced. */
@@ -110,8 +111,8 @@ function materialize(current: Fence): void {
   mkdirSync(path.join(current.dir, "groups"), { recursive: true, mode: 0o700 });
   current.created = true;
   for (const lease of current.leases) writeLease(lease);
-  const dev = WATCHDOG.pathname.endsWith(".ts");
-  const child = spawn(process.execPath, [...(dev ? ["--no-warnings", "--experimental-strip-types"] : []), WATCHDOG.pathname, current.dir, String(process.pid)], {
+  const dev = WATCHDOG.endsWith(".ts");
+  const child = spawn(process.execPath, [...(dev ? ["--no-warnings", "--experimental-strip-types"] : []), WATCHDOG, current.dir, String(process.pid)], {
     detached: true, // not stopped by a Ctrl-Z (or killed by a Ctrl-C) meant for this process's group
     stdio: ["pipe", "ignore", "inherit"],
   });
