@@ -86,7 +86,8 @@ class Ctx {
     this.home = path.join(dir, "home");
     this.tmp = path.join(dir, "tmp");
     mkdirSync(this.tmp, { recursive: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, VENVFLOW_HOME: this.home, TMPDIR: this.tmp, VENVFLOW_PROBE: dir, NO_COLOR: "1" };
+    // The machine's pip configuration (an extra index) is ignored, as in the tests: each case names its indexes.
+    const env: NodeJS.ProcessEnv = { ...process.env, VENVFLOW_HOME: this.home, TMPDIR: this.tmp, VENVFLOW_PROBE: dir, NO_COLOR: "1", PIP_CONFIG_FILE: "/dev/null" };
     delete env.VENVFLOW_DATABASE_URL;
     this.env = env;
   }
@@ -153,7 +154,7 @@ function expectError(r: CliResult, mentions: Array<string | RegExp>): Outcome {
   if (r.code === 0) return wrong(`accepted (exit 0): ${firstLine(r.stdout)}`);
   const missing = mentions.filter((m) => (typeof m === "string" ? !text.includes(m) : !m.test(text)));
   const fix = /fix:|"fix":/.test(text);
-  const line = firstLine(r.stderr) || firstLine(r.stdout);
+  const line = (text.split("\n").find((l) => /error/i.test(l)) ?? firstLine(r.stderr) ?? firstLine(r.stdout)).trim().slice(0, 160);
   if (missing.length > 0 || !fix) return { verdict: "unclear", note: `${line}${missing.length ? ` (does not name ${missing.join(", ")})` : ""}${fix ? "" : " (no fix)"}` };
   return clear(line);
 }
@@ -609,12 +610,12 @@ add({ id: "index-unreachable", defect: "input", title: "an index nobody listens 
 add({
   id: "index-hangs",
   defect: "9.6",
-  title: "an index that never answers, VENVFLOW_BUILD_TIMEOUT=5s",
+  title: "an index that never answers, VENVFLOW_BUILD_TIMEOUT=5",
   timeoutMs: 60_000,
   run: async (c) => {
     const server = await silentServer();
     c.cleanups.push(() => server.close());
-    return expectError(await envBuild(c, ["-r", "six", "--index-url", `${server.url}/simple`], { VENVFLOW_BUILD_TIMEOUT: "5s" }), ["127.0.0.1"]);
+    return expectError(await envBuild(c, ["-r", "six", "--index-url", `${server.url}/simple`], { VENVFLOW_BUILD_TIMEOUT: "5" }), ["127.0.0.1"]);
   },
 });
 const mirrorCase = (k: Case): void =>
