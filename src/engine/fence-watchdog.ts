@@ -6,7 +6,7 @@
  * `node fence-watchdog.js <dir> <engine pid>`. In <dir>: `lease-*` files ("<monotonic ms> <limit ms>", renewed by
  * each heartbeat thread at the start of every round that succeeded), `groups/<pid>` (live process groups).
  * A lease older than its limit, or the engine process gone (its stdin pipe closed), fences: every registered group
- * and every process descending from the engine process gets SIGKILL; `fenced` gets a JSON line; stderr says so.
+ * and every process descending from a group's leader gets SIGKILL; `fenced` gets a JSON line; stderr says so.
  * Self-contained (node: modules only): it must start fast and must not load the engine.
  */
 import { appendFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -75,30 +75,31 @@ function kill(target: number): boolean {
   }
 }
 
-/** SIGKILLs the registered groups and every descendant of the engine process but this one; returns the pids hit. */
+/**
+ * SIGKILLs every registered group and every descendant of a registered group's leader (a process that left its
+ * group, a daemon under the runner's subreaper); nothing else of the engine process (a database server a test
+ * started, the DAG processors of the server) is touched.
+ */
 function fence(reason: string): void {
   const killed = new Set<number>();
-  let groups: string[] = [];
+  let leaders: number[] = [];
   try {
-    groups = readdirSync(path.join(dir, "groups"));
+    leaders = readdirSync(path.join(dir, "groups")).map(Number);
   } catch {
     // none registered
   }
-  for (const name of groups) if (kill(-Number(name))) killed.add(Number(name));
-  // A process a task started whose group is not registered yet (the engine hung between spawning and recording
-  // it) is still a descendant: the process tree catches it.
   const table = processTable();
   const ownGroup = table.get(process.pid)?.[1];
   const engineGroup = table.get(enginePid)?.[1];
   const children = new Map<number, number[]>();
   for (const [pid, [ppid]] of table) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-  const queue = [...(children.get(enginePid) ?? [])];
+  for (const leader of leaders) if (kill(-leader)) killed.add(leader);
+  const queue = leaders.flatMap((leader) => children.get(leader) ?? []);
   while (queue.length > 0) {
     const pid = queue.shift() as number;
-    if (pid === process.pid) continue;
+    if (pid === process.pid || pid === enginePid) continue;
     queue.push(...(children.get(pid) ?? []));
     const group = table.get(pid)?.[1];
-    // A group of its own is killed whole; a process in the engine's own group (or ours) alone.
     if (group !== undefined && group !== engineGroup && group !== ownGroup ? kill(-group) : kill(pid)) killed.add(pid);
   }
   const record = { at: monotonicMs(), reason, killed: [...killed] };

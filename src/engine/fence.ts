@@ -7,13 +7,15 @@
  *   so the lease is never younger than the lock it refreshed) and gives its limit: `fenceAfterMs`, 70% of the lock
  *   timeout the sweepers use;
  * - a watchdog process (fence-watchdog.ts), which a hang of this process does not stop, SIGKILLs every registered
- *   process group and every descendant of this process once a lease is older than its limit, and when this process
- *   dies by any death.
+ *   process group (src/util/process.ts tracks the groups of Bash tasks, spawned runners, warm interpreters and their
+ *   forked children) and every descendant of their leaders once a lease is older than its limit, and when this
+ *   process dies by any death. Nothing else this process started is touched (a test's database server, say).
  *
  * A try's lock is at least as old as its worker's lease, and a sweeper takes it only once that lock is
  * `lockTimeoutMs` old: with the watchdog polling every 100 ms, the fence acts ≥ 0.3 × lockTimeoutMs − 100 ms before
  * the sweep could (3 s − 0.1 s by default). Linux and macOS alike for registered groups; the descendant walk reads
- * /proc (Linux).
+ * /proc (Linux). A forked child runs before the host learns its pid, but its warm interpreter is registered and
+ * the child dies with it (PR_SET_PDEATHSIG).
  *
  * The watchdog starts with the first process group this process starts while a worker runs (no cost for workers
  * of in-process tasks only), and one serves every worker of the process.

@@ -89,6 +89,7 @@ class Zygote {
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.pid = this.child.pid ?? -1;
+    if (this.pid > 0) trackGroup(this.pid, null); // the engine's fence kills it (and so its children) when the host hangs
     this.currentLog = attempt.log;
     this.gone = new Promise<void>((resolve) => (this.markGone = resolve));
     this.child.unref();
@@ -124,6 +125,7 @@ class Zygote {
       }
     });
     const onGone = (why: string): void => {
+      untrackGroup(this.pid);
       this.deathReason ??= why;
       this.retired = true;
       failReady(new Error(this.deathReason));

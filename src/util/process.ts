@@ -67,12 +67,15 @@ export function stopGroup(pid: number, graceMs = KILL_GRACE_MS): () => void {
  * mirrors them to files another process can kill them from.
  */
 export const groupOwner = new AsyncLocalStorage<string>();
-const liveGroups = new Map<number, string | undefined>();
+const liveGroups = new Map<number, string | null>();
 let groupObserver: { added(pid: number): void; removed(pid: number): void } | null = null;
 
-/** Records `pid` as the leader of a live group of the current owner (call right after spawning it). */
-export function trackGroup(pid: number): void {
-  liveGroups.set(pid, groupOwner.getStore());
+/**
+ * Records `pid` as the leader of a live group (call right after spawning it), of the current owner; `null` for a
+ * group that serves many (a warm interpreter).
+ */
+export function trackGroup(pid: number, owner: string | null = groupOwner.getStore() ?? null): void {
+  liveGroups.set(pid, owner);
   groupObserver?.added(pid);
 }
 
