@@ -63,6 +63,7 @@ interface Fence {
   created: boolean;
   leases: Set<Lease>;
   watchdog: ChildProcess | null;
+  starts: number;
 }
 
 let fence: Fence | null = null;
@@ -74,7 +75,7 @@ let fence: Fence | null = null;
  */
 export function joinFence(lockTimeoutMs: number): { lease: Lease; leave(): void } {
   if (!fence) {
-    const current: Fence = { dir: ownedTempPath("fence"), created: false, leases: new Set(), watchdog: null };
+    const current: Fence = { dir: ownedTempPath("fence"), created: false, leases: new Set(), watchdog: null, starts: 0 };
     fence = current;
     observeGroups({
       added: (pid) => {
@@ -113,6 +114,13 @@ function materialize(current: Fence): void {
   mkdirSync(path.join(current.dir, "groups"), { recursive: true, mode: 0o700 });
   current.created = true;
   for (const lease of current.leases) writeLease(lease);
+  startWatchdog(current);
+}
+
+/** A watchdog that died (killed by someone) while the fence is in use is started again, a few times at most. */
+const WATCHDOG_STARTS = 5;
+
+function startWatchdog(current: Fence): void {
   const dev = WATCHDOG.endsWith(".ts");
   const child = spawn(process.execPath, [...(dev ? ["--no-warnings", "--experimental-strip-types"] : []), WATCHDOG, current.dir, String(process.pid)], {
     detached: true, // not stopped by a Ctrl-Z (or killed by a Ctrl-C) meant for this process's group
@@ -123,6 +131,10 @@ function materialize(current: Fence): void {
   child.unref();
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   current.watchdog = child;
+  current.starts++;
+  child.once("exit", () => {
+    if (fence === current && current.watchdog === child && current.starts < WATCHDOG_STARTS) startWatchdog(current);
+  });
 }
 
 function writeLease(lease: Lease): void {
