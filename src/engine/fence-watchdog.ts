@@ -3,7 +3,7 @@
  * running when its engine process hangs or is stopped (SIGSTOP, a frozen cgroup, Ctrl-Z), and kills the engine
  * process's task processes once its heartbeats stop — before any sweeper can retry those tries elsewhere.
  *
- * `node fence-watchdog.js <dir> <engine pid>`. In <dir>: `lease-*` files ("<monotonic ms> <limit ms>", renewed by
+ * `node fence-watchdog.js <dir> <engine pid>`. In <dir>: `lease-*` files ("<monotonic ms> <limit ms> <monotonic ms>", renewed by
  * each heartbeat thread at the start of every round that succeeded), `groups/<pid>` (live process groups).
  * A lease older than its limit, or the engine process gone (its stdin pipe closed), fences: every registered group
  * and every process descending from a group's leader gets SIGKILL; `fenced` gets a JSON line; stderr says so.
@@ -35,8 +35,8 @@ function staleLease(): { ageMs: number; limitMs: number } | null {
     } catch {
       continue; // removed or being replaced: read again at the next tick
     }
-    const [at, limitMs] = text.split(" ").map(Number) as [number, number];
-    if (!Number.isFinite(at) || !Number.isFinite(limitMs)) continue;
+    const [at, limitMs, again] = text.trim().split(" ").map(Number) as [number, number, number];
+    if (!Number.isFinite(at) || !Number.isFinite(limitMs) || at !== again) continue; // torn: read at the next tick
     const ageMs = now - at;
     if (ageMs > limitMs && (stale === null || ageMs - limitMs > stale.ageMs - stale.limitMs)) stale = { ageMs, limitMs };
   }

@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { observeGroups } from "../util/process.ts";
@@ -77,10 +77,16 @@ export function joinFence(lockTimeoutMs: number): { lease: Lease; leave(): void 
   if (!fence) {
     const current: Fence = { dir: ownedTempPath("fence"), created: false, leases: new Set(), watchdog: null, starts: 0 };
     fence = current;
+    // Called from inside the spawning of a task's process: a full temp directory must not fail the task (its group
+    // is then only killed by this process itself, when the try is lost).
     observeGroups({
       added: (pid) => {
-        materialize(current);
-        writeFileSync(path.join(current.dir, "groups", String(pid)), "");
+        try {
+          materialize(current);
+          writeFileSync(path.join(current.dir, "groups", String(pid)), "");
+        } catch {
+          // unregistered: see above
+        }
       },
       removed: (pid) => rmSync(path.join(current.dir, "groups", String(pid)), { force: true }),
     });
@@ -143,19 +149,32 @@ function writeLease(lease: Lease): void {
 
 /**
  * Renews a lease at `at` (monotonic ms): in shared memory, and in its file once the fence directory exists (before,
- * the write fails with ENOENT and the main thread writes it out when it makes the directory).
+ * the write fails with ENOENT and the main thread writes it out when it makes the directory). The file is rewritten
+ * in place, fixed width: a full temp directory (no block to allocate) must not stop renewals and so fence every
+ * task. The time is written twice: a torn read (a write under way) has two different values and is read again.
  */
 export function renewLease(lease: Lease, at: number): void {
   Atomics.store(new BigInt64Array(lease.shared), 0, BigInt(at));
-  // Renamed into place: the watchdog never reads a half-written lease.
-  const next = path.join(path.dirname(lease.file), `next-${path.basename(lease.file)}`);
+  let fd: number;
   try {
-    writeFileSync(next, `${at} ${lease.limitMs}`);
-    renameSync(next, lease.file);
+    fd = openSync(lease.file, "r+");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    try {
+      fd = openSync(lease.file, "w", 0o600);
+    } catch (missing) {
+      if ((missing as NodeJS.ErrnoException).code === "ENOENT") return; // no fence directory yet
+      throw missing;
+    }
+  }
+  try {
+    writeSync(fd, `${at} ${lease.limitMs} ${at}`.padEnd(LEASE_WIDTH), 0);
+  } finally {
+    closeSync(fd);
   }
 }
+
+const LEASE_WIDTH = 64;
 
 /** The fence's last act at or after `since` (monotonic ms), if it acted. */
 export function fencedSince(since: number): FenceRecord | null {
