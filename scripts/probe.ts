@@ -634,9 +634,9 @@ mirrorCase({ id: "req-no-such-package", defect: "input", title: "a package no in
 mirrorCase({
   id: "req-wrong-hash",
   defect: "9.12",
-  title: "--hash=sha256:… that does not match",
+  title: "six==1.17.0 --hash=sha256:… that does not match",
   timeoutMs: 120_000,
-  run: async (c) => expectError(await envBuild(c, ["--requirements-file", c.file("req.txt", `six --hash=sha256:${"0".repeat(64)}\n`), "--index-url", MIRROR]), ["six"]),
+  run: async (c) => expectError(await envBuild(c, ["--requirements-file", c.file("req.txt", `six==1.17.0 --hash=sha256:${"0".repeat(64)}\n`), "--index-url", MIRROR]), ["six", /hash/i]),
 });
 
 // Runtime behaviours of Python and TypeScript tasks
