@@ -28,7 +28,7 @@ import { retryDelayMs } from "./retry.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
 import { pausedDagIds } from "./serialized-dags.ts";
 import { fencedSince, joinFence, monotonicMs } from "./fence.ts";
-import type { HeldTry } from "./heartbeat.ts";
+import { heartbeat, type HeldTry } from "./heartbeat.ts";
 import { heartbeatsOnThread, startHeartbeater, type Heartbeater } from "./heartbeater.ts";
 import { claimTasks, endTries, failTask, requeueLostTasks, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
@@ -62,6 +62,11 @@ interface Running {
   owner: string;
   /** Monotonic ms when the try started (to tell whether the fence acted during it). */
   startedAt: number;
+  /**
+   * The heartbeat thread learned of the try later than a heartbeat after its claim (this process did not run in
+   * between): its lock may have been swept before it was ever refreshed, so it is checked before the try starts.
+   */
+  lateStart: boolean;
   controller: AbortController;
   done: Promise<void>;
   /** Appends a system line to the try's log (set once the try's log is open). */
@@ -200,6 +205,7 @@ export class Worker {
     if (free <= 0) return;
     const dagIds = [...this.dags.keys()].filter((id) => !this.paused.has(id));
     if (dagIds.length === 0) return;
+    const claimStartedAt = monotonicMs();
     const claimed = await claimTasks(this.store, {
       workerId: this.id,
       hostname: this.hostname,
@@ -207,7 +213,7 @@ export class Worker {
       limit: free,
       logsRoot: path.resolve(this.home, "logs"),
     });
-    for (const ti of claimed) this.start(ti);
+    for (const ti of claimed) this.start(ti, claimStartedAt);
   }
 
   /**
@@ -348,9 +354,17 @@ export class Worker {
     return task ? taskRedactor(task) : new Redactor();
   }
 
-  private start(ti: TaskInstanceRow): void {
+  private start(ti: TaskInstanceRow, claimStartedAt: number): void {
     const controller = new AbortController();
-    const running: Running = { tryNumber: ti.try_number, owner: `${this.id}|${ti.id}|${ti.try_number}`, startedAt: monotonicMs(), controller, done: Promise.resolve() };
+    const now = monotonicMs();
+    const running: Running = {
+      tryNumber: ti.try_number,
+      owner: `${this.id}|${ti.id}|${ti.try_number}`,
+      startedAt: now,
+      lateStart: now - claimStartedAt > this.heartbeatIntervalMs,
+      controller,
+      done: Promise.resolve(),
+    };
     running.done = groupOwner
       .run(running.owner, () => this.execute(ti, running))
       .catch((error: unknown) => {
@@ -387,7 +401,7 @@ export class Worker {
     };
     running.log = log;
     try {
-      await this.runTry(ti, dag, signal, { base, log, onLog, shared, redactor, startedAt: running.startedAt });
+      await this.runTry(ti, dag, signal, { base, log, onLog, shared, redactor, startedAt: running.startedAt, lateStart: running.lateStart });
     } finally {
       await shared?.close();
     }
@@ -404,6 +418,7 @@ export class Worker {
       shared: AttemptLog | null;
       redactor: Redactor;
       startedAt: number;
+      lateStart: boolean;
     },
   ): Promise<void> {
     const { base, log, onLog, shared, redactor } = io;
@@ -435,6 +450,11 @@ export class Worker {
       if (declared.mapping) task = mappedTask(declared, ti.map_index, await mapLists(this.store.db, dag, ti.run_id, declared, this.xcomCache));
     } catch (error) {
       prepareError = toTaskError(error);
+    }
+    // Refreshing the lock here also tells whether it is still this worker's: a swept try is not started at all.
+    if (io.lateStart && !prepareError && !(await heartbeat(this.store, this.id, [{ id: ti.id, tryNumber: ti.try_number }])).has(ti.id)) {
+      log(`Try ${ti.try_number} not started: this worker did not run for a while after claiming it, and its lock was swept meanwhile`, "WARNING");
+      return;
     }
     let inv = prepareError
       ? { state: "failed" as const, error: prepareError, returnValue: undefined, xcoms: new Map<string, unknown>(), skipTaskIds: [] }
