@@ -220,6 +220,14 @@ function caseProcesses(dir: string): number[] {
   return found;
 }
 
+function readFileSyncSafe(file: string): string | null {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return null;
+  }
+}
+
 function killAll(pids: number[]): void {
   for (const pid of pids) {
     try {
@@ -616,6 +624,31 @@ add({
     const server = await silentServer();
     c.cleanups.push(() => server.close());
     return expectError(await envBuild(c, ["-r", "six", "--index-url", `${server.url}/simple`], { VENVFLOW_BUILD_TIMEOUT: "5" }), ["127.0.0.1"]);
+  },
+});
+add({
+  id: "build-killed-password",
+  defect: "9.7",
+  title: "kill -9 of a build against an index (with a password) that never answers; then env gc",
+  secrets: ["Pr0bePw7"],
+  killsHard: true,
+  run: async (c) => {
+    const server = await silentServer();
+    c.cleanups.push(() => server.close());
+    const url = `${server.url.replace("http://", "http://deploy:Pr0bePw7@")}/simple`;
+    const build = c.start(["env", "build", "--python", PYTHON, "-r", "six", "--index-url", url, "--installer", "pip"]);
+    await sleep(4000);
+    // While it runs, no process venvflow started may hold the password in its argv (any local user can read argv);
+    // the command the probe typed has it, as a user's own command line would.
+    const exposed = readdirSync("/proc").filter((e) => {
+      const argv = /^\d+$/.test(e) ? (readFileSyncSafe(`/proc/${e}/cmdline`) ?? "") : "";
+      return argv.includes("Pr0bePw7") && !argv.includes(MAIN);
+    });
+    killAll(caseProcesses(c.dir));
+    await build.done;
+    const gc = await c.cli(["env", "gc"]);
+    if (exposed.length > 0) return wrong(`the password was on the argv of ${exposed.join(",")}`);
+    return gc.code === 0 ? clear("no password on any argv; gc cleared what the killed build left") : wrong(`env gc failed: ${firstLine(gc.stderr)}`);
   },
 });
 const mirrorCase = (k: Case): void =>
