@@ -3,8 +3,9 @@
  * running when its engine process hangs or is stopped (SIGSTOP, a frozen cgroup, Ctrl-Z), and kills the engine
  * process's task processes once its heartbeats stop — before any sweeper can retry those tries elsewhere.
  *
- * `node fence-watchdog.js <dir> <engine pid>`. In <dir>: `lease-*` files ("<monotonic ms> <limit ms> <monotonic ms>", renewed by
- * each heartbeat thread at the start of every round that succeeded), `groups/<pid>` (live process groups).
+ * `node fence-watchdog.js <dir> <engine pid>`. In <dir>: `lease-*` files ("<monotonic ms> <limit ms> <monotonic ms>",
+ * renewed by each heartbeat thread with the start of every round that succeeded), `groups/<pid>` (live process
+ * groups).
  * A lease older than its limit, or the engine process gone (its stdin pipe closed), fences: every registered group
  * and every process descending from a group's leader gets SIGKILL; `fenced` gets a JSON line; stderr says so.
  * Self-contained (node: modules only): it must start fast and must not load the engine.
