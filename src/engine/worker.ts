@@ -478,14 +478,13 @@ export class Worker {
 
     const fenced = inv.state === "failed" ? fencedSince(io.startedAt) : null;
     if (fenced) {
-      inv = {
-        ...inv,
-        error: toTaskError(
-          new VenvflowError("task_fenced", `this worker's process ${fenced.reason}, so the fence killed the try's processes before another worker could retry it`, {
-            fix: "find out why the worker hung (stopped, swapping, a frozen container); the try is retried where retries remain",
-          }),
-        ),
+      const error: TaskError = {
+        type: "VenvflowError",
+        code: "task_fenced",
+        message: `this worker's process ${fenced.reason}, so the fence killed the try's processes before another worker could retry it`,
+        fix: "find out why the worker hung (stopped, swapping, a frozen container); the try is retried where retries remain",
       };
+      inv = { ...inv, error };
     }
     if (signal.aborted && !isCancellation(signal.reason)) {
       // Someone else already settled this try (run timeout, sweeper); its outcome is not ours to record.

@@ -133,3 +133,38 @@ describe.each(BACKENDS)("a hung worker on %s", (backend) => {
     }
   }, 120_000);
 });
+
+describe("a worker stopped past its fence but not long enough to be swept", () => {
+  const stores = useStores("sqlite");
+
+  it("finds its tries killed by the fence when it resumes, records them as fenced and retries them", async () => {
+    const url = await stores.newUrl();
+    const recordsFile = path.join(stores.home, "records-fenced.txt");
+    writeFileSync(recordsFile, "");
+    const store = await openStore(url, { home: stores.home });
+    const worker = startWorker(url, stores.home, recordsFile);
+    try {
+      const dag = fenceDag(anyPython, recordsFile);
+      const run = await triggerRun(store, dag);
+      await worker.ready;
+      await waitFor("every task's first try to run", () => TASKS.every((t) => records(recordsFile).some((r) => r.task === t && r.what === "tick")), 30_000);
+      // The fence acts 2.1 s after the last heartbeat; the lock (3 s) is not stale yet when the worker resumes.
+      worker.child.kill("SIGSTOP");
+      await sleep(2500);
+      worker.child.kill("SIGCONT");
+      expect(await worker.exited).toBe(0);
+      const summary = await summarizeRun(store, dag.dagId, run.run_id, dag);
+      expect(summary.state).toBe("success");
+      for (const task of TASKS) {
+        const tries = await taskTries(store.db, "fence", run.run_id, task);
+        expect(tries.map((x) => x.state)).toEqual(["up_for_retry", "success"]);
+        expect(JSON.parse(tries[0]!.error!)).toMatchObject({ code: "task_fenced", message: expect.stringContaining("stopped heartbeating") });
+      }
+      expect(worker.stderr()).toContain("venvflow fence: engine process");
+    } finally {
+      worker.child.kill("SIGCONT");
+      worker.child.kill("SIGKILL");
+      await store.close();
+    }
+  }, 120_000);
+});
