@@ -104,7 +104,7 @@ async function handoffLatency(url: string, home: string, runs: number): Promise<
       const latencies: number[] = [];
       for (const ti of ups.sort((a, b) => a.run_id.localeCompare(b.run_id))) {
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 200));
-        await heartbeat(store, "bench:elsewhere", ups.map((u) => u.id));
+        await heartbeat(store, "bench:elsewhere", ups.map((u) => ({ id: u.id, tryNumber: u.try_number })));
         await endTries(store, d, [{ ti, state: "success", xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() }]);
         const ended = performance.timeOrigin + performance.now();
         while ((await getRun(store.db, d.dagId, ti.run_id))?.state !== "success") await new Promise((resolve) => setTimeout(resolve, 2));

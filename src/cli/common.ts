@@ -2,6 +2,7 @@
 import { styleText } from "node:util";
 import type { TaskError } from "../dag/model.ts";
 import { VenvflowError, formatError } from "../util/errors.ts";
+import { redactUrl } from "../util/secrets.ts";
 
 type Style = "red" | "green" | "yellow" | "cyan" | "gray" | "bold" | "dim";
 
@@ -31,11 +32,13 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       await fn(...args);
     } catch (error) {
       const json = args.some((a) => typeof a === "object" && a !== null && (a as { json?: unknown }).json === true);
+      // The last line of defence: an argument echoed in an error (a URL given where a path was expected) may carry
+      // credentials that no layer below knew to mask.
       if (error instanceof VenvflowError) {
-        if (json) process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
-        else process.stderr.write(`${paint(process.stderr)("red", "error:")} ${formatError(error)}\n`);
+        if (json) process.stdout.write(`${redactUrl(JSON.stringify({ error: error.toJSON() }, null, 2))}\n`);
+        else process.stderr.write(`${paint(process.stderr)("red", "error:")} ${redactUrl(formatError(error))}\n`);
       } else {
-        process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+        process.stderr.write(`error: ${redactUrl(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
       }
       process.exitCode = 1;
     }

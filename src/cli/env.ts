@@ -7,6 +7,7 @@ import { canonicalizeName } from "../env/pep/index.ts";
 import type { BuildProgress, EnvSpecInput, Environment, Installer } from "../env/types.ts";
 import { durationToMs } from "../util/duration.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { sweepDeadOwners } from "../util/scratch.ts";
 import { existsSync } from "node:fs";
 import { action, applyFrozen, FROZEN_HELP, ago, collect, formatBytes, parseSize, printJson, table } from "./common.ts";
 import { environmentRequirements, environmentUsers } from "./usage.ts";
@@ -220,12 +221,19 @@ export function registerEnvCommands(program: Command): void {
           ...(opts.maxSize ? { maxTotalBytes: parseSize(opts.maxSize) } : {}),
           dryRun: opts.dryRun,
         });
+        // What killed processes left in the temp directory (a task's arguments, a fence): their owner pid is dead.
+        const clearedTemp = sweepDeadOwners({ dryRun: opts.dryRun });
         // A dry run removed nothing: say so in the JSON too.
-        if (opts.json) return printJson(opts.dryRun ? { ...Object.fromEntries(Object.entries(result).filter(([k]) => k !== "removed")), dryRun: true, wouldRemove: result.removed } : result);
+        if (opts.json) {
+          return printJson(
+            opts.dryRun ? { ...Object.fromEntries(Object.entries(result).filter(([k]) => k !== "removed")), clearedTemp, dryRun: true, wouldRemove: result.removed } : { ...result, clearedTemp },
+          );
+        }
         const verb = opts.dryRun ? "would remove" : "removed";
         for (const r of result.removed) process.stdout.write(`${verb} ${r.key.slice(0, 12)}  ${formatBytes(r.sizeBytes)}  (${r.reason})\n`);
         for (const k of result.kept) process.stdout.write(`kept ${k.key.slice(0, 12)}  (${k.reason})\n`);
         for (const c of result.cleared) process.stdout.write(`cleared crashed build ${c.slice(0, 12)}\n`);
+        for (const t of clearedTemp) process.stdout.write(`${opts.dryRun ? "would clear" : "cleared"} ${t} (its process is gone)\n`);
         for (const w of result.wheels.removed) process.stdout.write(`${verb} wheel ${w.filename}  ${formatBytes(w.sizeBytes)}  (no environment links it)\n`);
         if (result.wheels.removed.length) process.stdout.write(`wheel cache: ${formatBytes(result.wheels.freedBytes)} ${opts.dryRun ? "would be " : ""}freed, ${result.wheels.kept} wheels kept\n`);
         process.stdout.write(`total ${formatBytes(result.totalBytesBefore)} → ${formatBytes(result.totalBytesAfter)}\n`);

@@ -75,7 +75,7 @@ export function registerRunCommand(program: Command): void {
             onEvent,
             signal: cancel.signal,
             ...(logicalDate ? { logicalDate } : {}),
-            ...(opts.runId ? { runId: opts.runId } : {}),
+            ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
           });
           if (opts.json) printJson(runJson(summary));
           else {

@@ -313,6 +313,7 @@ export async function loadDags(pathOrDir = "dags", options: LoadOptions = {}): P
           file,
           code: "duplicate_dag_id",
           message: `${displayPath(file)}: DAG "${definition.dagId}" is already defined in ${displayPath(first)}`,
+          fix: "give each DAG its own dagId (rename one of them), or remove the copy",
         });
         continue;
       }

@@ -59,7 +59,7 @@ const pythonVirtualenv = z.strictObject({
 const externalPython = z.strictObject({
   ...commonTaskShape,
   ...callableShape,
-  python: z.string().refine((p) => path.isAbsolute(p), { message: "must be an absolute path to an existing interpreter" }),
+  python: z.string().refine((p) => path.isAbsolute(p), { error: (issue) => `must be an absolute path to an existing interpreter, got ${JSON.stringify(issue.input)}` }),
 });
 
 const functionTask = z.strictObject({ ...commonTaskShape, pythonCallable: tsFunction, opArgs: z.array(z.unknown()).optional() });

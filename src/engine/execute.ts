@@ -83,7 +83,9 @@ export async function invokeTask(input: InvokeInput): Promise<Invocation> {
       ? null
       : setTimeout(() => {
           timedOut = true;
-          controller.abort(new VenvflowError("execution_timeout", `task "${task.taskId}" exceeded its executionTimeout of ${task.executionTimeoutMs} ms`));
+          controller.abort(
+            new VenvflowError("execution_timeout", `task "${task.taskId}" exceeded its executionTimeout of ${task.executionTimeoutMs} ms`, { fix: "raise executionTimeout, or make the task faster" }),
+          );
         }, task.executionTimeoutMs);
   const onOuterAbort = (): void => controller.abort(input.signal?.reason);
   if (input.signal?.aborted) onOuterAbort();

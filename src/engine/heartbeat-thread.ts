@@ -6,32 +6,47 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { openStore } from "../store/index.ts";
-import { heartbeat } from "./heartbeat.ts";
+import { monotonicMs, renewLease, type Lease } from "./fence.ts";
+import { heartbeat, type HeldTry } from "./heartbeat.ts";
 
 export interface HeartbeatThreadData {
   /** The store's URL or file, unredacted (it connects with it; it never prints it). */
   target: string;
   workerId: string;
   intervalMs: number;
+  /** The lease this thread renews for the fence (fence.ts). */
+  lease?: Lease;
 }
 
-export type ToHeartbeater = { type: "ids"; ids: string[] } | { type: "stop" };
-export type FromHeartbeater = { type: "ready" } | { type: "lost"; ids: string[] } | { type: "error"; message: string; code?: string; fix?: string };
+export type ToHeartbeater = { type: "tries"; tries: HeldTry[] } | { type: "stop" };
+export type FromHeartbeater = { type: "ready" } | { type: "lost"; tries: HeldTry[] } | { type: "error"; message: string; code?: string; fix?: string };
 
-const { target, workerId, intervalMs } = workerData as HeartbeatThreadData;
+const { target, workerId, intervalMs, lease } = workerData as HeartbeatThreadData;
 const port = parentPort!;
 const store = await openStore(target, { migrate: false, poolSize: 1 });
-let ids: string[] = [];
+let tries: HeldTry[] = [];
+/** The lease is the start of the last round that succeeded: never younger than a lock that round refreshed. */
+const renew = (at: number): void => {
+  try {
+    if (lease) renewLease(lease, at);
+  } catch {
+    // a full or read-only temp directory: the lease ages, and the fence acts as if this thread hung
+  }
+};
+renew(monotonicMs());
 let beating: Promise<void> | null = null;
 let stopped = false;
 const beat = (): Promise<void> => (beating ??= beatOnce().finally(() => (beating = null)));
 const beatOnce = async (): Promise<void> => {
-  if (stopped || ids.length === 0) return;
-  const sent = ids;
+  if (stopped) return;
+  const startedAt = monotonicMs();
+  const sent = tries;
+  if (sent.length === 0) return renew(startedAt);
   try {
     const held = await heartbeat(store, workerId, sent);
-    const lost = sent.filter((id) => !held.has(id));
-    if (lost.length > 0) port.postMessage({ type: "lost", ids: lost } satisfies FromHeartbeater);
+    renew(startedAt);
+    const lost = sent.filter((t) => !held.has(t.id));
+    if (lost.length > 0) port.postMessage({ type: "lost", tries: lost } satisfies FromHeartbeater);
   } catch (error) {
     if (stopped) return;
     const e = error as { message?: string; code?: unknown; fix?: unknown };
@@ -40,7 +55,7 @@ const beatOnce = async (): Promise<void> => {
 };
 const timer = setInterval(() => void beat(), intervalMs);
 port.on("message", (message: ToHeartbeater) => {
-  if (message.type === "ids") ids = message.ids;
+  if (message.type === "tries") tries = message.tries;
   else {
     // The beat in flight finishes first: closing under it would report a closed connection as a failure.
     stopped = true;

@@ -1,14 +1,22 @@
 import type { Store } from "../store/index.ts";
 import { chunks } from "../util/chunks.ts";
 
+/** A try this worker runs: its task instance and its try number (the claim's identity). */
+export interface HeldTry {
+  id: string;
+  tryNumber: number;
+}
+
 /**
- * Refreshes the locks this worker holds (database time); returns the ids it still holds. The rows are locked in
- * id order, the order a batch of ending tries takes them in (`endTries`): measured on PostgreSQL, an unordered
- * heartbeat deadlocked with a batch ending the same rows.
+ * Refreshes the locks this worker holds (database time); returns the ids of the tries it still holds. A row of this
+ * worker's with another try number is not the try it asks about (swept while this worker hung, then claimed again):
+ * that try is lost. The rows are locked in id order, the order a batch of ending tries takes them in (`endTries`):
+ * measured on PostgreSQL, an unordered heartbeat deadlocked with a batch ending the same rows.
  */
-export async function heartbeat(store: Store, workerId: string, ids: readonly string[]): Promise<Set<string>> {
+export async function heartbeat(store: Store, workerId: string, tries: readonly HeldTry[]): Promise<Set<string>> {
   const held = new Set<string>();
-  for (const part of chunks([...ids].sort())) {
+  const wanted = new Map(tries.map((t) => [t.id, t.tryNumber]));
+  for (const part of chunks([...wanted.keys()].sort())) {
     const rows = await store.db
       .with(
         (w) => w("mine").materialized(),
@@ -17,9 +25,9 @@ export async function heartbeat(store: Store, workerId: string, ids: readonly st
       .updateTable("task_instance")
       .set({ locked_at: store.adapter.nowSql })
       .where("id", "in", (eb) => eb.selectFrom("mine").select("mine.id"))
-      .returning("id")
+      .returning(["id", "try_number"])
       .execute();
-    for (const r of rows) held.add(r.id);
+    for (const r of rows) if (wanted.get(r.id) === r.try_number) held.add(r.id);
   }
   return held;
 }

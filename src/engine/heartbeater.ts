@@ -5,12 +5,13 @@
 import { Worker as Thread } from "node:worker_threads";
 import type { Store } from "../store/index.ts";
 import { VenvflowError, isErrorCode } from "../util/errors.ts";
-import { heartbeat } from "./heartbeat.ts";
+import type { Lease } from "./fence.ts";
+import { heartbeat, type HeldTry } from "./heartbeat.ts";
 import type { FromHeartbeater, HeartbeatThreadData, ToHeartbeater } from "./heartbeat-thread.ts";
 
 export interface Heartbeater {
-  /** The task instances this worker is running now. */
-  setIds(ids: readonly string[]): void;
+  /** The tries this worker is running now. */
+  setTries(tries: readonly HeldTry[]): void;
   stop(): Promise<void>;
 }
 
@@ -18,19 +19,26 @@ export interface HeartbeaterOptions {
   store: Store;
   workerId: string;
   intervalMs: number;
-  /** Ids whose lock this worker no longer holds (swept, or the run timed out). */
-  onLost(ids: string[]): void;
+  /** The fence's lease the heartbeat thread renews (fence.ts); none for an in-memory store (no other process). */
+  lease?: Lease;
+  /** Tries whose lock this worker no longer holds (swept, or the run timed out). */
+  onLost(tries: HeldTry[]): void;
   onError(error: unknown): void;
 }
 
 // From src/ under tsx or vitest the thread is the .ts file (Node strips its types); from dist/, the .js one.
 const THREAD = new URL(`./heartbeat-thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
 
+/** False for an in-memory SQLite store: no other connection can open it, so it heartbeats in the loop. */
+export function heartbeatsOnThread(store: Store): boolean {
+  return !/(^|:)(:memory:)$/.test(store.target);
+}
+
 export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartbeater> {
-  if (/(^|:)(:memory:)$/.test(opts.store.target)) return inLoop(opts);
+  if (!heartbeatsOnThread(opts.store)) return inLoop(opts);
   // Not the parent's loaders (tsx) where Node strips the thread's types itself: starting it through tsx took
   // ~0.3 s of CPU more — measured, a quarter of a 1,000-task chain's CPU on the 2-core dev machine.
-  const thread = new Thread(THREAD, { execArgv: process.features.typescript ? [] : process.execArgv, workerData: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs } satisfies HeartbeatThreadData });
+  const thread = new Thread(THREAD, { execArgv: process.features.typescript ? [] : process.execArgv, workerData: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs, ...(opts.lease ? { lease: opts.lease } : {}) } satisfies HeartbeatThreadData });
   thread.unref();
   await new Promise<void>((resolve, reject) => {
     thread.once("error", reject);
@@ -42,29 +50,30 @@ export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartb
   });
   thread.on("message", (message: FromHeartbeater) => {
     if (stopping) return;
-    if (message.type === "lost") opts.onLost(message.ids);
+    if (message.type === "lost") opts.onLost(message.tries);
     else if (message.type === "error") opts.onError(new VenvflowError(message.code !== undefined && isErrorCode(message.code) ? message.code : "heartbeat_failed", `heartbeat failed: ${message.message}`, message.fix ? { fix: message.fix } : {}));
   });
   const send = (message: ToHeartbeater): void => thread.postMessage(message);
   // The running set changes twice per try, and a message cost a quarter-millisecond (measured with no-op tasks).
   // A new try is sent at once (it may block the loop right after its claim); ended ones at most every 50 ms — a
   // finished try reported "lost" is no longer running, and aborting it does nothing.
+  const keyOf = (t: HeldTry): string => `${t.id}#${t.tryNumber}`;
   let sent = new Set<string>();
-  let latest: readonly string[] | null = null;
+  let latest: readonly HeldTry[] | null = null;
   let timer: NodeJS.Timeout | null = null;
   const flush = (): void => {
     if (timer) clearTimeout(timer);
     timer = null;
     if (latest) {
-      send({ type: "ids", ids: [...latest] });
-      sent = new Set(latest);
+      send({ type: "tries", tries: [...latest] });
+      sent = new Set(latest.map(keyOf));
     }
     latest = null;
   };
   return {
-    setIds: (ids) => {
-      latest = ids;
-      if (ids.some((id) => !sent.has(id))) flush();
+    setTries: (tries) => {
+      latest = tries;
+      if (tries.some((t) => !sent.has(keyOf(t)))) flush();
       else timer ??= setTimeout(flush, 50);
     },
     stop: async () => {
@@ -79,20 +88,20 @@ export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartb
 }
 
 function inLoop(opts: HeartbeaterOptions): Heartbeater {
-  let ids: readonly string[] = [];
+  let tries: readonly HeldTry[] = [];
   const timer = setInterval(() => {
-    const sent = ids;
+    const sent = tries;
     heartbeat(opts.store, opts.workerId, sent).then(
       (held) => {
-        const lost = sent.filter((id) => !held.has(id));
+        const lost = sent.filter((t) => !held.has(t.id));
         if (lost.length > 0) opts.onLost(lost);
       },
       (error: unknown) => opts.onError(error),
     );
   }, opts.intervalMs);
   return {
-    setIds: (next) => {
-      ids = [...next];
+    setTries: (next) => {
+      tries = [...next];
     },
     stop: async () => clearInterval(timer),
   };

@@ -184,6 +184,8 @@ interface EndTry {
   state: "success" | "failed" | "skipped" | "up_for_retry" | "queued";
   error?: TaskError | null;
   nextRetryAt?: string | null;
+  /** The sweeper's guard: only while the lock is still older than this (its worker may have resumed since). */
+  lockedBefore?: string;
 }
 
 /** The try's row in task_try. */
@@ -241,6 +243,7 @@ async function endTry(trx: Db, ti: TaskInstanceRow, end: EndTry, at: string): Pr
     .where("state", "=", "running")
     .where("try_number", "=", ti.try_number)
     .$if(ti.locked_by !== null, (q) => q.where("locked_by", "=", ti.locked_by))
+    .$if(end.lockedBefore !== undefined, (q) => q.where("locked_at", "<", end.lockedBefore as string))
     .executeTakeFirst();
   if (r.numUpdatedRows === 0n) return false;
   await trx.insertInto("task_try").values(tryRecord(ti, end, at, durationMs, error)).execute();
@@ -489,7 +492,7 @@ export async function requeueLostTasks(store: Store, dags: readonly DagDefinitio
       byId.get(ti.dag_id)!,
       ti,
       async (trx, at) => {
-        if (!(await endTry(trx, ti, { state, error }, at))) return null;
+        if (!(await endTry(trx, ti, { state, error, lockedBefore: cutoff }, at))) return null;
         return state === "failed" ? [{ row: ti, state }] : [];
       },
       state === "queued",

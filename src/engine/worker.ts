@@ -17,6 +17,8 @@ import type { Store } from "../store/index.ts";
 import type { DagRunRow, TaskInstanceRow, TaskState } from "../store/schema.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { venvflowHome } from "../util/home.ts";
+import { groupOwner, killGroupsOf } from "../util/process.ts";
+import { sweepDeadOwners } from "../util/scratch.ts";
 import { Redactor } from "../util/secrets.ts";
 import { nextScheduledInterval } from "./dates.ts";
 import { invokeTask, taskRedactor, toTaskError } from "./execute.ts";
@@ -25,7 +27,9 @@ import { getRun, loadXComs } from "./queries.ts";
 import { retryDelayMs } from "./retry.ts";
 import { lastScheduledIntervalEnd, scheduleDag } from "./scheduler.ts";
 import { pausedDagIds } from "./serialized-dags.ts";
-import { startHeartbeater, type Heartbeater } from "./heartbeater.ts";
+import { fencedSince, joinFence, monotonicMs } from "./fence.ts";
+import { heartbeat, type HeldTry } from "./heartbeat.ts";
+import { heartbeatsOnThread, startHeartbeater, type Heartbeater } from "./heartbeater.ts";
 import { LazyTryLog } from "./try-log.ts";
 import { claimTasks, endTries, failTask, requeueLostTasks, type ClaimOptions, type Transition, type TryEnd } from "./transitions.ts";
 import type { EngineEvent } from "./types.ts";
@@ -60,8 +64,20 @@ export interface WorkerOptions {
 }
 
 interface Running {
+  tryNumber: number;
+  /** Names the try's process groups (src/util/process.ts `groupOwner`). */
+  owner: string;
+  /** Monotonic ms when the try started (to tell whether the fence acted during it). */
+  startedAt: number;
+  /**
+   * The heartbeat thread learned of the try later than a heartbeat after its claim (this process did not run in
+   * between): its lock may have been swept before it was ever refreshed, so it is checked before the try starts.
+   */
+  lateStart: boolean;
   controller: AbortController;
   done: Promise<void>;
+  /** Appends a system line to the try's log (set once the try's log is open). */
+  log?: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void;
 }
 
 export class Worker {
@@ -78,7 +94,7 @@ export class Worker {
   private readonly prewarm: boolean;
   private readonly hostname = os.hostname();
   private readonly running = new Map<string, Running>();
-  private heartbeater: Heartbeater = { setIds: () => {}, stop: async () => {} };
+  private heartbeater: Heartbeater = { setTries: () => {}, stop: async () => {} };
   private readonly xcomCache = new XComCache();
   private readonly flushing = new Set<string>();
   /** Slots promised to claims in flight. */
@@ -136,18 +152,26 @@ export class Worker {
 
   /** Works until `stop()`, or until `until()` answers true; waits for its running tries before returning. */
   async run(opts: { until?: () => Promise<boolean> } = {}): Promise<void> {
-    this.heartbeater = await startHeartbeater({
-      store: this.store,
-      workerId: this.id,
-      intervalMs: this.heartbeatIntervalMs,
-      onLost: (ids) => {
-        for (const id of ids) this.abort(id, "the task instance was changed elsewhere (run timeout, or its lock was swept)");
-      },
-      onError: (error) => {
-        this.failure ??= error;
-        this.wake();
-      },
-    });
+    // What killed venvflow processes left in the temp directory (their call directories, fences) goes first.
+    sweepDeadOwners();
+    // Another process can sweep this worker's tries only when it has a thread to heartbeat them from (fence.ts).
+    const fence = heartbeatsOnThread(this.store) ? joinFence(this.lockTimeoutMs) : null;
+    try {
+      this.heartbeater = await startHeartbeater({
+        store: this.store,
+        workerId: this.id,
+        intervalMs: this.heartbeatIntervalMs,
+        ...(fence ? { lease: fence.lease } : {}),
+        onLost: (tries) => tries.forEach((t) => this.lost(t)),
+        onError: (error) => {
+          this.failure ??= error;
+          this.wake();
+        },
+      });
+    } catch (error) {
+      fence?.leave();
+      throw error;
+    }
     const stopWatching = await this.store.watch((topic) => this.onTopic(topic));
     const prewarming = new AbortController();
     const prewarmed = this.prewarm ? prewarmDags(this.dags.values(), this.home, prewarming.signal) : Promise.resolve();
@@ -174,6 +198,7 @@ export class Worker {
       await prewarmed;
       await stopWatching();
       await this.heartbeater.stop();
+      fence?.leave();
     }
     if (this.failure) throw this.failure;
   }
@@ -221,19 +246,19 @@ export class Worker {
    * A claim for the free slots (plus `ending`, tries about to end) of the unpaused DAGs, its slots reserved until
    * `started`, as claims may run concurrently (the loop's, and each DAG's batch of ending tries); null: no slot.
    */
-  private claimOptions(ending: number): ClaimOptions | null {
+  private claimOptions(ending: number): (ClaimOptions & { startedAt: number }) | null {
     const free = this.slots - this.running.size - this.reserved + ending;
     const dagIds = [...this.dags.keys()].filter((id) => !this.paused.has(id));
     if (free <= 0 || dagIds.length === 0 || this.stopping) return null;
     this.reserved += free;
-    return { workerId: this.id, hostname: this.hostname, dagIds, limit: free, logsRoot: path.resolve(this.home, "logs") };
+    return { workerId: this.id, hostname: this.hostname, dagIds, limit: free, logsRoot: path.resolve(this.home, "logs"), startedAt: monotonicMs() };
   }
 
   /** Starts what a claim returned (and frees its reservation); one that got all it asked for may have left more. */
-  private started(claim: ClaimOptions, claimed: readonly TaskInstanceRow[]): void {
+  private started(claim: ClaimOptions & { startedAt: number }, claimed: readonly TaskInstanceRow[]): void {
     this.reserved -= claim.limit;
     if (claimed.length >= claim.limit) this.claimWanted = true;
-    for (const ti of claimed) this.start(ti);
+    for (const ti of claimed) this.start(ti, claim.startedAt);
   }
 
   /**
@@ -308,6 +333,21 @@ export class Worker {
     this.running.get(id)?.controller.abort(new VenvflowError("task_aborted", reason));
   }
 
+  /**
+   * A try this worker runs is no longer its own (swept while this worker did not heartbeat — it hung or was stopped
+   * — or its run timed out): its processes are foreign now and are killed at once, without the grace a cancel gets,
+   * since its retry may already run elsewhere. Its outcome is discarded (the store rejects it anyway: a try ends
+   * only where its worker and try number still hold).
+   */
+  private lost(t: HeldTry): void {
+    const running = this.running.get(t.id);
+    if (!running || running.tryNumber !== t.tryNumber) return;
+    const killed = killGroupsOf(running.owner);
+    const reason = `try ${t.tryNumber} is no longer this worker's (its lock was swept while this worker did not heartbeat, or its run timed out)`;
+    running.log?.(`${reason}; ${killed.length > 0 ? `killed its process groups ${killed.join(", ")}` : "it has no process left"}`, "WARNING");
+    running.controller.abort(new VenvflowError("task_aborted", reason));
+  }
+
   private async sweep(): Promise<void> {
     this.lastSweep = Date.now();
     for (const { ti, state, events } of await requeueLostTasks(this.store, [...this.dags.values()], this.lockTimeoutMs)) {
@@ -371,22 +411,38 @@ export class Worker {
     return task ? taskRedactor(task) : new Redactor();
   }
 
-  private start(ti: TaskInstanceRow): void {
+  private start(ti: TaskInstanceRow, claimStartedAt: number): void {
     const controller = new AbortController();
-    const done = this.execute(ti, controller.signal)
+    const now = monotonicMs();
+    const running: Running = {
+      tryNumber: ti.try_number,
+      owner: `${this.id}|${ti.id}|${ti.try_number}`,
+      startedAt: now,
+      lateStart: now - claimStartedAt > this.heartbeatIntervalMs,
+      controller,
+      done: Promise.resolve(),
+    };
+    running.done = groupOwner
+      .run(running.owner, () => this.execute(ti, running))
       .catch((error: unknown) => {
         this.failure ??= error;
       })
       .finally(() => {
-        this.running.delete(ti.id);
-        this.heartbeater.setIds([...this.running.keys()]);
+        // A try swept while this worker hung may end after the same task's next try started here.
+        if (this.running.get(ti.id) === running) this.running.delete(ti.id);
+        this.heartbeater.setTries(this.heldTries());
         this.wake();
       });
-    this.running.set(ti.id, { controller, done });
-    this.heartbeater.setIds([...this.running.keys()]);
+    this.running.set(ti.id, running);
+    this.heartbeater.setTries(this.heldTries());
   }
 
-  private async execute(ti: TaskInstanceRow, signal: AbortSignal): Promise<void> {
+  private heldTries(): HeldTry[] {
+    return [...this.running].map(([id, r]) => ({ id, tryNumber: r.tryNumber }));
+  }
+
+  private async execute(ti: TaskInstanceRow, running: Running): Promise<void> {
+    const signal = running.controller.signal;
     const dag = this.dags.get(ti.dag_id) as DagDefinition;
     const logPath = ti.log_path as string;
     const base = { dagId: ti.dag_id, runId: ti.run_id, taskId: ti.task_id, ...mapIndexOf(ti), tryNumber: ti.try_number };
@@ -400,8 +456,9 @@ export class Worker {
       if (shared) shared.system(msg, level);
       else onLog(appendLogLine(logPath, "system", msg, level, redactor, path.join(this.home, "logs")));
     };
+    running.log = log;
     try {
-      await this.runTry(ti, dag, signal, { base, log, onLog, shared, redactor });
+      await this.runTry(ti, dag, signal, { base, log, onLog, shared, redactor, startedAt: running.startedAt, lateStart: running.lateStart });
     } finally {
       await shared?.close();
     }
@@ -411,7 +468,15 @@ export class Worker {
     ti: TaskInstanceRow,
     dag: DagDefinition,
     signal: AbortSignal,
-    io: { base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number }; log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void; onLog: (line: LogLine) => void; shared: LazyTryLog | null; redactor: Redactor },
+    io: {
+      base: { dagId: string; runId: string; taskId: string; mapIndex?: number; tryNumber: number };
+      log: (msg: string, level?: "INFO" | "WARNING" | "ERROR") => void;
+      onLog: (line: LogLine) => void;
+      shared: LazyTryLog | null;
+      redactor: Redactor;
+      startedAt: number;
+      lateStart: boolean;
+    },
   ): Promise<void> {
     const { base, log, onLog, shared, redactor } = io;
     const logPath = ti.log_path as string;
@@ -443,7 +508,12 @@ export class Worker {
     } catch (error) {
       prepareError = toTaskError(error);
     }
-    const inv = prepareError
+    // Refreshing the lock here also tells whether it is still this worker's: a swept try is not started at all.
+    if (io.lateStart && !prepareError && !(await heartbeat(this.store, this.id, [{ id: ti.id, tryNumber: ti.try_number }])).has(ti.id)) {
+      log(`Try ${ti.try_number} not started: this worker did not run for a while after claiming it, and its lock was swept meanwhile`, "WARNING");
+      return;
+    }
+    let inv = prepareError
       ? { state: "failed" as const, error: prepareError, returnValue: undefined, xcoms: new Map<string, unknown>(), skipTaskIds: [] }
       : await invokeTask({
           dag,
@@ -463,6 +533,16 @@ export class Worker {
           ...(shared ? { log: shared } : {}),
         });
 
+    const fenced = inv.state === "failed" ? fencedSince(io.startedAt) : null;
+    if (fenced) {
+      const error: TaskError = {
+        type: "VenvflowError",
+        code: "task_fenced",
+        message: `this worker's process ${fenced.reason}, so the fence killed the try's processes before another worker could retry it`,
+        fix: "find out why the worker hung (stopped, swapping, a frozen container); the try is retried where retries remain",
+      };
+      inv = { ...inv, error };
+    }
     if (signal.aborted && !isCancellation(signal.reason)) {
       // Someone else already settled this try (run timeout, sweeper); its outcome is not ours to record.
       log(`Try aborted: ${(signal.reason as Error).message}`, "WARNING");

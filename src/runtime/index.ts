@@ -304,7 +304,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const stoppedError = (): CallableError =>
     timeout.signal.aborted
       ? { type: "VenvflowError", code: "timeout", message: `executionTimeout of ${timeoutMs} ms exceeded; the task's process group was killed`, traceback: "", fix: "raise executionTimeout, or make the callable faster" }
-      : { type: "VenvflowError", code: "aborted", message: "the run was cancelled; the task's process group was killed", traceback: "" };
+      : { type: "VenvflowError", code: "aborted", message: `${signal.reason instanceof Error ? signal.reason.message : "the run was cancelled"}; the task's process group was killed`, traceback: "" };
 
   try {
     log.system(`Running ${describeTarget(target, signature.name)} (serializer ${serializer})`);

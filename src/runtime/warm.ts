@@ -16,14 +16,14 @@
  */
 import { fileURLToPath } from "node:url";
 import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
-import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { DRAIN_AFTER_EXIT_MS, isAlive, killGroup, settleWithin, stopGroup } from "../util/process.ts";
+import { ownedTempPath, sweepDeadOwners } from "../util/scratch.ts";
+import { DRAIN_AFTER_EXIT_MS, killGroup, settleWithin, stopGroup, trackGroup, untrackGroup } from "../util/process.ts";
 import { ResultReader, spawnLauncher, type Attempt, type LaunchOutcome, type Launcher } from "./launcher.ts";
 import type { AttemptLog } from "./logs.ts";
 
@@ -94,6 +94,7 @@ class Zygote {
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.pid = this.child.pid ?? -1;
+    if (this.pid > 0) trackGroup(this.pid, null); // the engine's fence kills it (and so its children) when the host hangs
     this.currentLog = attempt.log;
     this.gone = new Promise<void>((resolve) => (this.markGone = resolve));
     this.child.unref();
@@ -133,6 +134,7 @@ class Zygote {
       }
     });
     const onGone = (why: string): void => {
+      untrackGroup(this.pid);
       this.deathReason ??= why;
       this.retired = true;
       failReady(new Error(this.deathReason));
@@ -368,6 +370,7 @@ export class WarmPool implements Launcher {
 
   private async follow(started: Started, attempt: Attempt, zygote: Zygote): Promise<LaunchOutcome> {
     zygote.running++;
+    trackGroup(started.pid); // the engine's fence may kill it from elsewhere (src/engine/fence.ts)
     const streams = this.streamsOf(started.streams);
     const reports = this.attach(streams, started.streams, attempt);
     let stopped = false;
@@ -389,6 +392,7 @@ export class WarmPool implements Launcher {
       return { exitCode: exit.code, signal: exit.signal, stopped, report: reports.results.report };
     } finally {
       cancelKill();
+      untrackGroup(started.pid);
       attempt.signal.removeEventListener("abort", stop);
       this.children.delete(started.streams);
       zygote.running--;
@@ -479,8 +483,8 @@ export class WarmPool implements Launcher {
 
   private listen(): Promise<string> {
     this.listening ??= new Promise<string>((resolve, reject) => {
-      sweepStaleSockets();
-      const socketPath = path.join(os.tmpdir(), `${SOCKET_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}.sock`);
+      sweepDeadOwners(); // sockets (and scratch) of pools whose process died without cleaning up (kill -9)
+      const socketPath = `${ownedTempPath("warm")}.sock`; // named with this pid: swept once this process is gone
       const server = net.createServer((socket) => this.accept(socket));
       server.once("error", reject);
       server.listen(socketPath, () => {
@@ -524,22 +528,7 @@ export class WarmPool implements Launcher {
   }
 }
 
-const SOCKET_PREFIX = "venvflow-warm-";
 
-/**
- * Removes the sockets of pools whose process died without cleaning up (kill -9). Linux's abstract sockets would
- * leave nothing behind, but Node before 22 cannot be connected to on one, so files it is.
- */
-function sweepStaleSockets(): void {
-  try {
-    for (const entry of readdirSync(os.tmpdir())) {
-      const pid = entry.startsWith(SOCKET_PREFIX) && entry.endsWith(".sock") ? Number(entry.slice(SOCKET_PREFIX.length).split("-")[0]) : NaN;
-      if (Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid)) rmSync(path.join(os.tmpdir(), entry), { force: true });
-    }
-  } catch {
-    // an unreadable tmpdir only means nothing is swept
-  }
-}
 
 /** Zygotes are per interpreter and per exact environment variables: a fork inherits what its zygote started with. */
 function zygoteKey(attempt: Pick<Attempt, "python" | "env">): string {

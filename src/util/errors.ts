@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   store: ["invalid_database_url", "store_migration_failed", "store_disk_full", "store_read_only", "store_not_a_database", "store_corrupt", "store_cannot_open", "store_io_error"],
   engine: [
     "invalid_conf", "invalid_logical_date", "invalid_run_id", "invalid_worker_slots", "no_dags", "run_ambiguous",
-    "run_exists", "run_not_found", "task_aborted", "task_cancelled", "xcom_missing", "xcom_ref_undeclared",
+    "run_exists", "run_not_found", "task_aborted", "task_cancelled", "task_fenced", "xcom_missing", "xcom_ref_undeclared",
     "map_index_out_of_range", "invalid_map_item", "map_index_required", "map_index_not_found", "heartbeat_failed",
     "invalid_backfill_range", "backfill_range_too_long", "backfill_without_schedule",
   ],

@@ -4,6 +4,7 @@
  * group, then SIGKILL after a grace period. When the leader exits, whatever it left in its group is killed too, so
  * nothing a task started outlives it.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -59,6 +60,43 @@ export function stopGroup(pid: number, graceMs = KILL_GRACE_MS): () => void {
   return () => clearTimeout(timer);
 }
 
+/**
+ * The live process groups this process started (a task's, an installer's), each with the owner it was started
+ * for: whatever `groupOwner.run(owner, …)` wraps (the engine runs each try in one). The worker kills a try's groups
+ * at once when the try is no longer its own (swept while the worker hung), and its fence (src/engine/fence.ts)
+ * mirrors them to files another process can kill them from.
+ */
+export const groupOwner = new AsyncLocalStorage<string>();
+const liveGroups = new Map<number, string | null>();
+let groupObserver: { added(pid: number): void; removed(pid: number): void } | null = null;
+
+/**
+ * Records `pid` as the leader of a live group (call right after spawning it), of the current owner; `null` for a
+ * group that serves many (a warm interpreter).
+ */
+export function trackGroup(pid: number, owner: string | null = groupOwner.getStore() ?? null): void {
+  liveGroups.set(pid, owner);
+  groupObserver?.added(pid);
+}
+
+/** The group led by `pid` is gone. */
+export function untrackGroup(pid: number): void {
+  if (liveGroups.delete(pid)) groupObserver?.removed(pid);
+}
+
+/** Told of every group tracked from now on (and of those live now); one observer per process. */
+export function observeGroups(observer: { added(pid: number): void; removed(pid: number): void } | null): void {
+  groupObserver = observer;
+  if (observer) for (const pid of liveGroups.keys()) observer.added(pid);
+}
+
+/** SIGKILLs at once every live group started for `owner`; returns their leaders' pids. */
+export function killGroupsOf(owner: string): number[] {
+  const pids = [...liveGroups].filter(([, o]) => o === owner).map(([pid]) => pid);
+  for (const pid of pids) killGroup(pid, "SIGKILL");
+  return pids;
+}
+
 /** Calls `onLine` for every line of `stream`; resolves when it closes. */
 function streamLines(stream: Readable | null | undefined, onLine: (line: string) => void): Promise<void> {
   if (!stream) return Promise.resolve();
@@ -109,6 +147,7 @@ export async function runProcessGroup(options: GroupProcessOptions): Promise<Gro
     detached: true, // own process group: kill(-pid) reaches the child's subprocesses too
     stdio: stdio as ("pipe" | "ignore")[],
   });
+  if (child.pid !== undefined) trackGroup(child.pid);
   if (options.onSpawn) child.once("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
   let stopped = false;
   let timedOut = false;
@@ -146,6 +185,7 @@ export async function runProcessGroup(options: GroupProcessOptions): Promise<Gro
     clearTimeout(timer);
     cancelKill();
     options.signal?.removeEventListener("abort", stop);
+    if (child.pid !== undefined) untrackGroup(child.pid);
   }
 }
 

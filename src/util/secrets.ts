@@ -7,7 +7,8 @@ export const MASK = "***";
 
 // scheme://userinfo@ anywhere in a string (`-e git+https://u:p@host/…`, `--index https://u:p@…`, a URL inside a
 // sentence); userinfo stops at the characters that end an authority, so `https://host/?mail=a@b` is left alone.
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#@\s"']+)@/gi;
+// One slash too: a URL that went through path.resolve (given where a path was expected) keeps its password after "https:/".
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/?)([^/?#@\s"']+)@/gi;
 
 /**
  * Masks the credentials of every URL in `text`: `https://user:pass@host/simple` → `https://user:***@host/simple`;

@@ -175,7 +175,7 @@ describe("operators", () => {
 
     // ExternalPythonOperator takes an existing interpreter: no environment-building options, an absolute path.
     expect(caught(() => dag("t", {}, () => new ExternalPythonOperator({ taskId: "x", python: PY, pythonCallable: "a.py:f", requirements: ["six"] } as never))).message).toMatch(/unknown option "requirements"/);
-    expect(caught(() => dag("t", {}, () => new ExternalPythonOperator({ taskId: "x", python: "python3", pythonCallable: "a.py:f" }))).message).toMatch(/python: must be an absolute path/);
+    expect(caught(() => dag("t", {}, () => new ExternalPythonOperator({ taskId: "x", python: "python3", pythonCallable: "a.py:f" }))).message).toMatch(/python: must be an absolute path to an existing interpreter, got "python3"/);
     expect(caught(() => dag("t", {}, () => new EmptyOperator({ taskId: "no/slash" }))).code).toBe("invalid_task_id");
   });
 

@@ -96,6 +96,7 @@ describe("loadDags", () => {
     expect(syntax).toContain(`${path.join(root, "syntax.ts")}:2:`);
     expect(throws).toMatch(/throws\.ts: TypeError: config missing \(at .*throws\.ts:\d+:\d+\)$/);
     expect(duplicate).toMatch(/DAG "etl" is already defined in .*etl\.ts/);
+    expect(errors.find((e) => e.code === "duplicate_dag_id")?.fix).toContain("rename one of them");
     expect(errors.every((e) => !e.message.includes("venvflow-load"))).toBe(true);
   });
 

@@ -1,8 +1,9 @@
 /** Each transition is guarded by the state it leaves: a loser of a race changes nothing. */
+import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { heartbeat } from "../../src/engine/heartbeat.ts";
 import { claimTasks, createRun, endTries, failTask, requeueLostTasks, retryTask, succeedTask, failRun } from "../../src/engine/transitions.ts";
-import type { Store } from "../../src/store/index.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
 import { Redactor } from "../../src/util/secrets.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 import { makeDag } from "./fixtures/dags.ts";
@@ -30,12 +31,28 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     expect((await requeueLostTasks(store, [DAG], 0)).map((c) => c.state)).toEqual(["queued"]);
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", 1]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     expect((await failTask(store, DAG, ti, { type: "E", message: "late" })).applied).toBe(false);
-    expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set());
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: ti.try_number }])).toEqual(new Set());
     expect(await tiRow(store)).toMatchObject({ state: "queued", locked_by: null, try_number: 1 });
     expect(await store.db.selectFrom("xcom").selectAll().execute()).toEqual([]);
     // The next claim is try 2, by whoever takes it.
     const [again] = await claimTasks(store, { workerId: "w2", hostname: "h", dagIds: ["d"], limit: 1, logsRoot: "/tmp/logs" });
     expect(again).toMatchObject({ try_number: 2, locked_by: "w2", error: null });
+  });
+
+  it("a hung worker's old try is fenced by its try number even when the same worker claimed the task again", async () => {
+    const store = await stores.open();
+    const { ti } = await oneClaimed(store);
+    await new Promise((r) => setTimeout(r, 5));
+    await requeueLostTasks(store, [DAG], 0);
+    const [again] = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["d"], limit: 1, logsRoot: "/tmp/logs" });
+    expect(again).toMatchObject({ try_number: 2, locked_by: "w1" });
+    // The heartbeat of try 1 reports it lost (its row is try 2's); try 2's is held.
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: 1 }])).toEqual(new Set());
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: 2 }])).toEqual(new Set([ti.id]));
+    // Try 1's late completion changes nothing: try 2 is still running.
+    expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", "stale"]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
+    expect(await tiRow(store)).toMatchObject({ state: "running", try_number: 2, locked_by: "w1" });
+    expect(await store.db.selectFrom("xcom").selectAll().execute()).toEqual([]);
   });
 
   it("a try of a timed-out run cannot be retried or succeed", async () => {
@@ -84,11 +101,38 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
   it("only the claiming worker's heartbeat refreshes the lock", async () => {
     const store = await stores.open();
     const { ti } = await oneClaimed(store);
-    expect(await heartbeat(store, "someone_else", [ti.id])).toEqual(new Set());
-    expect(await heartbeat(store, "w1", [ti.id])).toEqual(new Set([ti.id]));
+    expect(await heartbeat(store, "someone_else", [{ id: ti.id, tryNumber: ti.try_number }])).toEqual(new Set());
+    expect(await heartbeat(store, "w1", [{ id: ti.id, tryNumber: ti.try_number }])).toEqual(new Set([ti.id]));
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map([["return_value", { ok: true }]]), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(true);
     expect((await succeedTask(store, DAG, ti, { xcoms: new Map(), skipTaskIds: [], redactor: new Redactor() })).applied).toBe(false);
     const xcom = await store.db.selectFrom("xcom").select(["key", "value"]).execute();
     expect(xcom).toEqual([{ key: "return_value", value: '{"ok":true}' }]);
+  });
+});
+
+describe("the sweeper on sqlite", () => {
+  const stores = useStores("sqlite");
+
+  it("leaves a try whose worker refreshed its lock between the sweep's read and its write", async () => {
+    const url = await stores.newUrl();
+    const setup = await openStore(url, { home: stores.home });
+    await oneClaimed(setup);
+    await new Promise((r) => setTimeout(r, 20));
+    // The worker resumes right after the sweeper read its lock as stale: its heartbeat lands before the sweep writes.
+    const resumed = new BetterSqlite3(url);
+    const sweeper = await openStore(url, {
+      home: stores.home,
+      onQuery: (sql) => {
+        if (sql.includes('"locked_at" <') && sql.startsWith("select")) resumed.prepare("update task_instance set locked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 second')").run();
+      },
+    });
+    try {
+      expect(await requeueLostTasks(sweeper, [DAG], 10)).toEqual([]);
+      expect(await tiRow(setup)).toMatchObject({ state: "running", try_number: 1, locked_by: "w1" });
+    } finally {
+      resumed.close();
+      await sweeper.close();
+      await setup.close();
+    }
   });
 });

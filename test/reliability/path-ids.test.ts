@@ -1,5 +1,5 @@
 /** Issue #9.8: "." and ".." are not ids, and no path built from an id leaves its folder. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { taskLogPath } from "../../src/runtime/logs.ts";
 import { openStore } from "../../src/store/index.ts";
 import { pathInside } from "../../src/util/home.ts";
 import { caught } from "../dag/helpers.ts";
+import { runCli } from "../support/cli.ts";
 import { makeDag } from "../engine/fixtures/dags.ts";
 
 const home = mkdtempSync(path.join(os.tmpdir(), "venvflow-ids-"));
@@ -32,6 +33,14 @@ describe("ids that would name a directory", () => {
     } finally {
       await store.close();
     }
+  });
+
+  it("refuses an empty --run-id on the command line (it used to mean the default)", async () => {
+    const dagFile = path.join(home, "empty-run-id.mts");
+    writeFileSync(dagFile, 'import { dag, EmptyOperator } from "venvflow";\nexport default dag("e", {}, () => { new EmptyOperator({ taskId: "t" }); });\n');
+    const r = await runCli(["run", dagFile, "--run-id", ""], { env: { ...process.env, VENVFLOW_HOME: home } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('run id "" may only contain');
   });
 
   it("never builds a log path outside VENVFLOW_HOME/logs", () => {

@@ -22,6 +22,13 @@ describe("unusable SQLite store files", () => {
     await expect(openStore(file, { home })).rejects.toMatchObject({ code: "store_not_a_database", message: expect.stringContaining(file), fix: expect.stringContaining("VENVFLOW_DATABASE_URL") });
   });
 
+  it("names a store whose folder cannot be made (a file stands in its path), with the fix", async () => {
+    const blocker = path.join(home, "a-file");
+    writeFileSync(blocker, "x");
+    const file = path.join(blocker, "venvflow.db");
+    await expect(openStore(file, { home })).rejects.toMatchObject({ code: "store_cannot_open", message: expect.stringContaining(file), fix: expect.stringContaining("VENVFLOW_HOME") });
+  });
+
   it("names a truncated store as corrupt", async () => {
     const file = path.join(home, "truncated.db");
     const store = await openStore(file, { home });

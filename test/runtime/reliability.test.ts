@@ -3,11 +3,12 @@
  * dies with its host, an early exit is a success with None said out loud, and results JSON cannot carry are explained.
  */
 import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runCallable } from "../../src/runtime/index.ts";
 import type { CallableOptions } from "../../src/runtime/types.ts";
+import { sweepDeadOwners } from "../../src/util/scratch.ts";
 import { gone, LAUNCH_MODES, PYTHON, readLog, removeScratch, scratch, useLaunchMode } from "./helpers.ts";
 
 afterAll(removeScratch);
@@ -91,10 +92,21 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
       const source = `import os, time\ndef f():\n    open(${JSON.stringify(pidFile)}, "w").write(str(os.getpid()))\n    time.sleep(60)\n`;
       await writeFile(script, `import { runCallable } from ${JSON.stringify(runtime)};\nawait runCallable({ pythonCallable: { source: ${JSON.stringify(source)} }, python: ${JSON.stringify(python)}, home: ${JSON.stringify(home)} });\n`);
       const tsx = new URL("../../node_modules/.bin/tsx", import.meta.url).pathname;
-      const host = spawn(tsx, [script], { stdio: "ignore", detached: true, env: { ...process.env } });
+      // Its own temp directory: what the killed host leaves stays out of the machine's /tmp.
+      const tmp = join(dir, `tmp-${mode}`);
+      await mkdir(tmp);
+      const host = spawn(tsx, [script], { stdio: "ignore", detached: true, env: { ...process.env, TMPDIR: tmp } });
       const task = await pidIn(pidFile);
       process.kill(-host.pid!, "SIGKILL");
       expect(await gone(task, 5000)).toBe(true);
+      // Its call directory (named with its pid: tsx's node child's) is left; the sweep that workers and `env gc` run
+      // removes it, and keeps a live process's.
+      const left = (await readdir(tmp)).filter((name) => name.startsWith("venvflow-call-"));
+      expect(left).toHaveLength(1);
+      const live = join(tmp, `venvflow-call-${process.pid}-live`);
+      await mkdir(live);
+      expect(sweepDeadOwners({ dir: tmp })).toContain(join(tmp, left[0]!));
+      expect((await readdir(tmp)).filter((name) => name.startsWith("venvflow-"))).toEqual([`venvflow-call-${process.pid}-live`]);
     }, 30_000);
   });
 

@@ -1,11 +1,11 @@
 /** Airflow's BashOperator: `bash -c command`; the last line of stdout is the return value. */
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import os from "node:os";
+import { rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { BashCommandOptions, TaskOutcome, XComRef } from "../../dag/model.ts";
 import { resolveRefs } from "../../dag/xcom.ts";
 import { VenvflowError } from "../../util/errors.ts";
 import { runProcessGroup } from "../../util/process.ts";
+import { ownedTempDir } from "../../util/scratch.ts";
 import { callFunction } from "./function.ts";
 import type { ExecutionContext, TaskExecutor } from "./types.ts";
 
@@ -88,7 +88,7 @@ export const bashExecutor: TaskExecutor<"bash"> = {
       const command = await commandOf(task.options, ctx);
       let cwd: string;
       if (task.options.cwd === undefined) {
-        cwd = tempDir = await mkdtemp(path.join(os.tmpdir(), "venvflow-bash-"));
+        cwd = tempDir = ownedTempDir("bash");
       } else {
         cwd = path.resolve(path.dirname(ctx.dag.fileloc), task.options.cwd);
         const info = await stat(cwd).catch(() => null);

@@ -140,6 +140,10 @@ export class VenvflowInstaller implements EnvironmentInstaller {
     const failed = (error: VenvflowError): InstallOutcome => ({ result: { exitCode: 1, lines: [error.message] }, lock: null, error });
     const indexes = await this.indexes(request);
     if (typeof indexes === "string") return this.fallback(request, indexes);
+    // pip's hash-checking mode (--hash lines, pip-compile --generate-hashes): pip checks each download against them.
+    if (!request.pylock && (await lines(request.requirementsFile)).some((line) => /(^|\s)--hash[=\s]/.test(line))) {
+      return this.fallback(request, "the requirements pin hashes (--hash), which pip's hash-checking mode verifies");
+    }
     const authenticate = authenticator(indexes);
     let wheels: LockedWheel[];
     try {

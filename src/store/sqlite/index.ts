@@ -64,6 +64,13 @@ const STATEMENT_CACHE_SIZE = 256;
  */
 export function storeError(file: string, error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
+  // Its folder could not be made: a file stands where a folder of the path should be, or no permission.
+  if (code === "EEXIST" || code === "ENOTDIR" || code === "EACCES" || code === "EROFS") {
+    return new VenvflowError("store_cannot_open", `cannot create the folder of the store ${file} (${(error as Error).message})`, {
+      fix: "point VENVFLOW_HOME (or VENVFLOW_DATABASE_URL) at a folder this user can write",
+      cause: error,
+    });
+  }
   if (typeof code !== "string" || !code.startsWith("SQLITE_") || code === "SQLITE_CONSTRAINT" || code.startsWith("SQLITE_CONSTRAINT_")) return error;
   const detail = (error as Error).message;
   const where = file === ":memory:" ? "the in-memory store" : `the store ${file}`;

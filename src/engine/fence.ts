@@ -1,0 +1,193 @@
+/**
+ * Fencing a hung worker's task processes (issue #9). A worker whose process hangs or is stopped (SIGSTOP, a frozen
+ * cgroup, Ctrl-Z) stops heartbeating, so another worker sweeps its tries and retries them — while the task
+ * processes it started (their own process groups, not stopped with it) keep running. The fence kills them first:
+ *
+ * - each heartbeat thread renews a lease file (the monotonic time at the start of its last round that succeeded,
+ *   so the lease is never younger than the lock it refreshed) and gives its limit: `fenceAfterMs`, 70% of the lock
+ *   timeout the sweepers use;
+ * - a watchdog process (fence-watchdog.ts), which a hang of this process does not stop, SIGKILLs every registered
+ *   process group (src/util/process.ts tracks the groups of Bash tasks, spawned runners, warm interpreters and their
+ *   forked children) and every descendant of their leaders once a lease is older than its limit, and when this
+ *   process dies by any death. Nothing else this process started is touched (a test's database server, say).
+ *
+ * A try's lock is at least as old as its worker's lease, and a sweeper takes it only once that lock is
+ * `lockTimeoutMs` old: with the watchdog polling every 100 ms, the fence acts ≥ 0.3 × lockTimeoutMs − 100 ms before
+ * the sweep could (3 s − 0.1 s by default). Linux and macOS alike for registered groups; the descendant walk reads
+ * /proc (Linux). A forked child runs before the host learns its pid, but its warm interpreter is registered and
+ * the child dies with it (PR_SET_PDEATHSIG).
+ *
+ * The watchdog starts with the first process group this process starts while a worker runs (no cost for workers
+ * of in-process tasks only), and one serves every worker of the process.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { observeGroups } from "../util/process.ts";
+import { ownedTempPath } from "../util/scratch.ts";
+
+/** The fence acts when a lease is this share of the sweepers' lock timeout old. */
+const FENCE_SHARE = 0.7;
+
+function fenceAfterMs(lockTimeoutMs: number): number {
+  return Math.floor(lockTimeoutMs * FENCE_SHARE);
+}
+
+/** CLOCK_MONOTONIC in ms: shared by every process on the host, so the watchdog can compare it with its own. */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+// From src/ under tsx or vitest the watchdog is the .ts file (Node strips its types); from dist/, the .js one.
+const WATCHDOG = fileURLToPath(new URL(`./fence-watchdog${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
+
+export interface FenceRecord {
+  /** Monotonic ms when the watchdog fenced. */
+  at: number;
+  reason: string;
+  killed: number[];
+}
+
+/** One heartbeat thread's lease: its file, its limit, and its last renewal (monotonic ms) in shared memory. */
+export interface Lease {
+  file: string;
+  limitMs: number;
+  /** A BigInt64Array(1) over it holds the renewal; the main thread reads it when the fence directory appears. */
+  shared: SharedArrayBuffer;
+}
+
+interface Fence {
+  dir: string;
+  created: boolean;
+  leases: Set<Lease>;
+  watchdog: ChildProcess | null;
+  starts: number;
+}
+
+let fence: Fence | null = null;
+
+/**
+ * Joins the process's fence; returns the lease for one heartbeat thread to renew. The directory and the watchdog
+ * appear with the first process group started (nothing is left behind by a worker of in-process tasks); until then
+ * the thread renews its lease in shared memory only, and it is written out when the directory is made.
+ */
+export function joinFence(lockTimeoutMs: number): { lease: Lease; leave(): void } {
+  if (!fence) {
+    const current: Fence = { dir: ownedTempPath("fence"), created: false, leases: new Set(), watchdog: null, starts: 0 };
+    fence = current;
+    // Called from inside the spawning of a task's process: a full temp directory must not fail the task (its group
+    // is then only killed by this process itself, when the try is lost).
+    observeGroups({
+      added: (pid) => {
+        try {
+          materialize(current);
+          writeFileSync(path.join(current.dir, "groups", String(pid)), "");
+        } catch {
+          // unregistered: see above
+        }
+      },
+      removed: (pid) => rmSync(path.join(current.dir, "groups", String(pid)), { force: true }),
+    });
+  }
+  const current = fence;
+  const lease: Lease = { file: path.join(current.dir, `lease-${randomBytes(4).toString("hex")}`), limitMs: fenceAfterMs(lockTimeoutMs), shared: new SharedArrayBuffer(8) };
+  Atomics.store(new BigInt64Array(lease.shared), 0, BigInt(monotonicMs()));
+  current.leases.add(lease);
+  if (current.created) writeLease(lease);
+  let left = false;
+  return {
+    lease,
+    leave: () => {
+      if (left) return;
+      left = true;
+      current.leases.delete(lease);
+      rmSync(lease.file, { force: true });
+      if (current.leases.size > 0) return;
+      observeGroups(null);
+      if (fence === current) fence = null;
+      // The watchdog removes the directory as it exits.
+      if (current.watchdog?.stdin?.writable) current.watchdog.stdin.end("exit\n");
+      else if (current.created) rmSync(current.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Makes the directory (the leases written first, so the watchdog never sees a group without them) and the watchdog. */
+function materialize(current: Fence): void {
+  if (current.created) return;
+  mkdirSync(path.join(current.dir, "groups"), { recursive: true, mode: 0o700 });
+  current.created = true;
+  for (const lease of current.leases) writeLease(lease);
+  startWatchdog(current);
+}
+
+/** A watchdog that died (killed by someone) while the fence is in use is started again, a few times at most. */
+const WATCHDOG_STARTS = 5;
+
+function startWatchdog(current: Fence): void {
+  const dev = WATCHDOG.endsWith(".ts");
+  const child = spawn(process.execPath, [...(dev ? ["--no-warnings", "--experimental-strip-types"] : []), WATCHDOG, current.dir, String(process.pid)], {
+    detached: true, // not stopped by a Ctrl-Z (or killed by a Ctrl-C) meant for this process's group
+    stdio: ["pipe", "ignore", "inherit"],
+  });
+  child.on("error", () => undefined);
+  child.stdin?.on("error", () => undefined);
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  current.watchdog = child;
+  current.starts++;
+  child.once("exit", () => {
+    if (fence === current && current.watchdog === child && current.starts < WATCHDOG_STARTS) startWatchdog(current);
+  });
+}
+
+function writeLease(lease: Lease): void {
+  renewLease(lease, Number(Atomics.load(new BigInt64Array(lease.shared), 0)));
+}
+
+/**
+ * Renews a lease at `at` (monotonic ms): in shared memory, and in its file once the fence directory exists (before,
+ * the write fails with ENOENT and the main thread writes it out when it makes the directory). The file is rewritten
+ * in place, fixed width: a full temp directory (no block to allocate) must not stop renewals and so fence every
+ * task. The time is written twice: a torn read (a write under way) has two different values and is read again.
+ */
+export function renewLease(lease: Lease, at: number): void {
+  Atomics.store(new BigInt64Array(lease.shared), 0, BigInt(at));
+  let fd: number;
+  try {
+    fd = openSync(lease.file, "r+");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    try {
+      fd = openSync(lease.file, "w", 0o600);
+    } catch (missing) {
+      if ((missing as NodeJS.ErrnoException).code === "ENOENT") return; // no fence directory yet
+      throw missing;
+    }
+  }
+  try {
+    writeSync(fd, `${at} ${lease.limitMs} ${at}`.padEnd(LEASE_WIDTH), 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const LEASE_WIDTH = 64;
+
+/** The fence's last act at or after `since` (monotonic ms), if it acted. */
+export function fencedSince(since: number): FenceRecord | null {
+  if (!fence) return null;
+  let text: string;
+  try {
+    text = readFileSync(path.join(fence.dir, "fenced"), "utf8");
+  } catch {
+    return null;
+  }
+  const records = text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as FenceRecord);
+  return records.findLast((r) => r.at >= since) ?? null;
+}

@@ -1,0 +1,73 @@
+/**
+ * Issue #9.1, the fence itself (src/engine/fence.ts): a lease nobody renews makes the watchdog kill the registered
+ * process groups — and nothing else the process started — and a watchdog that is killed is started again.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { fencedSince, joinFence, monotonicMs, renewLease } from "../../src/engine/fence.ts";
+import { isAlive, runProcessGroup } from "../../src/util/process.ts";
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const fenceDirs = (): string[] => readdirSync(os.tmpdir()).filter((e) => e.startsWith(`venvflow-fence-${process.pid}-`));
+
+/** The pid of this process's watchdog (its argv names the fence directory). */
+function watchdogPid(dir: string): number | null {
+  for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // gone
+    }
+    if (argv.some((a) => a.endsWith("fence-watchdog.ts")) && argv.includes(dir) && isAlive(Number(entry))) return Number(entry);
+  }
+  return null;
+}
+
+async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+describe("the fence", () => {
+  it("kills the registered groups once the lease is stale, and leaves the process's other children alone", async () => {
+    const fence = joinFence(3000); // fenced 2.1 s after the last renewal (room for a loaded machine's delays)
+    const unrelated = spawn("sleep", ["60"], { stdio: "ignore" });
+    const started = monotonicMs();
+    let leader = 0;
+    const task = runProcessGroup({ command: "bash", args: ["-c", "sleep 60 & wait"], onSpawn: (pid) => (leader = pid) });
+    try {
+      // The group made the fence directory and started the watchdog; the lease is renewed while it waits.
+      expect(await waitFor(() => fenceDirs().length === 1 && leader > 0, 5000)).toBe(true);
+      const dir = path.join(os.tmpdir(), fenceDirs()[0]!);
+      for (let i = 0; i < 15; i++) {
+        renewLease(fence.lease, monotonicMs());
+        await sleep(200);
+      }
+      expect(isAlive(leader)).toBe(true);
+      // No renewal from now on: the watchdog acts within the limit and its 100 ms poll.
+      const outcome = await task;
+      expect(outcome.signal).toBe("SIGKILL");
+      expect(fencedSince(started)).toMatchObject({ reason: expect.stringContaining("stopped heartbeating"), killed: expect.arrayContaining([leader]) });
+      expect(isAlive(unrelated.pid!)).toBe(true);
+
+      // A watchdog killed by someone is started again.
+      const first = watchdogPid(dir);
+      expect(first).not.toBeNull();
+      process.kill(first!, "SIGKILL");
+      expect(await waitFor(() => (watchdogPid(dir) ?? first) !== first, 5000)).toBe(true);
+    } finally {
+      unrelated.kill("SIGKILL");
+      fence.leave();
+    }
+    // Leaving ends the watchdog, which removes the directory.
+    expect(await waitFor(() => fenceDirs().length === 0, 5000)).toBe(true);
+  }, 30_000);
+});
