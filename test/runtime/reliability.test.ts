@@ -99,14 +99,15 @@ describe.each(LAUNCH_MODES)("%s launcher", (mode) => {
       const task = await pidIn(pidFile);
       process.kill(-host.pid!, "SIGKILL");
       expect(await gone(task, 5000)).toBe(true);
-      // Its call directory (named with its pid: tsx's node child's) is left; the sweep that workers and `env gc` run
-      // removes it, and keeps a live process's.
-      const left = (await readdir(tmp)).filter((name) => name.startsWith("venvflow-call-"));
-      expect(left).toHaveLength(1);
-      const live = join(tmp, `venvflow-call-${process.pid}-live`);
+      // No call directory any more (runner protocol 2); in fork mode the warm pool's socket is left, named with
+      // its dead owner's pid: the sweep that workers and `env gc` run removes it, and keeps a live process's.
+      const left = (await readdir(tmp)).filter((name) => name.startsWith("venvflow-"));
+      expect(left).toHaveLength(mode === "fork" ? 1 : 0);
+      expect(left.every((name) => name.startsWith("venvflow-warm-"))).toBe(true);
+      const live = join(tmp, `venvflow-bash-${process.pid}-live`);
       await mkdir(live);
-      expect(sweepDeadOwners({ dir: tmp })).toContain(join(tmp, left[0]!));
-      expect((await readdir(tmp)).filter((name) => name.startsWith("venvflow-"))).toEqual([`venvflow-call-${process.pid}-live`]);
+      expect(sweepDeadOwners({ dir: tmp }).sort()).toEqual(left.map((name) => join(tmp, name)).sort());
+      expect((await readdir(tmp)).filter((name) => name.startsWith("venvflow-"))).toEqual([`venvflow-bash-${process.pid}-live`]);
     }, 30_000);
   });
 
