@@ -7,7 +7,7 @@ import type { Store } from "../store/index.ts";
 import { VenvflowError, isErrorCode } from "../util/errors.ts";
 import type { Lease } from "./fence.ts";
 import { heartbeat, type HeldTry } from "./heartbeat.ts";
-import type { FromHeartbeater, HeartbeatThreadData, ToHeartbeater } from "./heartbeat-thread.ts";
+import type { FromHeartbeater, ToHeartbeater } from "./heartbeat-thread.ts";
 
 export interface Heartbeater {
   /** The tries this worker is running now. */
@@ -34,26 +34,91 @@ export function heartbeatsOnThread(store: Store): boolean {
   return !/(^|:)(:memory:)$/.test(store.target);
 }
 
-export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartbeater> {
-  if (!heartbeatsOnThread(opts.store)) return inLoop(opts);
+/**
+ * Started threads waiting for their next worker. Starting one costs ~200 ms (a new isolate loading the store layer,
+ * measured on the dev machine) — most of a short `runDag` — so a finished worker's thread is kept for the next one
+ * for a while (unref'd: it never keeps a finished program alive).
+ */
+const idle: Thread[] = [];
+const IDLE_THREAD_MS = 60_000;
+const idleTimers = new Map<Thread, NodeJS.Timeout>();
+
+function takeThread(): { thread: Thread; ready: Promise<void> } {
+  const kept = idle.pop();
+  if (kept) {
+    clearTimeout(idleTimers.get(kept));
+    idleTimers.delete(kept);
+    return { thread: kept, ready: Promise.resolve() };
+  }
   // Not the parent's loaders (tsx) where Node strips the thread's types itself: starting it through tsx took
   // ~0.3 s of CPU more — measured, a quarter of a 1,000-task chain's CPU on the 2-core dev machine.
-  const thread = new Thread(THREAD, { execArgv: process.features.typescript ? [] : process.execArgv, workerData: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs, ...(opts.lease ? { lease: opts.lease } : {}) } satisfies HeartbeatThreadData });
+  const thread = new Thread(THREAD, { execArgv: process.features.typescript ? [] : process.execArgv });
   thread.unref();
-  await new Promise<void>((resolve, reject) => {
+  // Between workers nobody listens; a crash then only means the thread is not reused.
+  thread.on("error", () => undefined);
+  thread.once("exit", () => {
+    const at = idle.indexOf(thread);
+    if (at >= 0) idle.splice(at, 1);
+  });
+  const ready = new Promise<void>((resolve, reject) => {
     thread.once("error", reject);
     thread.once("message", (message: FromHeartbeater) => (message.type === "ready" ? resolve() : reject(new Error("the heartbeat thread did not start"))));
   });
-  let stopping = false;
-  thread.on("error", (error) => {
-    if (!stopping) opts.onError(error);
+  return { thread, ready };
+}
+
+function keepThread(thread: Thread): void {
+  idle.push(thread);
+  const timer = setTimeout(() => {
+    idleTimers.delete(thread);
+    const at = idle.indexOf(thread);
+    if (at >= 0) idle.splice(at, 1);
+    void thread.terminate();
+  }, IDLE_THREAD_MS);
+  timer.unref();
+  idleTimers.set(thread, timer);
+}
+
+/** The thread's answer to `start` or `stop`: its next message of that type (an error message rejects). */
+function answer(thread: Thread, type: "started" | "stopped"): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onMessage = (message: FromHeartbeater): void => {
+      if (message.type !== type && message.type !== "error") return;
+      thread.off("message", onMessage);
+      thread.off("exit", onExit);
+      if (message.type === "error") reject(new VenvflowError(message.code !== undefined && isErrorCode(message.code) ? message.code : "heartbeat_failed", message.message, message.fix ? { fix: message.fix } : {}));
+      else resolve();
+    };
+    const onExit = (): void => reject(new Error("the heartbeat thread exited"));
+    thread.on("message", onMessage);
+    thread.once("exit", onExit);
   });
-  thread.on("message", (message: FromHeartbeater) => {
+}
+
+export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartbeater> {
+  if (!heartbeatsOnThread(opts.store)) return inLoop(opts);
+  const { thread, ready } = takeThread();
+  await ready;
+  const send = (message: ToHeartbeater): void => thread.postMessage(message);
+  const started = answer(thread, "started");
+  send({ type: "start", job: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs, ...(opts.lease ? { lease: opts.lease } : {}) } });
+  try {
+    await started;
+  } catch (error) {
+    keepThread(thread); // the store could not be opened; the thread itself is fine
+    throw error;
+  }
+  let stopping = false;
+  const onError = (error: Error): void => {
+    if (!stopping) opts.onError(error);
+  };
+  const onMessage = (message: FromHeartbeater): void => {
     if (stopping) return;
     if (message.type === "lost") opts.onLost(message.tries);
     else if (message.type === "error") opts.onError(new VenvflowError(message.code !== undefined && isErrorCode(message.code) ? message.code : "heartbeat_failed", `heartbeat failed: ${message.message}`, message.fix ? { fix: message.fix } : {}));
-  });
-  const send = (message: ToHeartbeater): void => thread.postMessage(message);
+  };
+  thread.on("error", onError);
+  thread.on("message", onMessage);
   // The running set changes twice per try, and a message cost a quarter-millisecond (measured with no-op tasks).
   // A new try is sent at once (it may block the loop right after its claim); ended ones at most every 50 ms — a
   // finished try reported "lost" is no longer running, and aborting it does nothing.
@@ -79,10 +144,15 @@ export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartb
     stop: async () => {
       stopping = true;
       if (timer) clearTimeout(timer);
-      const exited = new Promise<void>((resolve) => thread.once("exit", () => resolve()));
+      thread.off("error", onError);
+      thread.off("message", onMessage);
+      const stopped = answer(thread, "stopped");
       send({ type: "stop" });
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
-      await thread.terminate();
+      let late: NodeJS.Timeout | undefined;
+      const kept = await Promise.race([stopped.then(() => true, () => false), new Promise<boolean>((resolve) => (late = setTimeout(() => resolve(false), 2000)))]);
+      clearTimeout(late);
+      if (kept) keepThread(thread);
+      else await thread.terminate();
     },
   };
 }

@@ -1,0 +1,64 @@
+/**
+ * The heartbeat thread (src/engine/heartbeater.ts): kept for the next worker once one stops, it must then serve that
+ * worker's store and tries, not the last one's.
+ */
+import { describe, expect, it } from "vitest";
+import { startHeartbeater } from "../../src/engine/heartbeater.ts";
+import { claimTasks, createRun } from "../../src/engine/transitions.ts";
+import type { HeldTry } from "../../src/engine/heartbeat.ts";
+import type { Store } from "../../src/store/index.ts";
+import { BACKENDS, useStores } from "./backends.ts";
+
+async function claimedTry(store: Store, workerId: string): Promise<HeldTry> {
+  const at = new Date("2026-01-01T00:00:00Z");
+  await store.writeTransaction((trx) => createRun(trx, { dagId: "d", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks: [{ taskId: "t", retries: 0 }] }));
+  await store.db.updateTable("dag_run").set({ state: "running", started_at: at.toISOString() }).execute();
+  await store.db.updateTable("task_instance").set({ state: "queued", queued_at: at.toISOString() }).execute();
+  const [ti] = await claimTasks(store, { workerId, hostname: "h", dagIds: ["d"], limit: 1, logsRoot: "/tmp/logs" });
+  // An old lock: only a heartbeat makes it new again.
+  await store.db.updateTable("task_instance").set({ locked_at: "2000-01-01T00:00:00.000Z" }).execute();
+  return { id: ti!.id, tryNumber: ti!.try_number };
+}
+
+const lockedAt = async (store: Store): Promise<string | null> => (await store.db.selectFrom("task_instance").select("locked_at").executeTakeFirstOrThrow()).locked_at;
+
+async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 20))) if (await check()) return true;
+  return false;
+}
+
+describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
+  const stores = useStores(backend);
+
+  it("serves one worker after another, each on its own store, and reports the next one's lost tries", async () => {
+    const [first, second] = [await stores.open(), await stores.open()];
+    const one = await claimedTry(first, "w1");
+    const a = await startHeartbeater({ store: first, workerId: "w1", intervalMs: 30, onLost: () => undefined, onError: () => undefined });
+    try {
+      a.setTries([one]);
+      expect(await until(async () => (await lockedAt(first))! > "2001")).toBe(true);
+    } finally {
+      await a.stop();
+    }
+
+    const two = await claimedTry(second, "w2");
+    const lost: HeldTry[][] = [];
+    const errors: unknown[] = [];
+    const b = await startHeartbeater({ store: second, workerId: "w2", intervalMs: 30, onLost: (tries) => lost.push(tries), onError: (error) => errors.push(error) });
+    try {
+      b.setTries([two]);
+      expect(await until(async () => (await lockedAt(second))! > "2001")).toBe(true);
+      // The first store is left alone now: its lock stays as the test sets it.
+      await first.db.updateTable("task_instance").set({ locked_at: "2000-01-01T00:00:00.000Z" }).execute();
+      // A try this worker does not hold is reported lost to this worker.
+      const foreign = { id: "not-claimed-here", tryNumber: 1 };
+      b.setTries([two, foreign]);
+      expect(await until(async () => lost.length > 0)).toBe(true);
+      expect(lost[0]).toEqual([foreign]);
+    } finally {
+      await b.stop();
+    }
+    expect(errors).toEqual([]);
+    expect(await lockedAt(first)).toBe("2000-01-01T00:00:00.000Z");
+  });
+});
