@@ -5,10 +5,11 @@
  * the main thread gives it, reports the ones it no longer holds, and renews the fence's lease. A thread serves one
  * worker at a time (`start` … `stop`) and is then kept for the next one (heartbeater.ts).
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { openStore, type Store } from "../store/index.ts";
 import { monotonicMs, renewLease, type Lease } from "./fence.ts";
 import { heartbeat, type HeldTry } from "./heartbeat.ts";
+import { TriesBoard } from "./heartbeater.ts";
 
 /** What one worker asks of the thread, from `start` to `stop`. */
 export interface HeartbeatJob {
@@ -29,6 +30,7 @@ export type FromHeartbeater =
   | { type: "error"; message: string; code?: string; fix?: string };
 
 const port = parentPort!;
+const board = new TriesBoard((workerData as { board: SharedArrayBuffer }).board);
 
 /** One worker's heartbeats: its store connection, its tries, its timer. */
 class Beating {
@@ -46,6 +48,7 @@ class Beating {
     this.timer = setInterval(() => void this.beat(), job.intervalMs);
   }
 
+  /** Tries too many for the board (heartbeater.ts TriesBoard). */
   setTries(tries: HeldTry[]): void {
     this.tries = tries;
   }
@@ -74,7 +77,7 @@ class Beating {
   private async beatOnce(): Promise<void> {
     if (this.stopped) return;
     const startedAt = monotonicMs();
-    const sent = this.tries;
+    const sent = board.read() ?? this.tries;
     if (sent.length === 0) return this.renew(startedAt);
     try {
       const held = await heartbeat(this.store, this.job.workerId, sent);

@@ -62,3 +62,16 @@ describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
     expect(await lockedAt(first)).toBe("2000-01-01T00:00:00.000Z");
   });
 });
+
+describe("the tries board", () => {
+  it("hands the last list published to the reader, and says when a list too long for it went as a message", async () => {
+    const { TriesBoard } = await import("../../src/engine/heartbeater.ts");
+    const board = new TriesBoard(new SharedArrayBuffer(8 + 64));
+    const reader = new TriesBoard(board.buffer);
+    expect(board.publish([{ id: "a", tryNumber: 1 }])).toBe(true);
+    expect(board.publish([{ id: "b", tryNumber: 2 }])).toBe(true);
+    expect(reader.read()).toEqual([{ id: "b", tryNumber: 2 }]);
+    expect(board.publish(Array.from({ length: 5 }, (_, i) => ({ id: `task-instance-${i}`, tryNumber: 1 })))).toBe(false);
+    expect(reader.read()).toBeNull();
+  });
+});
