@@ -14,6 +14,11 @@ export interface StoreAdapter {
   /** Runs `fn` in a transaction that holds the write lock from its first statement. */
   writeTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
   /**
+   * Runs the migrations `fn` applies so that processes starting at once on a new store apply them once, and a
+   * failure leaves nothing half done where the database allows it.
+   */
+  migrating<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /**
    * Serialises scheduling decisions on one DAG until the enclosing transaction ends; returns the database's time
    * once the lock is held (what `now` returns: one round trip for both on the hot path of every batch).
    */

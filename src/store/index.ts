@@ -134,7 +134,24 @@ function makeStore(db: Kysely<Database>, adapter: StoreAdapter, url: string, tar
 /** Applies pending migrations; concurrent migrators (two workers starting at once) are serialized by Kysely's lock. */
 export async function migrate(store: Store): Promise<void> {
   const [{ Migrator }, { migrationProvider }] = await Promise.all([import("kysely/migration"), import("./migrations/index.ts")]);
-  const { error, results } = await new Migrator({ db: store.db, provider: migrationProvider }).migrateToLatest();
+  type Outcome = Awaited<ReturnType<InstanceType<typeof Migrator>["migrateToLatest"]>>;
+  // Thrown inside so that the adapter's transaction rolls back, and caught here.
+  class Failed {
+    readonly outcome: Outcome;
+    constructor(outcome: Outcome) {
+      this.outcome = outcome;
+    }
+  }
+  const { error, results } = await store.adapter
+    .migrating(store.db, async (db) => {
+      const outcome = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+      if (outcome.error) throw new Failed(outcome);
+      return outcome;
+    })
+    .catch((thrown: unknown) => {
+      if (thrown instanceof Failed) return thrown.outcome;
+      throw thrown;
+    });
   if (error) {
     // A store that cannot be used at all (foreign, corrupt, read-only file) says so itself.
     if (error instanceof VenvflowError) throw error;

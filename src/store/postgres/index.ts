@@ -47,6 +47,8 @@ export function postgresAdapter(url: string): StoreAdapter {
   return {
     backend: "postgres",
     writeTransaction: (db, fn) => db.transaction().execute(fn),
+    // Kysely's migrator takes an advisory lock and runs each migration in a transaction on PostgreSQL.
+    migrating: (db, fn) => fn(db),
     // A transaction-scoped advisory lock per DAG: released at commit or rollback, whatever happens. PostgreSQL
     // evaluates a select list in order: the time is read once the lock is held.
     async lockDag(trx, dagId) {

@@ -96,6 +96,10 @@ const WATCH_MAX_MS = 100;
 const NOW = sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
 
 export const sqliteAdapter: StoreAdapter = {
+  // Kysely has no migration lock for SQLite, and runs its migrations outside transactions: a run and two workers
+  // starting on a new store raced (measured: "table dag_run already exists"). One IMMEDIATE transaction serialises
+  // them, and a failed migration leaves nothing behind.
+  migrating: (db, fn) => sqliteAdapter.writeTransaction(db, fn),
   backend: "sqlite",
   // A deferred transaction that reads first can fail with SQLITE_BUSY when it later writes; IMMEDIATE takes the
   // write lock at BEGIN, which also serialises every writer (so lockDag has nothing to add).
