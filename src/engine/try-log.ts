@@ -12,9 +12,9 @@
  * Lines reach `onLog` (the live event stream) at once either way. The file format is `src/runtime/logs.ts`'s
  * (JSON lines of `LogLine`), lines masked by the try's redactor before they are kept.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { mkdirSync, openSync, writeSync } from "node:fs";
 import path from "node:path";
-import type { AttemptLog } from "../runtime/logs.ts";
+import { closeLogFd, type AttemptLog } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import type { Redactor } from "../util/secrets.ts";
 
@@ -74,14 +74,7 @@ export class LazyTryLog implements TryLog {
   /** Ends the try's log: kept lines are on disk; lines of a try nobody kept are dropped. */
   close(): Promise<void> {
     this.pending = null;
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed underneath us: every line was written synchronously
-      }
-      this.fd = null;
-    }
+    this.fd = closeLogFd(this.fd);
     return Promise.resolve();
   }
 

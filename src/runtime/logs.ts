@@ -221,14 +221,19 @@ export class AttemptLog {
 
   /** Closes the file (every line is already written); later lines still reach onLog. */
   close(): Promise<void> {
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed underneath us: nothing left to flush
-      }
-      this.fd = null;
-    }
+    this.fd = closeLogFd(this.fd);
     return Promise.resolve();
   }
+}
+
+/** Closes a log's fd if open (every line was written synchronously, so nothing is lost when it was closed already). */
+export function closeLogFd(fd: number | null): null {
+  if (fd !== null) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed underneath us
+    }
+  }
+  return null;
 }
