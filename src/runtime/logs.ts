@@ -67,8 +67,16 @@ export function appendLogLine(logPath: string, stream: LogLine["stream"], msg: s
 
 /** A new file at `logPath` taken from the spool of `logsRoot` (see log-spool.ts), or null: the caller opens it. */
 function spooledFd(logPath: string, logsRoot: string | undefined): number | null {
-  return logsRoot !== undefined && path.resolve(logPath).startsWith(`${path.resolve(logsRoot)}${path.sep}`) ? logSpool(logsRoot).take(logPath) : null;
+  // A log already made here is appended to: a link that fails with EEXIST costs a thrown error (~0.1 ms).
+  if (logsRoot === undefined || madeLogs.has(logPath) || !path.resolve(logPath).startsWith(`${path.resolve(logsRoot)}${path.sep}`)) return null;
+  const fd = logSpool(logsRoot).take(logPath);
+  if (madeLogs.size >= 4096) madeLogs.clear();
+  madeLogs.add(logPath);
+  return fd;
 }
+
+/** Logs this process made or found (a try's first line makes its file; the next lines append). */
+const madeLogs = new Set<string>();
 
 /** One stored line (a line that is not JSON — written by hand, or cut — is kept as stdout text). */
 export function parseLogLine(raw: string): LogLine {

@@ -9,5 +9,7 @@ export function spawnChild(name: ChildName, args: string[], env: NodeJS.ProcessE
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   const script = fileURLToPath(new URL(`./${name}${ext}`, import.meta.url));
   const loader = ext === ".ts" ? ["--import", import.meta.resolve("tsx")] : [];
-  return spawn(process.execPath, [...loader, script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // Its stdin is a pipe nobody writes to: it ends when this process dies, by any death, and the child then exits
+  // (an orphaned worker child went on running for an hour after its server was killed).
+  return spawn(process.execPath, [...loader, script, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
 }

@@ -8,6 +8,9 @@ import { loadDags } from "../dag/loader.ts";
 import { serializeDag } from "../dag/serialize.ts";
 import { redactUrl } from "../util/secrets.ts";
 import type { ParsedFolder } from "../engine/serialized-dags.ts";
+import { exitWithParent } from "../util/process.ts";
+
+exitWithParent(); // the server died: nothing of it may go on running
 
 const folder = process.argv[2] as string;
 const { dags, errors } = await loadDags(folder);

@@ -6,6 +6,9 @@
 import { loadDags } from "../dag/loader.ts";
 import { ensureEnvironment } from "../env/index.ts";
 import { VenvflowError } from "../util/errors.ts";
+import { exitWithParent } from "../util/process.ts";
+
+exitWithParent(); // the server died: nothing of it may go on running
 
 const [file, dagId, taskId] = process.argv.slice(2) as [string, string, string];
 const { dags } = await loadDags(file);

@@ -8,6 +8,9 @@ import { loadDags } from "../dag/loader.ts";
 import { pausedDagIds } from "../engine/serialized-dags.ts";
 import { Worker } from "../engine/worker.ts";
 import { openStore } from "../store/index.ts";
+import { exitWithParent } from "../util/process.ts";
+
+exitWithParent(); // the server died: nothing of it may go on running
 
 const POLL_MS = 1000;
 const [folder, slotsText] = process.argv.slice(2) as [string, string];

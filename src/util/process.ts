@@ -199,3 +199,14 @@ export async function settleWithin(promise: Promise<unknown>, ms: number, onLate
     clearTimeout(timer);
   }
 }
+
+/**
+ * For a child whose parent holds its stdin open and never writes to it: exits when that pipe ends (the parent died,
+ * kill -9 included). The pipe does not keep the child's event loop alive.
+ */
+export function exitWithParent(code = 1): void {
+  process.stdin.on("end", () => process.exit(code));
+  process.stdin.on("error", () => process.exit(code));
+  process.stdin.resume();
+  (process.stdin as { unref?: () => void }).unref?.();
+}
