@@ -222,17 +222,24 @@ class Zygote:
     def fork(self, request: dict) -> None:
         if not self.prepare(request, request["control"]["callable"]):
             return
-        if not self.spares:
-            self.make_spare()
-        pid, streams, handover = self.spares.pop(0)
         # The spare is set up already (session, streams, environment): it only reads this and runs the attempt.
         data = json.dumps({"cwd": request["cwd"], "control": request["control"]}).encode("utf-8")
-        try:
-            while data:
-                data = data[os.write(handover, data):]
-        except OSError:
-            pass  # the spare died (it is reaped below, and the host hears of its exit)
-        os.close(handover)
+        for tries_left in (2, 1, 0):
+            if not self.spares:
+                self.make_spare()
+            pid, streams, handover = self.spares.pop(0)
+            try:
+                rest = data
+                while rest:
+                    rest = rest[os.write(handover, rest):]
+                break
+            except OSError:
+                # That spare died (killed from outside): the next one takes the attempt. After three, children
+                # die as they start (their stderr says why): the host hears of this one's exit as the attempt's.
+                if tries_left == 0:
+                    break
+            finally:
+                os.close(handover)
         self.running[pid] = request["id"]
         self.send({"id": request["id"], "pid": pid, "streams": streams})
         self.top_up()
@@ -324,7 +331,9 @@ class Zygote:
                 return
             if pid in self.running and self.running[pid] is None:
                 del self.running[pid]  # a spare that died unused: no attempt to tell of it
-                self.spares = [spare for spare in self.spares if spare[0] != pid]
+                for spare in [spare for spare in self.spares if spare[0] == pid]:
+                    os.close(spare[2])
+                    self.spares.remove(spare)
                 continue
             ident = self.running.pop(pid, None)
             if ident is None:

@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -184,6 +184,19 @@ describe("lifecycle", () => {
     const second = await run(warm, source);
     expect(second.state).toBe("success");
     expect(second.returnValue).not.toBe(first.returnValue);
+  });
+
+  it("spares killed from outside are replaced: the next attempt still succeeds in the same zygote", async () => {
+    const warm = pool();
+    const source = "import os\ndef f():\n    return os.getppid()\n";
+    const zygote = (await run(warm, source)).returnValue as number;
+    // The zygote's children now are its spares, waiting for attempts.
+    const spares = (await readFile(`/proc/${zygote}/task/${zygote}/children`, "utf8")).trim().split(/\s+/).filter(Boolean).map(Number);
+    expect(spares.length).toBeGreaterThan(0);
+    for (const pid of spares) process.kill(pid, "SIGKILL");
+    for (const pid of spares) expect(await gone(pid)).toBe(true);
+    const next = await run(warm, source);
+    expect(next).toMatchObject({ state: "success", returnValue: zygote });
   });
 
   it("an interpreter whose zygote cannot start runs the attempt in a fresh interpreter, saying why", async () => {
