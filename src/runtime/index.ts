@@ -131,6 +131,19 @@ function checkPreload(value: unknown): string[] {
 /** Environments a warm interpreter holds a lease on, by what their spec depends on (see environmentMemoKey). */
 const warmEnvironments = new Map<string, CallableResult["env"]>();
 
+/** The environment a live zygote of `pool` holds for this memo key and these variables, if any. */
+function heldEnvironment(pool: WarmPool, memoKey: string, env: NodeJS.ProcessEnv): CallableResult["env"] | undefined {
+  const held = warmEnvironments.get(memoKey);
+  return held && pool.warmFor({ python: held.python, env }) ? held : undefined;
+}
+
+/** Hands `lease` to the zygote now serving `envInfo` (it keeps it as long as it lives); false when there is none. */
+function keepWarm(pool: WarmPool, memoKey: string, envInfo: CallableResult["env"], env: NodeJS.ProcessEnv, lease: EnvironmentLease): boolean {
+  if (!pool.hold({ python: envInfo.python, env }, lease)) return false;
+  warmEnvironments.set(memoKey, envInfo);
+  return true;
+}
+
 /**
  * What resolving `spec` depends on: the spec itself, the installer's environment variables, VENVFLOW_HOME, and the
  * size and mtime of the requirement files it names directly and of the lock files beside it. Equal keys resolve to the same environment.
@@ -220,8 +233,8 @@ export async function prewarmCallable(options: CallableOptions, prewarm: Prewarm
   const home = options.home ?? venvflowHome();
   const spec = environmentSpecFor({ ...options, serializer: checkSerializer(options.serializer) }, baseDir);
   const memoKey = await environmentMemoKey(spec, home);
-  const held = warmEnvironments.get(memoKey);
-  if (held && launcher.warmFor({ python: held.python, env })) return warm(held.python);
+  const held = heldEnvironment(launcher, memoKey, env);
+  if (held) return warm(held.python);
   const { acquireEnvironment } = await import("../env/index.ts");
   const lease = await acquireEnvironment(spec, { home, signal, cachedOnly: prewarm.build !== true }).catch((error: unknown) => {
     if (error instanceof VenvflowError && error.code === "env_not_found") return null;
@@ -232,8 +245,7 @@ export async function prewarmCallable(options: CallableOptions, prewarm: Prewarm
   try {
     const python = lease.env.python;
     const ready = await warm(python);
-    kept = ready && launcher.hold({ python, env }, lease);
-    if (kept) warmEnvironments.set(memoKey, { key: lease.env.key, path: lease.env.path, python });
+    kept = ready && keepWarm(launcher, memoKey, { key: lease.env.key, path: lease.env.path, python }, env, lease);
     return ready;
   } finally {
     if (!kept) await lease.release();
@@ -276,8 +288,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
   const spec = envLayer ? environmentSpecFor({ ...options, serializer }, baseDir) : null;
   // A warm interpreter of this environment holds a lease on it: no discovery, spec resolution, lock or lease per task.
   const memoKey = spec && launcher instanceof WarmPool ? await environmentMemoKey(spec, home) : null;
-  const held = memoKey === null ? undefined : warmEnvironments.get(memoKey);
-  const warmEnv = held && (launcher as WarmPool).warmFor({ python: held.python, env }) ? held : undefined;
+  const warmEnv = memoKey === null ? undefined : heldEnvironment(launcher as WarmPool, memoKey, env);
   // The callable check runs in the base interpreter, or (warm path) the environment's, which has the same version.
   const basePython = options.python ?? warmEnv?.python ?? (await envLayer!.findPython(options.pythonVersion)).path;
   const signature = await inspectCallable(target, basePython);
@@ -346,10 +357,7 @@ export async function runCallable(options: CallableOptions): Promise<CallableRes
     log.system(`Executing ${envInfo.python} (${envInfo.key ? `environment ${envInfo.key.slice(0, 12)}` : "external interpreter"})`);
     const outcome = await launcher.launch({ python: envInfo.python, envKey: envInfo.key, control, cwd, env, callable: target, preload, log, signal });
     // The zygote now running for this environment keeps the lease for as long as it lives.
-    if (lease && memoKey !== null && launcher instanceof WarmPool && launcher.hold({ python: envInfo.python, env }, lease)) {
-      warmEnvironments.set(memoKey, envInfo);
-      lease = null;
-    }
+    if (lease && memoKey !== null && launcher instanceof WarmPool && keepWarm(launcher, memoKey, envInfo, env, lease)) lease = null;
     if (outcome.stopped) return finish("failed", { error: stoppedError(), exitCode: outcome.exitCode });
 
     const exitCode = outcome.exitCode;
