@@ -3,12 +3,12 @@
  * inode allocation: O_TMPFILE costs the same), linking one made earlier 0.02 ms (measured) — a fifth of a warm
  * attempt. So the next attempt's file is made in the background while this one runs, and linked into place when
  * it is needed. The spool is `<logs root>/.spool` (same filesystem; when link() fails for any reason the caller
- * creates the file in place, as without a spool). Spool files are named after their process; those of a process
- * that died are swept when a spool opens.
+ * creates the file in place, as without a spool). Spool files are named after their process (src/util/scratch.ts);
+ * those of a process that died are swept when a spool opens.
  */
-import { linkSync, mkdirSync, open, readdirSync, unlinkSync } from "node:fs";
+import { linkSync, mkdirSync, open, unlinkSync } from "node:fs";
 import path from "node:path";
-import { isAlive } from "../util/process.ts";
+import { sweepDeadOwners } from "../util/scratch.ts";
 
 /** Files kept ready: a worker starts a few attempts at once. */
 const SPARE = 4;
@@ -24,7 +24,7 @@ export class LogSpool {
     this.dir = path.join(logsRoot, ".spool");
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      sweepDeadProcesses(this.dir);
+      sweepDeadOwners({ dir: this.dir });
     } catch {
       this.usable = false; // an unwritable home: every attempt creates its own file, which reports the problem
     }
@@ -49,7 +49,7 @@ export class LogSpool {
   private refill(): void {
     while (this.usable && this.ready.length + this.making < SPARE) {
       this.making++;
-      const file = path.join(this.dir, `${process.pid}-${this.counter++}`);
+      const file = path.join(this.dir, `venvflow-log-${process.pid}-${this.counter++}`);
       // On the thread pool: the allocation happens beside the running attempt. O_APPEND, as a log is opened:
       // the engine appends system lines to the same file between the attempt's own.
       open(file, "ax", 0o600, (error, fd) => {
@@ -68,13 +68,6 @@ export function logSpool(logsRoot: string): LogSpool {
   let spool = spools.get(logsRoot);
   if (!spool) spools.set(logsRoot, (spool = new LogSpool(logsRoot)));
   return spool;
-}
-
-function sweepDeadProcesses(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const pid = Number(name.split("-")[0]);
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) unlinkQuietly(path.join(dir, name));
-  }
 }
 
 function unlinkQuietly(file: string): void {

@@ -10,8 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { isAlive } from "./process.ts";
 
-export type ScratchKind = "bash" | "fence" | "warm";
-const OWNED = /^venvflow-(call|bash|fence|warm)-(\d+)-/;
+export type ScratchKind = "bash" | "fence" | "warm" | "log";
+const OWNED = /^venvflow-(call|bash|fence|warm|log)-(\d+)-/;
 
 /** A new private (0700) directory owned by this process. */
 export function ownedTempDir(kind: ScratchKind): string {

@@ -54,10 +54,10 @@ describe("log files from the spool", () => {
     const spoolDir = join(root, ".spool");
     await mkdir(spoolDir, { recursive: true });
     const dead = spawnSync("true").pid!;
-    writeFileSync(join(spoolDir, `${dead}-0`), "");
-    writeFileSync(join(spoolDir, `${process.pid}-999`), "");
+    writeFileSync(join(spoolDir, `venvflow-log-${dead}-0`), "");
+    writeFileSync(join(spoolDir, `venvflow-log-${process.pid}-999`), "");
     new LogSpool(root);
-    expect(await readdir(spoolDir)).toEqual([`${process.pid}-999`]);
+    expect(await readdir(spoolDir)).toEqual([`venvflow-log-${process.pid}-999`]);
 
     // A process that used a spool leaves nothing in it once it exited.
     const script = `import { readdirSync } from "node:fs";
@@ -66,6 +66,6 @@ logSpool(${JSON.stringify(root)}).take(${JSON.stringify(join(root, "x.log"))});
 setTimeout(() => console.log(readdirSync(${JSON.stringify(spoolDir)}).length), 100);`;
     const seen = Number(execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" }).trim());
     expect(seen).toBeGreaterThan(1);
-    expect(await readdir(spoolDir)).toEqual([`${process.pid}-999`]);
+    expect(await readdir(spoolDir)).toEqual([`venvflow-log-${process.pid}-999`]);
   });
 });
