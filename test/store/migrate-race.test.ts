@@ -1,5 +1,5 @@
 /** Processes starting at once on a new store (a run and its workers) migrate it once between them. */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -29,4 +29,18 @@ describe("migrating a new SQLite store", () => {
       await opened.close();
     }
   }, 60_000);
+
+  it("waits for another process's lock on the new file instead of failing with \"database is locked\"", async () => {
+    const file = path.join(dir, "held.db");
+    // A real second process holds the file's exclusive lock for a second while this one opens the store.
+    const holder = spawn("python3", ["-c", `import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked", flush=True)\ntime.sleep(1)\nc.execute("COMMIT")`, file], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    const opened = await openStore(file);
+    try {
+      expect(await opened.db.selectFrom("kysely_migration" as never).select("name" as never).execute()).not.toHaveLength(0);
+    } finally {
+      await opened.close();
+      holder.kill();
+    }
+  }, 30_000);
 });

@@ -16,11 +16,10 @@ export function createSqliteDialect(file: string, busyTimeoutMs: number): Sqlite
   let database: BetterSqlite3.Database;
   try {
     if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-    database = new BetterSqlite3(file);
+    database = new BetterSqlite3(file, { timeout: busyTimeoutMs });
     // The first statements read the file: a foreign, corrupt or unwritable one fails here.
-    database.pragma("journal_mode = WAL");
+    enterWal(database, busyTimeoutMs);
     database.pragma("synchronous = NORMAL");
-    database.pragma(`busy_timeout = ${busyTimeoutMs}`);
     database.pragma("foreign_keys = ON");
   } catch (error) {
     throw storeError(file, error);
@@ -57,6 +56,26 @@ export function createSqliteDialect(file: string, busyTimeoutMs: number): Sqlite
 }
 
 const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Converting a file to WAL needs it exclusively, and SQLite does not call the busy handler for that conversion:
+ * processes opening a new store at the same moment (a run and its workers) failed with "database is locked" in
+ * CI, and once in 48 opens of eight processes writing a new file here, with a 5 s busy_timeout. WAL is a property of
+ * the file, so a store already converted takes no lock here; otherwise the conversion is retried, with backoff,
+ * within the store's busy timeout.
+ */
+function enterWal(database: BetterSqlite3.Database, budgetMs: number): void {
+  const deadline = Date.now() + budgetMs;
+  for (let pauseMs = 2; ; pauseMs = Math.min(pauseMs * 2, 50)) {
+    try {
+      if (database.pragma("journal_mode", { simple: true }) !== "wal") database.pragma("journal_mode = WAL");
+      return;
+    } catch (error) {
+      if (!(error instanceof BetterSqlite3.SqliteError && error.code.startsWith("SQLITE_BUSY")) || Date.now() + pauseMs > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
+    }
+  }
+}
 
 /**
  * SQLite's failures as errors that name the file and what to do (a raw SqliteError named neither). A failed
