@@ -10,6 +10,8 @@ import { heartbeat, type HeldTry } from "./heartbeat.ts";
 import type { FromHeartbeater, ToHeartbeater } from "./heartbeat-thread.ts";
 
 export interface Heartbeater {
+  /** Settles once the heartbeats run (rejects when they cannot start; `onError` hears of it too). */
+  started: Promise<void>;
   /** The tries this worker is running now. */
   setTries(tries: readonly HeldTry[]): void;
   stop(): Promise<void>;
@@ -99,20 +101,23 @@ function answer(thread: Thread, type: "started" | "stopped"): Promise<void> {
   });
 }
 
-export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartbeater> {
+/**
+ * Starts beating without waiting for the thread: a new one takes ~200 ms to start (see `idle`), which was the
+ * first fifth of a 1,000-task chain (measured, bench/engine.ts). Nothing needs it sooner: the first beat is due
+ * `intervalMs` after the claims it refreshes, and the fence's lease is fresh from joining. A thread that fails to
+ * start fails the worker through `onError`, like any failed beat.
+ */
+export function startHeartbeater(opts: HeartbeaterOptions): Heartbeater {
   if (!heartbeatsOnThread(opts.store)) return inLoop(opts);
   const { thread, ready } = takeThread();
-  await ready;
   const send = (message: ToHeartbeater): void => thread.postMessage(message);
-  const started = answer(thread, "started");
+  // The thread handles its messages in order, from the first it receives after loading: `start` can go now.
+  const started = Promise.all([ready, answer(thread, "started")]).then(() => undefined);
   send({ type: "start", job: { target: opts.store.target, workerId: opts.workerId, intervalMs: opts.intervalMs, ...(opts.lease ? { lease: opts.lease } : {}) } });
-  try {
-    await started;
-  } catch (error) {
-    keepThread(thread); // the store could not be opened; the thread itself is fine
-    throw error;
-  }
   let stopping = false;
+  started.catch((error: unknown) => {
+    if (!stopping) opts.onError(error);
+  });
   const onError = (error: Error): void => {
     if (!stopping) opts.onError(error);
   };
@@ -126,6 +131,7 @@ export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartb
   const board = boards.get(thread)!;
   board.publish([]);
   return {
+    started,
     // No message per change: the running set changes twice per try, and a message (a structured clone, a wake-up of
     // the thread) cost 0.1–0.4 ms a try, measured in chains of tasks. The thread reads the board when it beats.
     setTries: (tries) => {
@@ -135,6 +141,8 @@ export async function startHeartbeater(opts: HeartbeaterOptions): Promise<Heartb
       stopping = true;
       thread.off("error", onError);
       thread.off("message", onMessage);
+      // A thread whose start failed is not kept: it may not even have loaded.
+      if (!(await started.then(() => true, () => false))) return void (await thread.terminate());
       const stopped = answer(thread, "stopped");
       send({ type: "stop" });
       let late: NodeJS.Timeout | undefined;
@@ -204,6 +212,7 @@ function inLoop(opts: HeartbeaterOptions): Heartbeater {
     setTries: (next) => {
       tries = [...next];
     },
+    started: Promise.resolve(),
     stop: async () => clearInterval(timer),
   };
 }

@@ -94,7 +94,7 @@ export class Worker {
   private readonly prewarm: boolean;
   private readonly hostname = os.hostname();
   private readonly running = new Map<string, Running>();
-  private heartbeater: Heartbeater = { setTries: () => {}, stop: async () => {} };
+  private heartbeater: Heartbeater = { started: Promise.resolve(), setTries: () => {}, stop: async () => {} };
   private readonly xcomCache = new XComCache();
   private readonly flushing = new Set<string>();
   /** Slots promised to claims in flight. */
@@ -156,26 +156,23 @@ export class Worker {
     sweepDeadOwners();
     // Another process can sweep this worker's tries only when it has a thread to heartbeat them from (fence.ts).
     const fence = heartbeatsOnThread(this.store) ? joinFence(this.lockTimeoutMs) : null;
-    try {
-      this.heartbeater = await startHeartbeater({
-        store: this.store,
-        workerId: this.id,
-        intervalMs: this.heartbeatIntervalMs,
-        ...(fence ? { lease: fence.lease } : {}),
-        onLost: (tries) => tries.forEach((t) => this.lost(t)),
-        onError: (error) => {
-          this.failure ??= error;
-          this.wake();
-        },
-      });
-    } catch (error) {
-      fence?.leave();
-      throw error;
-    }
-    const stopWatching = await this.store.watch((topic) => this.onTopic(topic));
+    this.heartbeater = startHeartbeater({
+      store: this.store,
+      workerId: this.id,
+      intervalMs: this.heartbeatIntervalMs,
+      ...(fence ? { lease: fence.lease } : {}),
+      onLost: (tries) => tries.forEach((t) => this.lost(t)),
+      onError: (error) => {
+        this.failure ??= error;
+        this.wake();
+      },
+    });
     const prewarming = new AbortController();
-    const prewarmed = this.prewarm ? prewarmDags(this.dags.values(), this.home, prewarming.signal) : Promise.resolve();
+    let prewarmed = Promise.resolve();
+    let stopWatching = async (): Promise<void> => {};
     try {
+      stopWatching = await this.store.watch((topic) => this.onTopic(topic));
+      if (this.prewarm) prewarmed = prewarmDags(this.dags.values(), this.home, prewarming.signal);
       while (!this.stopping) {
         const now = Date.now();
         if (this.passWanted || now - this.lastPass >= this.pollIntervalMs || (this.nextDueAt !== null && this.nextDueAt <= now)) await this.schedulingPass();

@@ -33,8 +33,9 @@ describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
   it("serves one worker after another, each on its own store, and reports the next one's lost tries", async () => {
     const [first, second] = [await stores.open(), await stores.open()];
     const one = await claimedTry(first, "w1");
-    const a = await startHeartbeater({ store: first, workerId: "w1", intervalMs: 30, onLost: () => undefined, onError: () => undefined });
+    const a = startHeartbeater({ store: first, workerId: "w1", intervalMs: 30, onLost: () => undefined, onError: () => undefined });
     try {
+      await a.started;
       a.setTries([one]);
       expect(await until(async () => (await lockedAt(first))! > "2001")).toBe(true);
     } finally {
@@ -44,8 +45,9 @@ describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
     const two = await claimedTry(second, "w2");
     const lost: HeldTry[][] = [];
     const errors: unknown[] = [];
-    const b = await startHeartbeater({ store: second, workerId: "w2", intervalMs: 30, onLost: (tries) => lost.push(tries), onError: (error) => errors.push(error) });
+    const b = startHeartbeater({ store: second, workerId: "w2", intervalMs: 30, onLost: (tries) => lost.push(tries), onError: (error) => errors.push(error) });
     try {
+      await b.started;
       b.setTries([two]);
       expect(await until(async () => (await lockedAt(second))! > "2001")).toBe(true);
       // The first store is left alone now: its lock stays as the test sets it.
@@ -60,6 +62,21 @@ describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
     }
     expect(errors).toEqual([]);
     expect(await lockedAt(first)).toBe("2000-01-01T00:00:00.000Z");
+  });
+});
+
+describe("a heartbeat thread that cannot reach its store", () => {
+  it("fails the worker through onError, with the store's password redacted, and stops cleanly", async () => {
+    const errors: unknown[] = [];
+    // Nothing listens on port 1: the thread's connection is refused at its first beat.
+    const store = { target: "postgresql://venvflow:hunter2secret@127.0.0.1:1/none" } as Store;
+    const beating = startHeartbeater({ store, workerId: "w", intervalMs: 30, onLost: () => undefined, onError: (error) => errors.push(error) });
+    beating.setTries([{ id: "ti", tryNumber: 1 }]);
+    expect(await until(async () => errors.length > 0)).toBe(true);
+    await beating.stop();
+    const message = String((errors[0] as Error).message);
+    expect(message).toMatch(/heartbeat failed/);
+    expect(message).not.toContain("hunter2secret");
   });
 });
 
