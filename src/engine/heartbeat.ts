@@ -17,16 +17,10 @@ export async function heartbeat(store: Store, workerId: string, tries: readonly 
   const held = new Set<string>();
   const wanted = new Map(tries.map((t) => [t.id, t.tryNumber]));
   for (const part of chunks([...wanted.keys()].sort())) {
-    const rows = await store.db
-      .with(
-        (w) => w("mine").materialized(),
-        (db) => store.adapter.lockInOrder(db.selectFrom("task_instance").select("id").where("id", "in", part).where("state", "=", "running").where("locked_by", "=", workerId).orderBy("id")),
-      )
-      .updateTable("task_instance")
-      .set({ locked_at: store.adapter.nowSql })
-      .where("id", "in", (eb) => eb.selectFrom("mine").select("mine.id"))
-      .returning(["id", "try_number"])
-      .execute();
+    const mine = store.adapter.lockInOrder(store.db.selectFrom("task_instance").select("id").where("id", "in", part).where("state", "=", "running").where("locked_by", "=", workerId).orderBy("id"));
+    const rows = await store.adapter.updatePicked(store.db, mine, (db, picked) =>
+      db.updateTable("task_instance").set({ locked_at: store.adapter.nowSql }).where("id", "in", picked).returning(["id", "try_number"]).execute(),
+    );
     for (const r of rows) if (wanted.get(r.id) === r.try_number) held.add(r.id);
   }
   return held;

@@ -101,7 +101,7 @@ export async function scheduleDag(store: Store, dag: DagDefinition, opts: { crea
       .where("state", "=", "up_for_retry")
       .executeTakeFirst();
     if (later?.next) due(Date.parse(later.next));
-    queued += await queueScheduled(trx, dag, at, events);
+    queued += await queueScheduled(trx, store, dag, at, events);
     await notifyAll(notify, dag.dagId, { queued, runFinished });
   });
   return { events, abortIds, nextDueInMs: nextDueAt === null ? null : Math.max(0, (nextDueAt as number) - nowMs) };

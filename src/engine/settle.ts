@@ -76,7 +76,7 @@ export async function settleRuns(trx: Db, ctx: DagContext, finishedByRun: Readon
     await propagate(trx, { ...ctx, runId }, finished, pending);
     await decide(trx, { ...ctx, runId }, pending, settled);
   }
-  settled.queued = await queueScheduled(trx, ctx.dag, ctx.at, settled.events);
+  settled.queued = await queueScheduled(trx, ctx.store, ctx.dag, ctx.at, settled.events);
   // A run that just had a row scheduled, queued or mapped is not finished: no need to look (in a chain, that was
   // one statement in twelve per task).
   const live = new Set(settled.events.filter((e) => e.type === "mapped" || (e.type === "task" && (e.state === "scheduled" || e.state === "queued"))).map((e) => e.runId));
@@ -92,7 +92,7 @@ export async function settleRunStart(trx: Db, ctx: SettleContext): Promise<Settl
   const pending = new Pending(ctx.dag);
   for (const task of ctx.dag.tasks.values()) if (task.upstreamTaskIds.length === 0) pending.add(task.taskId);
   await decide(trx, ctx, pending, settled);
-  settled.queued = await queueScheduled(trx, ctx.dag, ctx.at, settled.events);
+  settled.queued = await queueScheduled(trx, ctx.store, ctx.dag, ctx.at, settled.events);
   settled.runFinished = await finishRunIfDone(trx, ctx, settled.events);
   return settled;
 }
@@ -123,7 +123,7 @@ export async function resettleRun(trx: Db, ctx: SettleContext): Promise<Settled>
   }
   const settled: Settled = { events: [], queued: 0, runFinished: false };
   await decide(trx, ctx, pending, settled);
-  settled.queued = await queueScheduled(trx, ctx.dag, ctx.at, settled.events);
+  settled.queued = await queueScheduled(trx, ctx.store, ctx.dag, ctx.at, settled.events);
   settled.runFinished = await finishRunIfDone(trx, ctx, settled.events);
   return settled;
 }
@@ -347,33 +347,29 @@ async function setStates(trx: Db, ids: readonly string[], from: TaskState, to: T
 
 
 /** scheduled → queued, in priority order, while the DAG has fewer than maxActiveTasks queued or running. */
-export async function queueScheduled(trx: Db, dag: DagDefinition, at: string, events: EngineEvent[]): Promise<number> {
-  // One statement: the free slots (maxActiveTasks less the DAG's queued and running rows) are the LIMIT of the
-  // pick, in priority order; a per-try transaction ran three statements for this before.
-  const queued = await trx
-    .with(
-      (w) => w("picked").materialized(),
-      (db) =>
-        db
-          .selectFrom("task_instance")
-          .select("id")
-          .where("dag_id", "=", dag.dagId)
-          .where("state", "=", "scheduled")
-          .orderBy("run_id")
-          .orderBy("priority")
-          .orderBy("map_index")
-          // CASE, not max()/greatest(): the one spelling both backends share; a negative LIMIT means "no limit"
-          // on SQLite and is an error on PostgreSQL.
-          .limit(
-            sql<number>`(select case when ${dag.maxActiveTasks} - count(*) > 0 then ${dag.maxActiveTasks} - count(*) else 0 end from task_instance where dag_id = ${dag.dagId} and state in ('queued', 'running'))`,
-          ),
-    )
-    .updateTable("task_instance")
-    .set({ state: "queued", queued_at: at, updated_at: at })
-    .where("id", "in", (eb) => eb.selectFrom("picked").select("picked.id"))
+export async function queueScheduled(trx: Db, store: Store, dag: DagDefinition, at: string, events: EngineEvent[]): Promise<number> {
+  // The free slots (maxActiveTasks less the DAG's queued and running rows) are the LIMIT of the pick, in priority
+  // order, with no count read first; a per-try transaction ran three statements for this before.
+  const picked = trx
+    .selectFrom("task_instance")
+    .select("id")
+    .where("dag_id", "=", dag.dagId)
     .where("state", "=", "scheduled")
-    .returning(["dag_id", "run_id", "task_id", "map_index", "try_number"])
-    .execute();
+    .orderBy("run_id")
+    .orderBy("priority")
+    .orderBy("map_index")
+    // CASE, not max()/greatest(): the one spelling both backends share; a negative LIMIT means "no limit" on
+    // SQLite and is an error on PostgreSQL.
+    .limit(sql<number>`(select case when ${dag.maxActiveTasks} - count(*) > 0 then ${dag.maxActiveTasks} - count(*) else 0 end from task_instance where dag_id = ${dag.dagId} and state in ('queued', 'running'))`);
+  const queued = await store.adapter.updatePicked(trx, picked, (db, ids) =>
+    db
+      .updateTable("task_instance")
+      .set({ state: "queued", queued_at: at, updated_at: at })
+      .where("id", "in", ids)
+      .where("state", "=", "scheduled")
+      .returning(["dag_id", "run_id", "task_id", "map_index", "try_number"])
+      .execute(),
+  );
   for (const ti of queued) events.push(taskEvent(ti, "queued", at));
   return queued.length;
 }

@@ -122,9 +122,9 @@ export async function failRun(trx: Db, run: DagRunRow, at: string = new Date().t
 }
 
 /**
- * queued → running, claimed for one worker, in one statement: `UPDATE … WHERE id IN (candidates) RETURNING *`,
+ * queued → running, claimed for one worker: `UPDATE … WHERE id IN (candidates) RETURNING *` (adapter.updatePicked),
  * the candidates locked with SKIP LOCKED on PostgreSQL so concurrent claimers skip each other's rows instead of
- * queueing on them (on SQLite the statement itself holds the write lock). The try number is incremented here,
+ * queueing on them (on SQLite the transaction holds the write lock). The try number is incremented here,
  * at claim time (graphile-worker's `attempts`), so a try whose worker dies still counts; the try's log path is
  * built from the row in the same statement.
  */
@@ -140,44 +140,39 @@ export interface ClaimOptions {
 export async function claimTasks(store: Store, opts: ClaimOptions, db: Db = store.db): Promise<TaskInstanceRow[]> {
   if (opts.limit <= 0 || opts.dagIds.length === 0) return [];
   const now = store.adapter.nowSql;
-  // The candidates are a MATERIALIZED CTE, not `IN (subquery)`: PostgreSQL may re-run an IN subquery per outer
-  // row, and a re-run skips the rows this statement already updated and locks further ones — measured: a
-  // limit of 2 claimed 3 rows.
-  return db
-    .with(
-      (w) => w("candidates").materialized(),
-      (db) =>
-        store.adapter.skipLocked(
-          db
-            .selectFrom("task_instance")
-            .select("id")
-            .where("state", "=", "queued")
-            .where("dag_id", "in", [...opts.dagIds])
-            .orderBy("queued_at")
-            .orderBy("id")
-            .limit(opts.limit),
-        ),
-    )
-    .updateTable("task_instance")
-    .set({
-      state: "running",
-      try_number: sql<number>`try_number + 1`,
-      locked_by: opts.workerId,
-      locked_at: now,
-      hostname: opts.hostname,
-      started_at: now,
-      ended_at: null,
-      duration_ms: null,
-      next_retry_at: null,
-      error: null,
-      updated_at: now,
-      // taskLogPath's layout; ids were checked when the DAG and the run were made.
-      log_path: sql<string>`${opts.logsRoot} || '/' || dag_id || '/' || run_id || '/' || task_id || (case when map_index >= 0 then '.map_index=' || cast(map_index as text) else '' end) || '.attempt=' || cast(try_number + 1 as text) || '.log'`,
-    })
-    .where("id", "in", (eb) => eb.selectFrom("candidates").select("candidates.id"))
-    .where("state", "=", "queued")
-    .returningAll()
-    .execute();
+  const candidates = store.adapter.skipLocked(
+    db
+      .selectFrom("task_instance")
+      .select("id")
+      .where("state", "=", "queued")
+      .where("dag_id", "in", [...opts.dagIds])
+      .orderBy("queued_at")
+      .orderBy("id")
+      .limit(opts.limit),
+  );
+  return store.adapter.updatePicked(db, candidates, (db, picked) =>
+    db
+      .updateTable("task_instance")
+      .set({
+        state: "running",
+        try_number: sql<number>`try_number + 1`,
+        locked_by: opts.workerId,
+        locked_at: now,
+        hostname: opts.hostname,
+        started_at: now,
+        ended_at: null,
+        duration_ms: null,
+        next_retry_at: null,
+        error: null,
+        updated_at: now,
+        // taskLogPath's layout; ids were checked when the DAG and the run were made.
+        log_path: sql<string>`${opts.logsRoot} || '/' || dag_id || '/' || run_id || '/' || task_id || (case when map_index >= 0 then '.map_index=' || cast(map_index as text) else '' end) || '.attempt=' || cast(try_number + 1 as text) || '.log'`,
+      })
+      .where("id", "in", picked)
+      .where("state", "=", "queued")
+      .returningAll()
+      .execute(),
+  );
 }
 
 interface EndTry {
@@ -379,39 +374,37 @@ async function endTryRows(trx: Db, store: Store, rows: ReadonlyArray<{ ti: TaskI
         sql` `,
       )} end`;
     };
-    const changed = await trx
-      .with(
-        (w) => w("ending").materialized(),
-        (db) =>
-          store.adapter.lockInOrder(
-            db
-              .selectFrom("task_instance")
-              .select("id")
-              .where("id", "in", part.map((row) => row.ti.id))
-              .orderBy("id"),
-          ),
-      )
-      .updateTable("task_instance")
-      .set({
-        state: perRow((row) => row.change.state, "text"),
-        ended_at: at,
-        duration_ms: perRow((row) => durationOf(row.ti, at), "integer"),
-        error: perRow((row) => errorText(row.change), "text"),
-        next_retry_at: perRow((row) => row.change.nextRetryAt ?? null, "text"),
-        locked_by: null,
-        locked_at: null,
-        updated_at: at,
-      })
-      .where("id", "in", (eb) => eb.selectFrom("ending").select("ending.id"))
-      // `(state = 'running') is true`: the same guard, but no index condition. Measured on PostgreSQL at 10,000
-      // tasks: it AND-ed `state = 'running'` on ti_claim_idx with the ids and walked every index entry a running
-      // row ever had (dead ones stay until vacuum): 0.8 ms a batch, against 0.04 ms by primary key alone.
-      .where(sql<boolean>`(${sql.ref("state")} = 'running') is true`)
-      .where((eb) =>
-        eb.or(part.map(({ ti }) => eb.and([eb("id", "=", ti.id), eb("try_number", "=", ti.try_number), ...(ti.locked_by === null ? [] : [eb("locked_by", "=", ti.locked_by)])]))),
-      )
-      .returning("id")
-      .execute();
+    const rowsInOrder = store.adapter.lockInOrder(
+      trx
+        .selectFrom("task_instance")
+        .select("id")
+        .where("id", "in", part.map((row) => row.ti.id))
+        .orderBy("id"),
+    );
+    const changed = await store.adapter.updatePicked(trx, rowsInOrder, (db, picked) =>
+      db
+        .updateTable("task_instance")
+        .set({
+          state: perRow((row) => row.change.state, "text"),
+          ended_at: at,
+          duration_ms: perRow((row) => durationOf(row.ti, at), "integer"),
+          error: perRow((row) => errorText(row.change), "text"),
+          next_retry_at: perRow((row) => row.change.nextRetryAt ?? null, "text"),
+          locked_by: null,
+          locked_at: null,
+          updated_at: at,
+        })
+        .where("id", "in", picked)
+        // `(state = 'running') is true`: the same guard, but no index condition. Measured on PostgreSQL at 10,000
+        // tasks: it AND-ed `state = 'running'` on ti_claim_idx with the ids and walked every index entry a running
+        // row ever had (dead ones stay until vacuum): 0.8 ms a batch, against 0.04 ms by primary key alone.
+        .where(sql<boolean>`(${sql.ref("state")} = 'running') is true`)
+        .where((eb) =>
+          eb.or(part.map(({ ti }) => eb.and([eb("id", "=", ti.id), eb("try_number", "=", ti.try_number), ...(ti.locked_by === null ? [] : [eb("locked_by", "=", ti.locked_by)])]))),
+        )
+        .returning("id")
+        .execute(),
+    );
     for (const row of changed) applied.add(row.id);
   }
   return applied;

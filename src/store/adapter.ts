@@ -4,10 +4,13 @@
  * other's rows, the database's clock, and how a commit wakes workers in other processes. The engine uses only
  * this; it never asks which backend it runs on.
  */
-import type { Kysely, RawBuilder, SelectQueryBuilder } from "kysely";
+import type { Kysely, QueryCreator, RawBuilder, SelectQueryBuilder } from "kysely";
 import type { Database } from "./schema.ts";
 
 export type Backend = "sqlite" | "postgres";
+
+/** What `updatePicked` hands its update to restrict it with: the picked ids, or a subquery yielding them. */
+export type PickedIds = readonly string[] | RawBuilder<string>;
 
 export interface StoreAdapter {
   readonly backend: Backend;
@@ -27,6 +30,15 @@ export interface StoreAdapter {
   skipLocked<O>(query: SelectQueryBuilder<Database, "task_instance", O>): SelectQueryBuilder<Database, "task_instance", O>;
   /** Rows to update, locked in the query's order (PostgreSQL), so two updaters of the same rows cannot deadlock. */
   lockInOrder<O>(query: SelectQueryBuilder<Database, "task_instance", O>): SelectQueryBuilder<Database, "task_instance", O>;
+  /**
+   * Runs `update` on exactly the task instances `pick` selects (passed through skipLocked or lockInOrder where rows
+   * need locks); `update` restricts its statement with `.where("id", "in", picked)`. One statement on PostgreSQL,
+   * the pick a MATERIALIZED CTE: an IN subquery may be re-run per outer row, and a re-run skips the rows the
+   * statement already updated and locks further ones (measured: a limit of 2 claimed 3 rows). On SQLite the pick's
+   * ids are read first: its write transaction already excludes other writers, and each CTE or IN subquery builds
+   * an ephemeral table, ~50 µs apiece (measured: three per chained task, a fifth of the engine's cost per task).
+   */
+  updatePicked<R>(db: Kysely<Database>, pick: SelectQueryBuilder<Database, "task_instance", { id: string }>, update: (db: QueryCreator<Database>, picked: PickedIds) => Promise<R[]>): Promise<R[]>;
   /** The database's clock as an SQL expression (for a statement that must not take a second round trip). */
   readonly nowSql: RawBuilder<string>;
   /** The database's clock as ISO-8601 UTC text (the `Date#toISOString()` form every timestamp column holds). */

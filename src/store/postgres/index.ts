@@ -1,7 +1,8 @@
 import pg from "pg";
 import { createHash } from "node:crypto";
-import { PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from "kysely";
+import { PostgresDialect, sql, type PostgresPool, type PostgresPoolClient, type QueryCreator } from "kysely";
 import type { StoreAdapter } from "../adapter.ts";
+import type { Database } from "../schema.ts";
 
 export function createPostgresDialect(url: string, poolSize: number): PostgresDialect {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
@@ -57,6 +58,9 @@ export function postgresAdapter(url: string): StoreAdapter {
     },
     skipLocked: (query) => query.forUpdate().skipLocked(),
     lockInOrder: (query) => query.forUpdate(),
+    updatePicked: (db, pick, update) =>
+      // The CTE's table is the update's only addition to the schema, reached through `picked` alone.
+      update(db.with((w) => w("picked").materialized(), () => pick) as unknown as QueryCreator<Database>, sql<string>`(select "picked"."id" from "picked")`),
     nowSql: NOW,
     async now(db) {
       const { rows } = await sql<{ now: string }>`select ${NOW} as now`.execute(db);

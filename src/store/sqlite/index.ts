@@ -2,6 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { sql, SqliteDialect, type Kysely } from "kysely";
+import { chunks } from "../../util/chunks.ts";
 import { VenvflowError, type ErrorCode } from "../../util/errors.ts";
 import type { StoreAdapter } from "../adapter.ts";
 import type { Database } from "../schema.ts";
@@ -137,6 +138,13 @@ export const sqliteAdapter: StoreAdapter = {
   lockDag: () => Promise.resolve(new Date().toISOString()),
   skipLocked: (query) => query,
   lockInOrder: (query) => query,
+  async updatePicked(db, pick, update) {
+    const ids = (await pick.execute()).map((row) => row.id);
+    const out = [];
+    // One id is `id = ?` to SQLite (no ephemeral table at all): a chained task's usual case.
+    for (const part of chunks(ids, 500)) out.push(...(await update(db, part)));
+    return out;
+  },
   nowSql: NOW,
   // SQLite's 'now' is this machine's clock, which every process sharing the file reads too: no query needed.
   now: () => Promise.resolve(new Date().toISOString()),
@@ -174,3 +182,4 @@ export const sqliteAdapter: StoreAdapter = {
     };
   },
 };
+
