@@ -71,6 +71,8 @@ class Zygote {
   readonly pid: number;
   readonly ready: Promise<void>;
   forks = 0;
+  /** Preload requests it had (a worker prewarming its DAGs asks once per distinct task). */
+  preloads = 0;
   lastUsed = Date.now();
   retired = false;
   running = 0;
@@ -165,6 +167,7 @@ class Zygote {
 
   /** Imports what `target`'s attempts will (its callable's imports and `preload`), forking nothing. */
   preload(target: WarmTarget): Promise<ForkAnswer> {
+    this.preloads++;
     const callable = target.callable.kind === "file" ? { kind: "file", path: target.callable.path } : { kind: "inline", source: target.callable.source };
     return this.ask({ op: "preload", callable, preload: target.preload });
   }
@@ -259,8 +262,8 @@ export class WarmPool implements Launcher {
   }
 
   /** The zygotes alive now (for benchmarks and diagnostics). */
-  stats(): { key: string; pid: number; forks: number; rssBytes: number | null }[] {
-    return [...this.zygotes.entries()].filter(([, z]) => z.alive).map(([key, z]) => ({ key, pid: z.pid, forks: z.forks, rssBytes: z.rssBytes() }));
+  stats(): { key: string; pid: number; forks: number; preloads: number; rssBytes: number | null }[] {
+    return [...this.zygotes.entries()].filter(([, z]) => z.alive).map(([key, z]) => ({ key, pid: z.pid, forks: z.forks, preloads: z.preloads, rssBytes: z.rssBytes() }));
   }
 
   /** Keeps `holding` (an environment lease) until the zygote for `attempt` is gone; false when there is none. */

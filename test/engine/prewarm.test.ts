@@ -18,10 +18,12 @@ const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
 describe.each(BACKENDS)("prewarming on %s", (backend) => {
   const stores = useStores(backend);
 
-  it("starts the zygote of a built environment's task before any run, and builds nothing that is not built", async () => {
+  it("starts the zygote of a built environment's task before any run, preloads each distinct callable once, and builds nothing that is not built", async () => {
     const store = await stores.open();
     const built = dag("prewarm_built", { schedule: null }, () => {
-      new PythonVirtualenvOperator({ taskId: "t", pythonCallable: { source: "import decimal\ndef f():\n    return 1\n" }, pythonVersion: anyPython });
+      // Three tasks of one callable and a fourth of another: two preloads, not four.
+      for (const taskId of ["t", "u", "v"]) new PythonVirtualenvOperator({ taskId, pythonCallable: { source: "import decimal\ndef f():\n    return 1\n" }, pythonVersion: anyPython });
+      new PythonVirtualenvOperator({ taskId: "w", pythonCallable: { source: "import fractions\ndef g():\n    return 2\n" }, pythonVersion: anyPython });
     });
     const unbuilt = dag("prewarm_unbuilt", { schedule: null }, () => {
       new PythonVirtualenvOperator({ taskId: "t", pythonCallable: { source: "def f():\n    return 1\n" }, pythonVersion: anyPython, requirements: ["never-built-here"] });
@@ -34,8 +36,8 @@ describe.each(BACKENDS)("prewarming on %s", (backend) => {
     const worker = new Worker({ store, dags: [built, unbuilt], home: stores.home, pollIntervalMs: 50 });
     const working = worker.run();
     try {
-      expect(await waitFor(() => warmPool().stats().length > 0, 20_000)).toBe(true);
-      expect(warmPool().stats()).toEqual([expect.objectContaining({ forks: 0 })]);
+      expect(await waitFor(() => warmPool().stats()[0]?.preloads === 2, 20_000)).toBe(true);
+      expect(warmPool().stats()).toEqual([expect.objectContaining({ forks: 0, preloads: 2 })]);
     } finally {
       worker.stop();
       await working;

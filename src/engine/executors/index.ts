@@ -22,11 +22,13 @@ export const EXECUTORS: ExecutorRegistry = {
  * zygote start takes a core for a while, and the worker's own tries come first). Errors are the tries' to report.
  */
 export async function prewarmDags(dags: Iterable<DagDefinition>, home: string, signal: AbortSignal): Promise<void> {
+  const seen = new Set<string>();
+  const first = (key: string): boolean => !seen.has(key) && Boolean(seen.add(key));
   for (const dag of dags) {
     for (const task of dag.tasks.values()) {
       if (signal.aborted) return;
       const executor = EXECUTORS[task.kind] as TaskExecutor<TaskDefinition["kind"]>;
-      await executor.prewarm?.(task, { dag, home, signal }).catch(() => undefined);
+      await executor.prewarm?.(task, { dag, home, signal, first }).catch(() => undefined);
     }
   }
 }

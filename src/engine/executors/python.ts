@@ -45,7 +45,11 @@ type BranchKind = "branch_python_virtualenv" | "branch_external_python";
 /** The task's environment built and leased and its warm interpreter started, so its first try forks as fast as the rest. */
 async function prewarm(task: { options: PythonCallableTaskOptions }, ctx: PrewarmContext): Promise<void> {
   const { opArgs: _args, opKwargs: _kwargs, ...options } = task.options;
-  await prewarmCallable({ ...options, baseDir: baseDirOf(task.options, ctx.dag), home: ctx.home }, { signal: ctx.signal }).catch(() => false);
+  const warmOptions = { ...options, baseDir: baseDirOf(task.options, ctx.dag), home: ctx.home };
+  // 40 chained tasks of one callable made 40 identical preloads, each a lookup here and a request to the zygote,
+  // beside the run's first tries (measured in bench/sequential.ts).
+  if (!ctx.first(JSON.stringify(warmOptions))) return;
+  await prewarmCallable(warmOptions, { signal: ctx.signal }).catch(() => false);
 }
 
 const pythonExecutor: TaskExecutor<PythonKind> = {

@@ -29,6 +29,8 @@ export interface PrewarmContext {
   dag: DagDefinition;
   home: string;
   signal: AbortSignal;
+  /** False when a task of this pass already prewarmed what `key` names (tasks often share one environment and callable). */
+  first(key: string): boolean;
 }
 
 export type ExecutorRegistry = { readonly [K in TaskKind]: TaskExecutor<K> };
