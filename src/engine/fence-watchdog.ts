@@ -7,7 +7,8 @@
  * renewed by each heartbeat thread with the start of every round that succeeded), `groups/<pid>` (live process
  * groups).
  * A lease older than its limit, or the engine process gone (its stdin pipe closed), fences: every registered group
- * and every process descending from a group's leader gets SIGKILL; `fenced` gets a JSON line; stderr says so.
+ * and every process descending from a group's leader gets SIGKILL; `fenced` gets a JSON line; stderr says so
+ * (unless the engine process ended holding no lease: no try was running, and what is killed is only left-overs).
  * Self-contained (node: modules only): it must start fast and must not load the engine.
  */
 import { appendFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -81,7 +82,7 @@ function kill(target: number): boolean {
  * group, a daemon under the runner's subreaper); nothing else of the engine process (a database server a test
  * started, the DAG processors of the server) is touched.
  */
-function fence(reason: string): void {
+function fence(reason: string, quiet = false): void {
   const killed = new Set<number>();
   let leaders: number[] = [];
   try {
@@ -109,7 +110,7 @@ function fence(reason: string): void {
   } catch {
     // the directory is gone: the engine is exiting
   }
-  if (killed.size > 0) {
+  if (killed.size > 0 && !quiet) {
     process.stderr.write(
       `venvflow fence: engine process ${enginePid} ${reason}: killed its task processes (${[...killed].join(", ")}) so that no retry runs next to them\n`,
     );
@@ -136,7 +137,17 @@ process.stdin.on("data", (chunk: Buffer) => {
 });
 // The pipe's other end closes when the engine process dies, by any death: nothing it started may outlive it.
 process.stdin.on("end", () => {
-  fence("exited");
+  // Without a lease no worker was running: what is left (a warm interpreter kept for the next worker, which dies with
+  // its host anyway) goes without a word — the message is for tries that must not run beside their retries.
+  fence("exited", !hasLease());
   exit();
 });
+
+function hasLease(): boolean {
+  try {
+    return readdirSync(dir).some((entry) => entry.startsWith("lease-"));
+  } catch {
+    return false;
+  }
+}
 process.stdin.on("error", () => undefined);

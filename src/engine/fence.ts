@@ -18,7 +18,7 @@
  * the child dies with it (PR_SET_PDEATHSIG).
  *
  * The watchdog starts with the first process group this process starts while a worker runs (no cost for workers
- * of in-process tasks only), and one serves every worker of the process.
+ * of in-process tasks only), and one serves every worker of the process, kept for a minute after the last one.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -64,7 +64,16 @@ interface Fence {
   leases: Set<Lease>;
   watchdog: ChildProcess | null;
   starts: number;
+  /** Set while no worker holds a lease: ends the fence unless one joins first. */
+  idle: NodeJS.Timeout | null;
 }
+
+/**
+ * A fence without leases is kept this long for the process's next worker: starting its watchdog (a Node process,
+ * ~40 ms of CPU) beside the first tries of every `runDag` made 40 chained Python tasks ~10% slower (measured,
+ * bench/sequential.ts on the 2-core dev machine).
+ */
+const IDLE_FENCE_MS = 60_000;
 
 let fence: Fence | null = null;
 
@@ -74,8 +83,12 @@ let fence: Fence | null = null;
  * the thread renews its lease in shared memory only, and it is written out when the directory is made.
  */
 export function joinFence(lockTimeoutMs: number): { lease: Lease; leave(): void } {
+  if (fence?.idle) {
+    clearTimeout(fence.idle);
+    fence.idle = null;
+  }
   if (!fence) {
-    const current: Fence = { dir: ownedTempPath("fence"), created: false, leases: new Set(), watchdog: null, starts: 0 };
+    const current: Fence = { dir: ownedTempPath("fence"), created: false, leases: new Set(), watchdog: null, starts: 0, idle: null };
     fence = current;
     // Called from inside the spawning of a task's process: a full temp directory must not fail the task (its group
     // is then only killed by this process itself, when the try is lost).
@@ -104,14 +117,23 @@ export function joinFence(lockTimeoutMs: number): { lease: Lease; leave(): void 
       left = true;
       current.leases.delete(lease);
       rmSync(lease.file, { force: true });
-      if (current.leases.size > 0) return;
-      observeGroups(null);
-      if (fence === current) fence = null;
-      // The watchdog removes the directory as it exits.
-      if (current.watchdog?.stdin?.writable) current.watchdog.stdin.end("exit\n");
-      else if (current.created) rmSync(current.dir, { recursive: true, force: true });
+      if (current.leases.size > 0 || fence !== current) return;
+      current.idle = setTimeout(closeIdleFence, IDLE_FENCE_MS);
+      current.idle.unref(); // and if the process ends first, its watchdog sees it and cleans up
     },
   };
+}
+
+/** Ends the process's fence now if no worker holds a lease on it (it would end IDLE_FENCE_MS after the last left). */
+export function closeIdleFence(): void {
+  const current = fence;
+  if (!current || current.leases.size > 0) return;
+  if (current.idle) clearTimeout(current.idle);
+  observeGroups(null);
+  fence = null;
+  // The watchdog removes the directory as it exits.
+  if (current.watchdog?.stdin?.writable) current.watchdog.stdin.end("exit\n");
+  else if (current.created) rmSync(current.dir, { recursive: true, force: true });
 }
 
 /** Makes the directory (the leases written first, so the watchdog never sees a group without them) and the watchdog. */

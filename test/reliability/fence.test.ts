@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { fencedSince, joinFence, monotonicMs, renewLease } from "../../src/engine/fence.ts";
+import { closeIdleFence, fencedSince, joinFence, monotonicMs, renewLease } from "../../src/engine/fence.ts";
 import { isAlive, runProcessGroup } from "../../src/util/process.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,7 +67,39 @@ describe("the fence", () => {
       unrelated.kill("SIGKILL");
       fence.leave();
     }
-    // Leaving ends the watchdog, which removes the directory.
+    // The last worker leaving keeps the fence and its watchdog for the process's next worker...
+    const [dir] = fenceDirs();
+    const kept = watchdogPid(path.join(os.tmpdir(), dir!));
+    expect(kept).not.toBeNull();
+    const next = joinFence(3000);
+    expect(fenceDirs()).toEqual([dir]);
+    next.leave();
+    expect(watchdogPid(path.join(os.tmpdir(), dir!))).toBe(kept);
+    // ...until it has been idle a while: then the watchdog ends, and removes the directory.
+    closeIdleFence();
     expect(await waitFor(() => fenceDirs().length === 0, 5000)).toBe(true);
+    expect(await waitFor(() => !isAlive(kept!), 5000)).toBe(true);
+  }, 30_000);
+
+  it("cleans up quietly after a process that ends with no worker running: its groups die, no fence message", async () => {
+    const fenceModule = new URL("../../src/engine/fence.ts", import.meta.url).pathname;
+    const processModule = new URL("../../src/util/process.ts", import.meta.url).pathname;
+    // A worker came and went (the fence stays for the next one); a group the process started is still running.
+    const script = `import { joinFence } from ${JSON.stringify(fenceModule)};
+import { runProcessGroup } from ${JSON.stringify(processModule)};
+const fence = joinFence(3000);
+void runProcessGroup({ command: "sleep", args: ["60"], onSpawn: (pid) => { console.log(pid); fence.leave(); setTimeout(() => process.exit(0), 300); } });`;
+    const host = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    host.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    host.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise((resolve) => host.once("exit", resolve));
+    const sleeper = Number(stdout.trim());
+    expect(sleeper).toBeGreaterThan(0);
+    expect(await waitFor(() => !isAlive(sleeper), 5000)).toBe(true);
+    // The watchdog is gone too (it removed its directory), and said nothing.
+    expect(await waitFor(() => !readdirSync(os.tmpdir()).some((e) => e.startsWith(`venvflow-fence-${host.pid}-`)), 5000)).toBe(true);
+    expect(stderr).not.toMatch(/venvflow fence/);
   }, 30_000);
 });
