@@ -209,9 +209,14 @@ interface Inserts {
   xcoms: Array<Insertable<Database["xcom"]>>;
 }
 
-async function flushInserts(trx: Db, inserts: Inserts): Promise<void> {
-  for (const part of chunks(inserts.tries, 100)) await trx.insertInto("task_try").values(part).execute();
-  for (const part of chunks(inserts.xcoms, 100)) await trx.insertInto("xcom").values(part).execute();
+async function flushInserts(trx: Db, store: Store, inserts: Inserts): Promise<void> {
+  const [tries, xcoms] = [chunks(inserts.tries, 100), chunks(inserts.xcoms, 100)];
+  for (let i = 0; i < Math.max(tries.length, xcoms.length); i++) {
+    await store.adapter.insertAll(trx, [
+      { table: "task_try", rows: tries[i] ?? [] },
+      { table: "xcom", rows: xcoms[i] ?? [] },
+    ]);
+  }
   inserts.tries = [];
   inserts.xcoms = [];
 }
@@ -318,7 +323,7 @@ export async function endTries(store: Store, dag: DagDefinition, ends: readonly 
     const applied = await endTryRows(trx, store, order.map(({ end, change }) => ({ ti: end.ti, change })), at);
     const byRun = new Map<string, Finished[]>();
     const results: Array<Transition & { nextRetryAt?: string }> = new Array(ends.length);
-    // Measured: with 8 slots, a batch of 8 no-op tries ran 8 + 8 inserts; now 2.
+    // Measured: with 8 slots, a batch of 8 no-op tries ran 8 + 8 inserts; now one statement (two on SQLite).
     const inserts: Inserts = { tries: [], xcoms: [] };
     for (const { end, i, change } of order) {
       if (!applied.has(end.ti.id)) {
@@ -333,7 +338,7 @@ export async function endTries(store: Store, dag: DagDefinition, ends: readonly 
       results[i] = { applied: true, events: own, ...(change.nextRetryAt ? { nextRetryAt: change.nextRetryAt } : {}) };
     }
     // Before settling: expanding a mapped task reads its upstream's XCom.
-    await flushInserts(trx, inserts);
+    await flushInserts(trx, store, inserts);
     const settled = await settleRuns(trx, { store, dag, at }, byRun);
     const claimed = claim ? await claimTasks(store, claim, trx) : [];
     // Work this batch queued and claimed itself is nobody else's to wake up for.

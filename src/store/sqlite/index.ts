@@ -145,6 +145,9 @@ export const sqliteAdapter: StoreAdapter = {
     for (const part of chunks(ids, 500)) out.push(...(await update(db, part)));
     return out;
   },
+  async insertAll(db, inserts) {
+    for (const { table, rows } of inserts) if (rows.length > 0) await db.insertInto(table).values(rows as never).execute();
+  },
   nowSql: NOW,
   // SQLite's 'now' is this machine's clock, which every process sharing the file reads too: no query needed.
   now: () => Promise.resolve(new Date().toISOString()),
