@@ -93,14 +93,22 @@ export function postgresAdapter(url: string): StoreAdapter {
     updatePicked: (db, pick, update) =>
       // The CTE's table is the update's only addition to the schema, reached through `picked` alone.
       update(db.with((w) => w("picked").materialized(), () => pick) as unknown as QueryCreator<Database>, sql<string>`(select "picked"."id" from "picked")`),
+    // Rows as one JSON parameter per table (json_populate_recordset): one statement text whatever the number of
+    // rows, so it is prepared once. A VALUES list per batch size was a new text to parse and plan for most batches
+    // (over 100 parameters are never prepared): 0.54 ms a batch of ending tries at 10,000 tasks, the costliest
+    // statement of the batch.
     async insertAll(db, inserts) {
-      const nonEmpty = inserts.filter(({ rows }) => rows.length > 0);
-      const last = nonEmpty.pop();
+      const statements = inserts
+        .filter(({ rows }) => rows.length > 0)
+        .map(({ table, rows }) => {
+          const columns = [...new Set(rows.flatMap((row) => Object.keys(row).filter((key) => (row as Record<string, unknown>)[key] !== undefined)))].map((c) => sql.ref(c));
+          return sql`insert into ${sql.table(table)} (${sql.join(columns)}) select ${sql.join(columns)} from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::json)`;
+        });
+      const last = statements.pop();
       if (!last) return;
-      // Each table's rows type its own insert; the CTEs add nothing the last insert reads.
-      let creator = db as QueryCreator<Database>;
-      for (const [i, { table, rows }] of nonEmpty.entries()) creator = creator.with(`inserted_${i}`, (c) => c.insertInto(table).values(rows as never)) as unknown as QueryCreator<Database>;
-      await creator.insertInto(last.table).values(last.rows as never).execute();
+      // Every insert but the last a data-modifying CTE: one round trip for all of them.
+      const ctes = statements.map((statement, i) => sql`${sql.raw(`inserted_${i}`)} as (${statement})`);
+      await (ctes.length === 0 ? last : sql`with ${sql.join(ctes)} ${last}`).execute(db);
     },
     nowSql: NOW,
     async now(db) {
