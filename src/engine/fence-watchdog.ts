@@ -4,8 +4,8 @@
  * process's task processes once its heartbeats stop — before any sweeper can retry those tries elsewhere.
  *
  * `node fence-watchdog.js <dir> <engine pid>`. In <dir>: `lease-*` files ("<monotonic ms> <limit ms> <monotonic ms>",
- * renewed by each heartbeat thread with the start of every round that succeeded), `groups/<pid>` (live process
- * groups).
+ * renewed by each heartbeat thread with the start of every round that succeeded), `groups` (a journal of `+<pid>`
+ * and `-<pid>` lines: the live process groups are what it adds up to).
  * A lease older than its limit, or the engine process gone (its stdin pipe closed), fences: every registered group
  * and every process descending from a group's leader gets SIGKILL; `fenced` gets a JSON line; stderr says so
  * (unless the engine process ended holding no lease: no try was running, and what is killed is only left-overs).
@@ -77,6 +77,26 @@ function kill(target: number): boolean {
   }
 }
 
+/** The groups the journal adds up to; a last line without its newline is still being written, and not read. */
+function registeredGroups(): number[] {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, "groups"), "utf8");
+  } catch {
+    return []; // none registered
+  }
+  const live = new Set<number>();
+  const lines = text.split("\n");
+  lines.pop();
+  for (const line of lines) {
+    const pid = Number(line.slice(1));
+    if (!Number.isSafeInteger(pid) || pid <= 1) continue;
+    if (line.startsWith("+")) live.add(pid);
+    else if (line.startsWith("-")) live.delete(pid);
+  }
+  return [...live];
+}
+
 /**
  * SIGKILLs every registered group and every descendant of a registered group's leader (a process that left its
  * group, a daemon under the runner's subreaper); nothing else of the engine process (a database server a test
@@ -84,12 +104,7 @@ function kill(target: number): boolean {
  */
 function fence(reason: string, quiet = false): void {
   const killed = new Set<number>();
-  let leaders: number[] = [];
-  try {
-    leaders = readdirSync(path.join(dir, "groups")).map(Number);
-  } catch {
-    // none registered
-  }
+  const leaders = registeredGroups();
   const table = processTable();
   const ownGroup = table.get(process.pid)?.[1];
   const engineGroup = table.get(enginePid)?.[1];

@@ -3,12 +3,12 @@
  * process groups — and nothing else the process started — and a watchdog that is killed is started again.
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { closeIdleFence, fencedSince, joinFence, monotonicMs, renewLease } from "../../src/engine/fence.ts";
-import { isAlive, runProcessGroup } from "../../src/util/process.ts";
+import { isAlive, runProcessGroup, trackGroup, untrackGroup } from "../../src/util/process.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const fenceDirs = (): string[] => readdirSync(os.tmpdir()).filter((e) => e.startsWith(`venvflow-fence-${process.pid}-`));
@@ -79,6 +79,33 @@ describe("the fence", () => {
     closeIdleFence();
     expect(await waitFor(() => fenceDirs().length === 0, 5000)).toBe(true);
     expect(await waitFor(() => !isAlive(kept!), 5000)).toBe(true);
+  }, 30_000);
+
+  it("keeps its journal of groups short, and still kills a group registered after thousands came and went", async () => {
+    const fence = joinFence(3000);
+    const started = monotonicMs();
+    let leader = 0;
+    const first = runProcessGroup({ command: "sleep", args: ["60"], onSpawn: (pid) => (leader = pid) });
+    try {
+      expect(await waitFor(() => fenceDirs().length === 1 && leader > 0, 5000)).toBe(true);
+      const journal = path.join(os.tmpdir(), fenceDirs()[0]!, "groups");
+      // Groups that came and went (pids no process has here): 20,000 lines, far past the journal's limit.
+      for (let i = 0; i < 10_000; i++) {
+        trackGroup(3_000_000 + i);
+        untrackGroup(3_000_000 + i);
+      }
+      expect(statSync(journal).size).toBeLessThan(70 * 1024);
+      let late = 0;
+      const second = runProcessGroup({ command: "sleep", args: ["60"], onSpawn: (pid) => (late = pid) });
+      expect(await waitFor(() => late > 0, 5000)).toBe(true);
+      // No renewal: the watchdog kills both live groups, the one from before the rewrite and the one after.
+      const [a, b] = await Promise.all([first, second]);
+      expect([a.signal, b.signal]).toEqual(["SIGKILL", "SIGKILL"]);
+      expect(fencedSince(started)?.killed).toEqual(expect.arrayContaining([leader, late]));
+    } finally {
+      fence.leave();
+      closeIdleFence();
+    }
   }, 30_000);
 
   it("cleans up quietly after a process that ends with no worker running: its groups die, no fence message", async () => {

@@ -17,7 +17,7 @@ describe.each(BACKENDS)("insertAll on %s", (backend) => {
     const at = new Date("2026-01-01T00:00:00Z");
     await store.writeTransaction((trx) => createRun(trx, { dagId: "d", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks: [{ taskId: "t", retries: 0 }] }));
     const tries = TRICKY.map((text, i) => ({
-      dag_id: "d", run_id: "r", task_id: "t", map_index: i - 1, try_number: 1, state: "failed", started_at: null, ended_at: at.toISOString(),
+      dag_id: "d", run_id: "r", task_id: "t", map_index: i - 1, try_number: 1, state: "failed" as const, started_at: null, ended_at: at.toISOString(),
       duration_ms: i * 1000, worker: text, hostname: null, error: text, log_path: `/logs/${text}`,
     }));
     const xcoms = TRICKY.map((text, i) => ({ dag_id: "d", run_id: "r", task_id: "t", map_index: i - 1, key: `k${i}`, value: JSON.stringify(text), display_value: i % 2 ? null : text, created_at: at.toISOString() }));
