@@ -19,7 +19,7 @@ export async function heartbeat(store: Store, workerId: string, tries: readonly 
   for (const part of chunks([...wanted.keys()].sort())) {
     const mine = store.adapter.lockInOrder(store.db.selectFrom("task_instance").select("id").where("id", "in", part).where("state", "=", "running").where("locked_by", "=", workerId).orderBy("id"));
     const rows = await store.adapter.updatePicked(store.db, mine, (db, picked) =>
-      db.updateTable("task_instance").set({ locked_at: store.adapter.nowSql }).where("id", "in", picked).returning(["id", "try_number"]).execute(),
+      db.updateTable("task_instance").set({ locked_at: store.adapter.nowSql }).where("id", "in", picked).returning(["id", "try_number"]),
     );
     for (const r of rows) if (wanted.get(r.id) === r.try_number) held.add(r.id);
   }

@@ -367,8 +367,7 @@ export async function queueScheduled(trx: Db, store: Store, dag: DagDefinition, 
       .set({ state: "queued", queued_at: at, updated_at: at })
       .where("id", "in", ids)
       .where("state", "=", "scheduled")
-      .returning(["dag_id", "run_id", "task_id", "map_index", "try_number"])
-      .execute(),
+      .returning(["dag_id", "run_id", "task_id", "map_index", "try_number"]),
   );
   for (const ti of queued) events.push(taskEvent(ti, "queued", at));
   return queued.length;

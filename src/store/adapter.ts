@@ -4,13 +4,21 @@
  * other's rows, the database's clock, and how a commit wakes workers in other processes. The engine uses only
  * this; it never asks which backend it runs on.
  */
-import type { Insertable, Kysely, QueryCreator, RawBuilder, SelectQueryBuilder } from "kysely";
+import type { Insertable, Kysely, QueryCreator, RawBuilder, SelectQueryBuilder, UpdateQueryBuilder } from "kysely";
 import type { Database } from "./schema.ts";
 
 export type Backend = "sqlite" | "postgres";
 
 /** Rows for one table (`insertAll`). */
 export type TableRows = { [T in keyof Database]: { table: T; rows: ReadonlyArray<Insertable<Database[T]>> } }[keyof Database];
+
+/** The key `updatePicked`'s records are matched on: one task instance. */
+export interface InstanceKey {
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  map_index: number;
+}
 
 /** What `updatePicked` hands its update to restrict it with: the picked ids, or a subquery yielding them. */
 export type PickedIds = readonly string[] | RawBuilder<string>;
@@ -40,8 +48,17 @@ export interface StoreAdapter {
    * statement already updated and locks further ones (measured: a limit of 2 claimed 3 rows). On SQLite the pick's
    * ids are read first: its write transaction already excludes other writers, and each CTE or IN subquery builds
    * an ephemeral table, ~50 µs apiece (measured: three per chained task, a fifth of the engine's cost per task).
+   *
+   * `records`: rows inserted only for the task instances the update changed, matched on dag_id, run_id, task_id and
+   * map_index (which `update` must return) — on PostgreSQL in the same statement (a batch of ending tries records
+   * its tries and results without a round trip of its own: one of six per batch).
    */
-  updatePicked<R>(db: Kysely<Database>, pick: SelectQueryBuilder<Database, "task_instance", { id: string }>, update: (db: QueryCreator<Database>, picked: PickedIds) => Promise<R[]>): Promise<R[]>;
+  updatePicked<R>(
+    db: Kysely<Database>,
+    pick: SelectQueryBuilder<Database, "task_instance", { id: string }>,
+    update: (db: QueryCreator<Database>, picked: PickedIds) => UpdateQueryBuilder<Database, "task_instance", "task_instance", R>,
+    records?: readonly TableRows[],
+  ): Promise<R[]>;
   /**
    * Inserts rows into several tables (tables without rows are left out): one statement on PostgreSQL, every insert
    * but the last a data-modifying CTE — a batch of ending tries records its tries and its results in one round

@@ -8,7 +8,7 @@ import type { Backend, StoreAdapter } from "./adapter.ts";
 import type { Database } from "./schema.ts";
 
 export type * from "./schema.ts";
-export type { Backend, StoreAdapter } from "./adapter.ts";
+export type { Backend, StoreAdapter, TableRows } from "./adapter.ts";
 export { FINISHED_TASK_STATES, TASK_STATES, RUN_STATES, UNFINISHED_TASK_STATES } from "./schema.ts";
 
 /** Inside a write transaction: wake the workers watching `topic` once the transaction commits. */

@@ -98,6 +98,29 @@ describe.each(BACKENDS)("transitions on %s", (backend) => {
     expect(await store.db.selectFrom("xcom").select(["task_id", "value"]).execute()).toEqual([{ task_id: "ok", value: "7" }]);
   });
 
+  it("ends a second try in a batch: its results replace the first try's, and both tries are recorded", async () => {
+    const store = await stores.open();
+    const d = makeDag("c", [{ id: "t", retries: 1 }]);
+    const at = new Date();
+    await store.writeTransaction((trx) => createRun(trx, { dagId: "c", runId: "r", runType: "manual", logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at, conf: {}, tasks: [{ taskId: "t", retries: 1 }] }));
+    await store.db.updateTable("dag_run").set({ state: "running", started_at: at.toISOString() }).execute();
+    const requeue = () => store.db.updateTable("task_instance").set({ state: "queued", queued_at: new Date().toISOString() }).execute();
+    const success = (value: number) => ({ state: "success" as const, xcoms: new Map([["return_value", value]]), skipTaskIds: [], redactor: new Redactor() });
+    await requeue();
+    const [first] = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["c"], limit: 1, logsRoot: "/tmp/logs" });
+    expect((await endTries(store, d, [{ ti: first!, ...success(1) }])).results[0]!.applied).toBe(true);
+    // Cleared and run again: try 2.
+    await requeue();
+    const [second] = await claimTasks(store, { workerId: "w1", hostname: "h", dagIds: ["c"], limit: 1, logsRoot: "/tmp/logs" });
+    expect(second!.try_number).toBe(2);
+    expect((await endTries(store, d, [{ ti: second!, ...success(2) }])).results[0]!.applied).toBe(true);
+    expect(await store.db.selectFrom("xcom").select(["key", "value"]).execute()).toEqual([{ key: "return_value", value: "2" }]);
+    expect(await store.db.selectFrom("task_try").select(["try_number", "state"]).orderBy("try_number").execute()).toEqual([
+      { try_number: 1, state: "success" },
+      { try_number: 2, state: "success" },
+    ]);
+  });
+
   it("only the claiming worker's heartbeat refreshes the lock", async () => {
     const store = await stores.open();
     const { ti } = await oneClaimed(store);

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { createHash } from "node:crypto";
-import { PostgresDialect, sql, type PostgresPool, type PostgresPoolClient, type QueryCreator } from "kysely";
-import type { StoreAdapter } from "../adapter.ts";
+import { PostgresDialect, sql, type PostgresPool, type PostgresPoolClient, type QueryCreator, type RawBuilder } from "kysely";
+import type { StoreAdapter, TableRows } from "../adapter.ts";
 import type { Database } from "../schema.ts";
 
 export function createPostgresDialect(url: string, poolSize: number): PostgresDialect {
@@ -70,6 +70,17 @@ function preparedQuery(text: string, values: readonly unknown[]): pg.QueryConfig
   return { name, text, values: [...values] };
 }
 
+/**
+ * `INSERT … SELECT` of `rows` given as one JSON parameter (json_populate_recordset), optionally filtered: one
+ * statement text whatever the number of rows, so it is prepared once. A VALUES list per batch size was a new text to
+ * parse and plan for most batches (over 100 parameters are never prepared): 0.54 ms a batch of ending tries at
+ * 10,000 tasks, the costliest statement of the batch.
+ */
+function insertRows(table: TableRows["table"], rows: TableRows["rows"], filter: RawBuilder<unknown> = sql``): RawBuilder<unknown> {
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row).filter((key) => (row as Record<string, unknown>)[key] !== undefined)))].map((c) => sql.ref(c));
+  return sql`insert into ${sql.table(table)} (${sql.join(columns)}) select ${sql.join(columns)} from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::json) ${filter}`;
+}
+
 const CHANNEL = "venvflow";
 /** `Date#toISOString()`'s form, so database times and JavaScript times compare as text. */
 const NOW = sql<string>`to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -90,24 +101,22 @@ export function postgresAdapter(url: string): StoreAdapter {
     },
     skipLocked: (query) => query.forUpdate().skipLocked(),
     lockInOrder: (query) => query.forUpdate(),
-    updatePicked: (db, pick, update) =>
+    async updatePicked(db, pick, update, records = []) {
+      const picked = sql<string>`(select "picked"."id" from "picked")`;
+      const recorded = records.filter(({ rows }) => rows.length > 0);
       // The CTE's table is the update's only addition to the schema, reached through `picked` alone.
-      update(db.with((w) => w("picked").materialized(), () => pick) as unknown as QueryCreator<Database>, sql<string>`(select "picked"."id" from "picked")`),
-    // Rows as one JSON parameter per table (json_populate_recordset): one statement text whatever the number of
-    // rows, so it is prepared once. A VALUES list per batch size was a new text to parse and plan for most batches
-    // (over 100 parameters are never prepared): 0.54 ms a batch of ending tries at 10,000 tasks, the costliest
-    // statement of the batch.
+      if (recorded.length === 0) return update(db.with((w) => w("picked").materialized(), () => pick) as unknown as QueryCreator<Database>, picked).execute();
+      const updated = sql`(select "dag_id", "run_id", "task_id", "map_index" from "updated")`;
+      const inserts = recorded.map(({ table, rows }, i) => sql`${sql.raw(`"recorded_${i}"`)} as (${insertRows(table, rows, sql`where ("dag_id", "run_id", "task_id", "map_index") in ${updated}`)})`);
+      const { rows } = await sql<Awaited<ReturnType<ReturnType<typeof update>["execute"]>>[number]>`with "picked" as materialized (${pick}), "updated" as (${update(db, picked)}), ${sql.join(inserts)} select * from "updated"`.execute(db);
+      return rows;
+    },
     async insertAll(db, inserts) {
-      const statements = inserts
-        .filter(({ rows }) => rows.length > 0)
-        .map(({ table, rows }) => {
-          const columns = [...new Set(rows.flatMap((row) => Object.keys(row).filter((key) => (row as Record<string, unknown>)[key] !== undefined)))].map((c) => sql.ref(c));
-          return sql`insert into ${sql.table(table)} (${sql.join(columns)}) select ${sql.join(columns)} from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::json)`;
-        });
+      const statements = inserts.filter(({ rows }) => rows.length > 0).map(({ table, rows }) => insertRows(table, rows));
       const last = statements.pop();
       if (!last) return;
       // Every insert but the last a data-modifying CTE: one round trip for all of them.
-      const ctes = statements.map((statement, i) => sql`${sql.raw(`inserted_${i}`)} as (${statement})`);
+      const ctes = statements.map((statement, i) => sql`${sql.raw(`"inserted_${i}"`)} as (${statement})`);
       await (ctes.length === 0 ? last : sql`with ${sql.join(ctes)} ${last}`).execute(db);
     },
     nowSql: NOW,

@@ -4,7 +4,7 @@ import path from "node:path";
 import { sql, SqliteDialect, type Kysely } from "kysely";
 import { chunks } from "../../util/chunks.ts";
 import { VenvflowError, type ErrorCode } from "../../util/errors.ts";
-import type { StoreAdapter } from "../adapter.ts";
+import type { InstanceKey, StoreAdapter, TableRows } from "../adapter.ts";
 import type { Database } from "../schema.ts";
 
 /**
@@ -138,11 +138,17 @@ export const sqliteAdapter: StoreAdapter = {
   lockDag: () => Promise.resolve(new Date().toISOString()),
   skipLocked: (query) => query,
   lockInOrder: (query) => query,
-  async updatePicked(db, pick, update) {
+  async updatePicked(db, pick, update, records = []) {
     const ids = (await pick.execute()).map((row) => row.id);
     const out = [];
     // One id is `id = ?` to SQLite (no ephemeral table at all): a chained task's usual case.
-    for (const part of chunks(ids, 500)) out.push(...(await update(db, part)));
+    for (const part of chunks(ids, 500)) out.push(...(await update(db, part).execute()));
+    if (records.length > 0) {
+      const keyOf = (row: InstanceKey): string => `${row.dag_id}\u0000${row.run_id}\u0000${row.task_id}\u0000${row.map_index}`;
+      const updated = new Set((out as unknown as InstanceKey[]).map(keyOf));
+      const filtered = records.map(({ table, rows }) => ({ table, rows: rows.filter((row) => updated.has(keyOf(row as InstanceKey))) }) as TableRows);
+      await sqliteAdapter.insertAll(db, filtered);
+    }
     return out;
   },
   async insertAll(db, inserts) {
