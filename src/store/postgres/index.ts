@@ -92,9 +92,9 @@ export function postgresAdapter(url: string): StoreAdapter {
     // Kysely's migrator takes an advisory lock and runs each migration in a transaction on PostgreSQL.
     migrating: (db, fn) => fn(db),
     // A transaction-scoped advisory lock per DAG: released at commit or rollback, whatever happens. PostgreSQL
-    // evaluates a select list in order: the time is read once the lock is held.
-    // The DAG id as a literal (DAG ids are letters, digits, dashes, dots and underscores; sql.lit quotes it anyway):
-    // a statement without parameters travels with the transaction's `begin` (deferringBegin).
+    // evaluates a select list in order: the time is read once the lock is held. The DAG id goes as a literal (DAG
+    // ids are letters, digits, dashes, dots and underscores; sql.lit quotes it anyway): a statement without
+    // parameters travels with the transaction's `begin` (deferringBegin).
     async lockDag(trx, dagId) {
       const { rows } = await sql<{ now: string }>`select pg_advisory_xact_lock(hashtext(${sql.lit(`venvflow:${dagId}`)})) as locked, ${NOW} as now`.execute(trx);
       return rows[0]!.now;
