@@ -103,31 +103,34 @@ function registeredGroups(): number[] {
  * started, the DAG processors of the server) is touched.
  */
 function fence(reason: string, quiet = false): void {
-  const killed = new Set<number>();
   const leaders = registeredGroups();
   const table = processTable();
   const ownGroup = table.get(process.pid)?.[1];
   const engineGroup = table.get(enginePid)?.[1];
   const children = new Map<number, number[]>();
   for (const [pid, [ppid]] of table) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-  for (const leader of leaders) if (kill(-leader)) killed.add(leader);
+  // [process, what to signal]: the leaders' groups first, then every descendant (its own group, or itself).
+  const targets: Array<[number, number]> = leaders.map((leader) => [leader, -leader]);
   const queue = leaders.flatMap((leader) => children.get(leader) ?? []);
   while (queue.length > 0) {
     const pid = queue.shift() as number;
     if (pid === process.pid || pid === enginePid) continue;
     queue.push(...(children.get(pid) ?? []));
     const group = table.get(pid)?.[1];
-    if (group !== undefined && group !== engineGroup && group !== ownGroup ? kill(-group) : kill(pid)) killed.add(pid);
+    targets.push([pid, group !== undefined && group !== engineGroup && group !== ownGroup ? -group : pid]);
   }
-  const record = { at: monotonicMs(), reason, killed: [...killed] };
+  // The record before the kills: the engine looks for it as soon as a task process dies (the try then fails as
+  // fenced). Written after them, it was read too early now and then (a test caught it).
+  const record = { at: monotonicMs(), reason, killed: targets.map(([pid]) => pid) };
   try {
     appendFileSync(path.join(dir, "fenced"), `${JSON.stringify(record)}\n`);
   } catch {
     // the directory is gone: the engine is exiting
   }
-  if (killed.size > 0 && !quiet) {
+  const killed = targets.filter(([, target]) => kill(target)).map(([pid]) => pid);
+  if (killed.length > 0 && !quiet) {
     process.stderr.write(
-      `venvflow fence: engine process ${enginePid} ${reason}: killed its task processes (${[...killed].join(", ")}) so that no retry runs next to them\n`,
+      `venvflow fence: engine process ${enginePid} ${reason}: killed its task processes (${killed.join(", ")}) so that no retry runs next to them\n`,
     );
   }
 }
