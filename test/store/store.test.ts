@@ -37,7 +37,7 @@ describe("openStore", () => {
       await a.close();
       const b = await openStore(file);
       const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(b.db);
-      expect(migrations.rows.map((r) => r.name)).toEqual(["0001_init", "0002_map_index", "0003_serialized_dags", "0004_xcom_display", "0005_drop_claim_index"]);
+      expect(migrations.rows.map((r) => r.name)).toEqual(["0001_init", "0002_map_index", "0003_serialized_dags", "0004_xcom_display", "0005_drop_claim_index", "0006_drop_run_task_state_index"]);
       await b.close();
     } finally {
       if (saved === undefined) delete process.env.VENVFLOW_DATABASE_URL;
