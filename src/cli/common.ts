@@ -49,6 +49,13 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** A `--map-index` value: a whole number, 0 or more. */
+export function parseMapIndex(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new VenvflowError("invalid_arguments", `--map-index must be 0 or more, got "${text}"`, { fix: "e.g. --map-index 0" });
+  return n;
+}
+
 /** Repeatable option collector for commander. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -8,7 +8,7 @@ import { followLog } from "../runtime/logs.ts";
 import type { LogLine } from "../runtime/types.ts";
 import { openStore } from "../store/index.ts";
 import { VenvflowError } from "../util/errors.ts";
-import { action, paint, printJson } from "./common.ts";
+import { action, paint, parseMapIndex, printJson } from "./common.ts";
 import { parsePositiveInt, runRef } from "./runs.ts";
 
 function parseLine(text: string): LogLine | null {
@@ -34,12 +34,6 @@ function explanationLines(error: TaskError | null, logText: string, ts: string):
   const [, ...rest] = error.message.split("\n");
   const missing = rest.map((line) => line.trim()).filter((line) => line && !line.startsWith("fix: ") && !logText.includes(line));
   return [...missing, ...(error.fix ? [`fix: ${error.fix}`] : [])].map((msg) => ({ ts, stream: "system", level: "ERROR", msg }));
-}
-
-function parseMapIndex(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new VenvflowError("invalid_arguments", `--map-index must be 0 or more, got "${text}"`, { fix: "e.g. --map-index 0" });
-  return n;
 }
 
 export function registerLogsCommand(program: Command): void {

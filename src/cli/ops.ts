@@ -5,7 +5,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { backfillRuns, clearTaskInstances, setDagPaused, triggerStoredDag } from "../engine/operations.ts";
 import { openStore, type Store } from "../store/index.ts";
-import { action, printJson } from "./common.ts";
+import { action, collect, parseMapIndex, printJson } from "./common.ts";
 import { parseConf, parseDate } from "./runs.ts";
 
 async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
@@ -65,11 +65,13 @@ export function registerOpsCommands(program: Command): void {
     .argument("<task_ids...>", "task ids")
     .option("--downstream", "also clear every task downstream of them", false)
     .option("--upstream", "also clear every task upstream of them", false)
+    .option("--map-index <n>", "only this instance of the (mapped) tasks, repeatable; their relatives are cleared whole", collect, [])
     .option("--json", "print the cleared task ids as JSON", false)
     .action(
       action(async (dagId, runId, taskIds, opts) => {
+        const mapIndexes = opts.mapIndex.map(parseMapIndex);
         await withStore(async (store) => {
-          const cleared = await clearTaskInstances(store, dagId, runId, taskIds, { downstream: opts.downstream, upstream: opts.upstream });
+          const cleared = await clearTaskInstances(store, dagId, runId, taskIds, { downstream: opts.downstream, upstream: opts.upstream, mapIndexes });
           if (opts.json) printJson({ cleared });
           else process.stdout.write(`cleared ${cleared.length} task instance(s) of run ${runId}: ${cleared.join(", ")}\n`);
         });

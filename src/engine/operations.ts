@@ -7,7 +7,9 @@
 import type { SerializedDag } from "../dag/serialize.ts";
 import { withDagTables } from "../store/dag-tables.ts";
 import type { Store } from "../store/index.ts";
-import type { DagRunRow, TaskState } from "../store/schema.ts";
+import type { Kysely } from "kysely";
+import type { Database, DagRunRow, TaskInstanceRow, TaskState } from "../store/schema.ts";
+import { chunks } from "../util/chunks.ts";
 import { VenvflowError } from "../util/errors.ts";
 import { getRun } from "./queries.ts";
 import { scheduleIntervalsBetween } from "./dates.ts";
@@ -162,6 +164,32 @@ export interface RelativesOptions {
   downstream?: boolean;
   /** Also every task upstream of the chosen ones (transitively). */
   upstream?: boolean;
+  /**
+   * Only these map indexes of the chosen tasks, which must be mapped (as Airflow clears or marks one mapped
+   * instance); the relatives `downstream` and `upstream` add are taken whole.
+   */
+  mapIndexes?: readonly number[];
+}
+
+type ChosenRow = Pick<TaskInstanceRow, "id" | "task_id" | "map_index" | "try_number" | "state">;
+
+/** The task instances of a run that `taskIds`, their relatives and `mapIndexes` choose. */
+async function chosenInstances(trx: Kysely<Database>, dag: SerializedDag, runId: string, taskIds: readonly string[], opts: RelativesOptions): Promise<ChosenRow[]> {
+  const ids = withRelatives(dag, taskIds, opts);
+  const rows = await trx.selectFrom("task_instance").select(["id", "task_id", "map_index", "try_number", "state"]).where("dag_id", "=", dag.dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
+  if (opts.mapIndexes === undefined || opts.mapIndexes.length === 0) return rows;
+  const wanted = new Set(opts.mapIndexes);
+  for (const taskId of taskIds) {
+    const indexes = rows.filter((row) => row.task_id === taskId).map((row) => row.map_index);
+    const missing = [...wanted].filter((index) => !indexes.includes(index));
+    if (missing.length === 0) continue;
+    const mapped = indexes.some((index) => index >= 0);
+    throw new VenvflowError("map_index_not_found", `task "${taskId}" of run "${runId}" has no map index ${missing.join(", ")}`, {
+      fix: mapped ? `its map indexes are 0 to ${Math.max(...indexes)}` : "the task is not mapped: leave out the map index",
+    });
+  }
+  const named = new Set(taskIds);
+  return rows.filter((row) => !named.has(row.task_id) || wanted.has(row.map_index));
 }
 
 /** The chosen tasks plus, as asked, their transitive downstream and upstream, in the DAG's topological order. */
@@ -195,11 +223,11 @@ export function withRelatives(dag: SerializedDag, taskIds: readonly string[], op
 export async function clearTaskInstances(store: Store, dagId: string, runId: string, taskIds: readonly string[], opts: RelativesOptions = {}): Promise<string[]> {
   const { dag } = await getStoredDag(store, dagId);
   const run = await requireRun(store, dagId, runId);
-  const ids = withRelatives(dag, taskIds, opts);
+  withRelatives(dag, taskIds, opts); // unknown task ids fail before the transaction
   const retries = new Map(dag.tasks.map((t) => [t.taskId, t.retries]));
   return store.writeTransaction(async (trx, notify) => {
     const at = await store.adapter.lockDag(trx, dagId);
-    const rows = await trx.selectFrom("task_instance").select(["id", "task_id", "try_number"]).where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
+    const rows = await chosenInstances(trx, dag, runId, taskIds, opts);
     for (const row of rows) {
       await trx
         .updateTable("task_instance")
@@ -218,14 +246,14 @@ export async function clearTaskInstances(store: Store, dagId: string, runId: str
         })
         .where("id", "=", row.id)
         .execute();
+      await trx.deleteFrom("xcom").where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "=", row.task_id).where("map_index", "=", row.map_index).execute();
     }
-    await trx.deleteFrom("xcom").where("dag_id", "=", dagId).where("run_id", "=", runId).where("task_id", "in", ids).execute();
     if (rows.length > 0) {
       // A finished run runs again; the cleared tasks are decided at once from their upstream's states.
       await trx.updateTable("dag_run").set({ state: "running", ended_at: null }).where("id", "=", run.id).where("state", "in", ["success", "failed"]).execute();
       await notifyAll(notify, dagId, await resettleRun(trx, { store, dag: dagShape(dag), runId, at }));
     }
-    return rows.map((r) => r.task_id);
+    return rows.map((r) => r.task_id).filter((id, i, all) => all.indexOf(id) === i);
   });
 }
 
@@ -244,23 +272,27 @@ export async function markTaskInstances(
 ): Promise<string[]> {
   const { dag } = await getStoredDag(store, dagId);
   const run = await requireRun(store, dagId, runId);
-  const ids = withRelatives(dag, taskIds, opts);
+  withRelatives(dag, taskIds, opts); // unknown task ids fail before the transaction
   return store.writeTransaction(async (trx, notify) => {
     const at = await store.adapter.lockDag(trx, dagId);
-    const changed = await trx
-      .updateTable("task_instance")
-      .set({ state, ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at })
-      .where("dag_id", "=", dagId)
-      .where("run_id", "=", runId)
-      .where("task_id", "in", ids)
-      .where("state", "!=", state)
-      .returning("task_id")
-      .execute();
+    const chosen = (await chosenInstances(trx, dag, runId, taskIds, opts)).filter((row) => row.state !== state);
+    const changed: Array<{ task_id: string }> = [];
+    for (const part of chunks(chosen.map((row) => row.id))) {
+      changed.push(
+        ...(await trx
+          .updateTable("task_instance")
+          .set({ state, ended_at: at, locked_by: null, locked_at: null, next_retry_at: null, updated_at: at })
+          .where("id", "in", part)
+          .where("state", "!=", state)
+          .returning("task_id")
+          .execute()),
+      );
+    }
     if (changed.length > 0) {
       // A finished run is reopened; what the marks decide downstream (and the run's end) is settled now.
       if (run.state === "success" || run.state === "failed") await trx.updateTable("dag_run").set({ state: "running", ended_at: null }).where("id", "=", run.id).execute();
       await notifyAll(notify, dagId, await resettleRun(trx, { store, dag: dagShape(dag), runId, at }));
     }
-    return changed.map((r) => r.task_id);
+    return changed.map((r) => r.task_id).filter((id, i, all) => all.indexOf(id) === i);
   });
 }

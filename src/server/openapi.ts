@@ -28,8 +28,11 @@ export const schemas = {
       conf: z.record(z.string(), z.unknown()).optional(),
     })
     .strict(),
-  Relatives: z.object({ downstream: bool.default(false), upstream: bool.default(false) }).strict(),
-  Mark: z.object({ state: z.enum(["success", "failed"]), downstream: bool.default(false), upstream: bool.default(false) }).strict(),
+  /** `mapIndexes`: only these instances of a mapped task (its relatives are taken whole). */
+  Relatives: z.object({ downstream: bool.default(false), upstream: bool.default(false), mapIndexes: z.array(z.number().int().min(0)).optional() }).strict(),
+  Mark: z
+    .object({ state: z.enum(["success", "failed"]), downstream: bool.default(false), upstream: bool.default(false), mapIndexes: z.array(z.number().int().min(0)).optional() })
+    .strict(),
   EventsQuery: z.object({ dagId: z.string().min(1).optional(), runId: z.string().min(1).optional() }),
   /** Which instance of a mapped task (required for one, refused for an unmapped task). */
   TaskInstanceQuery: z.object({ mapIndex: mapIndex.optional() }),
@@ -68,8 +71,8 @@ const ROUTES: Route[] = [
   { method: "get", path: TI, summary: "A task instance: state, tries, return value, XComs, environment, error with its fix (mapIndex for a mapped task)", query: schemas.TaskInstanceQuery },
   { method: "get", path: `${TI}/tries`, summary: "Finished tries of a task instance", query: schemas.TaskInstanceQuery },
   { method: "get", path: `${TI}/xcom`, summary: "XCom values of a task instance", query: schemas.TaskInstanceQuery },
-  { method: "post", path: `${TI}/clear`, summary: "Clear the task (every map index of a mapped one; and downstream/upstream) so it runs again", body: schemas.Relatives },
-  { method: "post", path: `${TI}/mark`, summary: "Mark the task (every map index of a mapped one; and downstream/upstream) success or failed", body: schemas.Mark },
+  { method: "post", path: `${TI}/clear`, summary: "Clear the task (every map index of a mapped one, or those in mapIndexes; and downstream/upstream) so it runs again", body: schemas.Relatives },
+  { method: "post", path: `${TI}/mark`, summary: "Mark the task (every map index of a mapped one, or those in mapIndexes; and downstream/upstream) success or failed", body: schemas.Mark },
   { method: "get", path: `${TI}/logs`, summary: "A page of a try's log lines", query: schemas.LogsQuery },
   { method: "get", path: `${TI}/logs/stream`, summary: "A try's log lines as Server-Sent Events (event line, then end)", query: schemas.LogsQuery, stream: true },
   { method: "get", path: "/api/events", summary: "Run and task state changes of the server's workers as Server-Sent Events (events run, task)", query: schemas.EventsQuery, stream: true },

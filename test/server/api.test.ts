@@ -85,6 +85,12 @@ describe("venvflow server API", () => {
     expect(outOfRange.status).toBe(404);
     expect(outOfRange.body.error.code).toBe("map_index_not_found");
     expect((await t.api(`${base}?mapIndex=-1`)).status).toBe(400);
+    // Clearing or marking one instance names it; one the task does not have is refused, and nothing changes.
+    const clearMissing = await t.api(`${base}/clear`, { method: "POST", body: { mapIndexes: [3] } });
+    expect(clearMissing.status).toBe(404);
+    expect(clearMissing.body.error).toMatchObject({ code: "map_index_not_found", fix: "its map indexes are 0 to 2" });
+    expect((await t.api(`${base}/mark`, { method: "POST", body: { state: "failed", mapIndexes: [-1] } })).status).toBe(400);
+    expect((await t.api(`${base}?mapIndex=2`)).body.state).toBe("success");
   });
 
   it("describes itself in OpenAPI", async () => {

@@ -60,5 +60,8 @@ describe("venvflow server (CLI)", () => {
     const clear = await runCli(["clear", "shop", "no_such_run", "extract"], { env });
     expect(clear.code).toBe(1);
     expect(clear.stderr).toContain('no run "no_such_run" of DAG "shop"');
+    const index = await runCli(["clear", "shop", "no_such_run", "extract", "--map-index", "-1"], { env });
+    expect(index.code).toBe(1);
+    expect(index.stderr).toContain('--map-index must be 0 or more, got "-1"');
   });
 });
