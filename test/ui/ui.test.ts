@@ -158,6 +158,13 @@ describe.skipIf(!BROWSER)("web UI in Chromium", () => {
     expect(await page.getByLabel("Task log").innerText()).not.toContain("checking 3");
     await until(() => page.getByRole("region", { name: "Why it failed" }).innerText()).toContain("item 2 is bad");
     await shoot("mapped-task");
+    // On one instance, marking acts on that instance only.
+    expect(await page.getByLabel("only [1]").isChecked()).toBe(true);
+    await page.getByRole("button", { name: "✓ Mark success" }).click();
+    await until(() => page.getByRole("status").first().innerText()).toContain("Marked success: check");
+    const instance = async (i: number) => (await t.api(`/api/dags/mapped/runs/${enc(runId)}/tasks/check?mapIndex=${i}`)).body as { state: string; tryNumber: number };
+    expect(await instance(1)).toMatchObject({ state: "success" });
+    expect(await instance(0)).toMatchObject({ state: "success", tryNumber: 1 });
   });
 
   it("shows the environments, with the tasks that used them", async () => {

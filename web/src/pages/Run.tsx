@@ -169,6 +169,8 @@ function RunCrumbs({ dagId, runId }: { dagId: string; runId: string }) {
 export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; runId: string; taskId: string; mapIndex: number }) {
   const ti = usePoll<TaskDetail>(taskApiPath(dagId, runId, taskId, mapIndex), 1000);
   const [downstream, setDownstream] = useState(true);
+  // On one instance of a mapped task, clear and mark act on that instance alone unless unticked (as in Airflow).
+  const [onlyThis, setOnlyThis] = useState(true);
   const [logTry, setLogTry] = useState<number | null>(null);
   const [message, setMessage] = useState<{ message: string; fix?: string } | null>(null);
   if (ti.error?.body.code === "map_index_required") {
@@ -193,8 +195,9 @@ export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; ru
   const act = async (path: string, body: unknown, done: string): Promise<void> => {
     setMessage(null);
     try {
-      // Clear and mark act on the whole task (every map index of a mapped one), as the API does.
-      const res = await api<{ cleared?: string[]; changed?: string[] }>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}/${path}`, { method: "POST", body });
+      // Without mapIndexes, clear and mark act on the whole task (every map index of a mapped one), as the API does.
+      const scoped = mapIndex >= 0 && onlyThis ? { ...(body as object), mapIndexes: [mapIndex] } : body;
+      const res = await api<{ cleared?: string[]; changed?: string[] }>(`/api/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(taskId)}/${path}`, { method: "POST", body: scoped });
       setMessage({ message: `${done}: ${(res.cleared ?? res.changed ?? []).join(", ") || "nothing changed"}` });
       ti.reload();
     } catch (e) {
@@ -216,6 +219,11 @@ export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; ru
           </p>
         </div>
         <div className="actions task-actions">
+          {mapIndex >= 0 ? (
+            <label>
+              <input type="checkbox" checked={onlyThis} onChange={(e) => setOnlyThis(e.target.checked)} /> only [{mapIndex}]
+            </label>
+          ) : null}
           <label>
             <input type="checkbox" checked={downstream} onChange={(e) => setDownstream(e.target.checked)} /> with downstream
           </label>
