@@ -40,13 +40,19 @@ export async function scheduleDag(store: Store, dag: DagDefinition, opts: { crea
     if (opts.createScheduledRuns) {
       // Under the per-DAG lock, so two workers never create the same scheduled run.
       let lastEnd = await lastScheduledIntervalEnd(trx, dag.dagId);
-      for (let i = 0; i < MAX_SCHEDULED_RUNS_PER_PASS; i++) {
+      // A logical date has one run (as in Airflow): an interval a backfill or a trigger already ran is passed over.
+      // Read once, and only when an interval is due (rarely, next to every pass).
+      let taken: Set<string> | null = null;
+      for (let created = 0; created < MAX_SCHEDULED_RUNS_PER_PASS; ) {
         const next = nextScheduledInterval(dag, lastEnd, new Date(at));
         if (!next) break;
+        taken ??= await logicalDatesFrom(trx, dag.dagId, next.start, new Date(at));
+        lastEnd = next.end;
+        if (taken.has(next.start.toISOString())) continue;
+        created++;
         const runId = `scheduled__${next.start.toISOString()}`;
         await createRun(trx, { dagId: dag.dagId, runId, runType: "scheduled", logicalDate: next.start, dataIntervalStart: next.start, dataIntervalEnd: next.end, conf: {}, tasks: runTasks(dag) }, at);
         events.push(runEvent(dag.dagId, runId, "queued", at));
-        lastEnd = next.end;
       }
     }
     const runs = await trx
@@ -108,6 +114,12 @@ export async function scheduleDag(store: Store, dag: DagDefinition, opts: { crea
 }
 
 /** The end of the DAG's latest scheduled run's data interval (null before its first scheduled run). */
+/** The logical dates of the DAG's runs (of any type) from `start` to `end`. */
+async function logicalDatesFrom(db: Kysely<Database>, dagId: string, start: Date, end: Date): Promise<Set<string>> {
+  const rows = await db.selectFrom("dag_run").select("logical_date").where("dag_id", "=", dagId).where("logical_date", ">=", start.toISOString()).where("logical_date", "<=", end.toISOString()).execute();
+  return new Set(rows.map((row) => row.logical_date));
+}
+
 export async function lastScheduledIntervalEnd(db: Kysely<Database>, dagId: string): Promise<Date | null> {
   const row = await db
     .selectFrom("dag_run")

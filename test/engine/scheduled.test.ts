@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { triggerRun, Worker } from "../../src/engine/index.ts";
-import { setDagPaused } from "../../src/engine/operations.ts";
+import { backfillRuns, setDagPaused } from "../../src/engine/operations.ts";
+import { scheduleDag } from "../../src/engine/scheduler.ts";
 import { recordParse } from "../../src/engine/serialized-dags.ts";
 import { serializeDag } from "../../src/dag/serialize.ts";
 import { openStore } from "../../src/store/index.ts";
@@ -35,6 +36,24 @@ describe.each(BACKENDS)("scheduled runs on %s", (backend) => {
       if (b !== a) await b.close();
       await a.close();
     }
+  });
+
+  it("passes over the intervals a backfill already ran, and creates the others", async () => {
+    const store = await stores.open();
+    const day = 86_400_000;
+    const midnight = Math.floor(Date.now() / day) * day;
+    const dag = makeDag("daily_backfilled", [{ id: "tick" }], { schedule: "0 0 * * *", startDate: new Date(midnight - 4 * day), catchup: true });
+    await recordParse(store, { dags: [{ dag: serializeDag(dag), source: "" }], errors: [] });
+    const iso = (daysAgo: number): string => new Date(midnight - daysAgo * day).toISOString();
+    // The interval starting three days ago ran as a backfill before the scheduler came to it.
+    const { created } = await backfillRuns(store, dag.dagId, { start: new Date(iso(3)), end: new Date(iso(3)) });
+    expect(created.map((r) => r.run_id)).toEqual([`backfill__${iso(3)}`]);
+    await scheduleDag(store, dag, { createScheduledRuns: true });
+    const runs = await store.db.selectFrom("dag_run").select(["run_id", "logical_date"]).orderBy("logical_date").execute();
+    expect(runs.map((r) => r.run_id)).toEqual([`scheduled__${iso(4)}`, `backfill__${iso(3)}`, `scheduled__${iso(2)}`, `scheduled__${iso(1)}`]);
+    // The next pass creates nothing more (today's interval has not ended).
+    await scheduleDag(store, dag, { createScheduledRuns: true });
+    expect(await store.db.selectFrom("dag_run").select("run_id").execute()).toHaveLength(4);
   });
 
   it("a worker without createScheduledRuns creates none", async () => {
