@@ -73,7 +73,7 @@ export function registerOpsCommands(program: Command): void {
         await withStore(async (store) => {
           const cleared = await clearTaskInstances(store, dagId, runId, taskIds, { downstream: opts.downstream, upstream: opts.upstream, mapIndexes });
           if (opts.json) printJson({ cleared });
-          else process.stdout.write(`cleared ${cleared.length} task instance(s) of run ${runId}: ${cleared.join(", ")}\n`);
+          else process.stdout.write(`cleared ${cleared.length} task(s) of run ${runId}${mapIndexes.length > 0 ? ` (map index ${mapIndexes.join(", ")} of ${taskIds.join(", ")})` : ""}: ${cleared.join(", ")}\n`);
         });
       }),
     );
