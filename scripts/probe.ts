@@ -25,6 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { sweepDeadOwners } from "../src/util/scratch.ts";
+import { eventually } from "../test/support/eventually.ts";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = path.join(REPO, "src", "cli", "main.ts");
@@ -395,15 +396,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -749,7 +741,7 @@ for (const closeFds of [false, true]) {
       const t = taskOf(run, "p");
       if (t?.state !== "success") return wrong(`task ${t?.state}`);
       const pid = Number(readFileSync(pidFile, "utf8"));
-      await waitFor(() => !isAlive(pid), 3000);
+      await eventually(() => !isAlive(pid), 3000);
       return isAlive(pid) ? wrong(`daemon ${pid} outlived the task`) : clear("the task ended; its daemon was killed");
     },
   });
@@ -895,7 +887,7 @@ const sleeperDag = (c: Ctx, kind: "bash" | "python", pids: string): string =>
       : pyTask(`import os, subprocess, time\ndef f():\n    open(${JSON.stringify(pids)}, "a").write("%d\\n" % os.getpid())\n    child = subprocess.Popen(["sleep", "120"])\n    open(${JSON.stringify(pids)}, "a").write("%d\\n" % child.pid)\n    time.sleep(120)\n`, "retries: 1,"),
   );
 async function pidsIn(file: string, n: number): Promise<number[]> {
-  await waitFor(() => existsSync(file) && readFileSync(file, "utf8").trim().split("\n").length >= n, 30_000);
+  await eventually(() => existsSync(file) && readFileSync(file, "utf8").trim().split("\n").length >= n, 30_000);
   return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").map(Number) : [];
 }
 for (const [sig, kind] of [
@@ -914,7 +906,7 @@ for (const [sig, kind] of [
       const pids = await pidsIn(pidFile, 2);
       run.child.kill(sig);
       const r = await run.done;
-      await waitFor(() => !pids.some(isAlive), 3000);
+      await eventually(() => !pids.some(isAlive), 3000);
       const shown = await c.runJson("r1");
       if (pids.some(isAlive)) return wrong(`task processes ${pids.filter(isAlive).join(",")} outlived the run`);
       if (r.code !== 130) return wrong(`exit ${r.code ?? r.signal}`);
@@ -942,7 +934,7 @@ add({
     queued.child.kill("SIGTERM");
     const [w] = await Promise.all([worker.done, queued.done]);
     const all = [...pids, ...second];
-    await waitFor(() => !all.some(isAlive), 3000);
+    await eventually(() => !all.some(isAlive), 3000);
     if (all.some(isAlive)) return wrong(`task processes ${all.filter(isAlive).join(",")} outlived the worker`);
     return w.code === 0 || w.code === 130 || w.code === 143 ? clear(`worker exited ${w.code}, its tries cancelled`) : wrong(`worker exit ${w.code ?? w.signal}`);
   },
@@ -961,7 +953,7 @@ for (const kind of ["bash", "python"] as const) {
       const tree = caseProcesses(c.dir).filter((p) => !pids.includes(p));
       killAll(tree.filter((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("main.ts")));
       await run.done;
-      await waitFor(() => !pids.some(isAlive), 5000);
+      await eventually(() => !pids.some(isAlive), 5000);
       return pids.some(isAlive) ? wrong(`task processes ${pids.filter(isAlive).join(",")} outlived their host`) : clear("the task's processes died with their host");
     },
   });
@@ -979,11 +971,11 @@ add({
 new BashOperator({ taskId: "b", retries: 2, bashCommand: ${JSON.stringify(RECORD_SH(rec, '$([ "$VENVFLOW_CTX_TRY_NUMBER" = 1 ] && echo 600 || echo 10)'))} });`,
     );
     const first = c.start(["run", file, "--run-id", "r1", "--workers", "2"]);
-    await waitFor(() => readRecords(rec).filter((r) => r.what === "start").length >= 2, 30_000);
+    await eventually(() => readRecords(rec).filter((r) => r.what === "start").length >= 2, 30_000);
     const stopped = caseProcesses(c.dir).filter((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("main.ts"));
     for (const p of stopped) process.kill(p, "SIGSTOP");
     const rescuer = c.start(["worker", file, "--slots", "2"]);
-    const done = await waitFor(() => readRecords(rec).filter((r) => r.what === "end").length >= 2, 60_000);
+    const done = await eventually(() => readRecords(rec).filter((r) => r.what === "end").length >= 2, 60_000);
     for (const p of stopped) process.kill(p, "SIGCONT");
     const r = await first.done;
     rescuer.child.kill("SIGTERM");
@@ -1030,7 +1022,7 @@ add({
     const main = c.start(["run", file, "--run-id", "r1", "--workers", "4"]);
     const workers = [c.start(["worker", file, "--slots", "4"]), c.start(["worker", file, "--slots", "4"])];
     for (let k = 0; k < 3; k++) {
-      await waitFor(() => readRecords(rec).filter((r) => r.what === "end").length >= 60 * (k + 1), 120_000);
+      await eventually(() => readRecords(rec).filter((r) => r.what === "end").length >= 60 * (k + 1), 120_000);
       const victim = workers.shift()!;
       const tree = caseProcesses(c.dir).filter((p) => {
         try {

@@ -7,6 +7,7 @@ import { startHeartbeater } from "../../src/engine/heartbeater.ts";
 import { claimTasks, createRun } from "../../src/engine/transitions.ts";
 import type { HeldTry } from "../../src/engine/heartbeat.ts";
 import type { Store } from "../../src/store/index.ts";
+import { eventually } from "../support/eventually.ts";
 import { BACKENDS, useStores } from "./backends.ts";
 
 async function claimedTry(store: Store, workerId: string): Promise<HeldTry> {
@@ -22,11 +23,6 @@ async function claimedTry(store: Store, workerId: string): Promise<HeldTry> {
 
 const lockedAt = async (store: Store): Promise<string | null> => (await store.db.selectFrom("task_instance").select("locked_at").executeTakeFirstOrThrow()).locked_at;
 
-async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 20))) if (await check()) return true;
-  return false;
-}
-
 describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
   const stores = useStores(backend);
 
@@ -37,7 +33,7 @@ describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
     try {
       await a.started;
       a.setTries([one]);
-      expect(await until(async () => (await lockedAt(first))! > "2001")).toBe(true);
+      expect(await eventually(async () => (await lockedAt(first))! > "2001")).toBe(true);
     } finally {
       await a.stop();
     }
@@ -49,13 +45,13 @@ describe.each(BACKENDS)("the heartbeat thread on %s", (backend) => {
     try {
       await b.started;
       b.setTries([two]);
-      expect(await until(async () => (await lockedAt(second))! > "2001")).toBe(true);
+      expect(await eventually(async () => (await lockedAt(second))! > "2001")).toBe(true);
       // The first store is left alone now: its lock stays as the test sets it.
       await first.db.updateTable("task_instance").set({ locked_at: "2000-01-01T00:00:00.000Z" }).execute();
       // A try this worker does not hold is reported lost to this worker.
       const foreign = { id: "not-claimed-here", tryNumber: 1 };
       b.setTries([two, foreign]);
-      expect(await until(async () => lost.length > 0)).toBe(true);
+      expect(await eventually(async () => lost.length > 0)).toBe(true);
       expect(lost[0]).toEqual([foreign]);
     } finally {
       await b.stop();
@@ -72,7 +68,7 @@ describe("a heartbeat thread that cannot reach its store", () => {
     const store = { target: "postgresql://venvflow:hunter2secret@127.0.0.1:1/none" } as Store;
     const beating = startHeartbeater({ store, workerId: "w", intervalMs: 30, onLost: () => undefined, onError: (error) => errors.push(error) });
     beating.setTries([{ id: "ti", tryNumber: 1 }]);
-    expect(await until(async () => errors.length > 0)).toBe(true);
+    expect(await eventually(async () => errors.length > 0)).toBe(true);
     await beating.stop();
     const message = String((errors[0] as Error).message);
     expect(message).toMatch(/heartbeat failed/);

@@ -8,12 +8,8 @@ import { runDag, Worker } from "../../src/engine/index.ts";
 import { listEnvironments } from "../../src/env/index.ts";
 import { warmPool } from "../../src/runtime/index.ts";
 import { anyPython } from "../support/pythons.ts";
+import { eventually } from "../support/eventually.ts";
 import { BACKENDS, useStores } from "./backends.ts";
-
-const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 20))) if (check()) return true;
-  return check();
-};
 
 describe.each(BACKENDS)("prewarming on %s", (backend) => {
   const stores = useStores(backend);
@@ -36,7 +32,7 @@ describe.each(BACKENDS)("prewarming on %s", (backend) => {
     const worker = new Worker({ store, dags: [built, unbuilt], home: stores.home, pollIntervalMs: 50 });
     const working = worker.run();
     try {
-      expect(await waitFor(() => warmPool().stats()[0]?.preloads === 2, 20_000)).toBe(true);
+      expect(await eventually(() => warmPool().stats()[0]?.preloads === 2, 20_000)).toBe(true);
       expect(warmPool().stats()).toEqual([expect.objectContaining({ forks: 0, preloads: 2 })]);
     } finally {
       worker.stop();

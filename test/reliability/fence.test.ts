@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { closeIdleFence, fencedSince, joinFence, monotonicMs, renewLease } from "../../src/engine/fence.ts";
 import { isAlive, runProcessGroup, trackGroup, untrackGroup } from "../../src/util/process.ts";
+import { eventually } from "../support/eventually.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const fenceDirs = (): string[] => readdirSync(os.tmpdir()).filter((e) => e.startsWith(`venvflow-fence-${process.pid}-`));
@@ -27,15 +28,6 @@ function watchdogPid(dir: string): number | null {
   return null;
 }
 
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(25);
-  }
-  return true;
-}
-
 describe("the fence", () => {
   it("kills the registered groups once the lease is stale, and leaves the process's other children alone", async () => {
     const fence = joinFence(3000); // fenced 2.1 s after the last renewal (room for a loaded machine's delays)
@@ -45,7 +37,7 @@ describe("the fence", () => {
     const task = runProcessGroup({ command: "bash", args: ["-c", "sleep 60 & wait"], onSpawn: (pid) => (leader = pid) });
     try {
       // The group made the fence directory and started the watchdog; the lease is renewed while it waits.
-      expect(await waitFor(() => fenceDirs().length === 1 && leader > 0, 5000)).toBe(true);
+      expect(await eventually(() => fenceDirs().length === 1 && leader > 0, 5000)).toBe(true);
       const dir = path.join(os.tmpdir(), fenceDirs()[0]!);
       for (let i = 0; i < 15; i++) {
         renewLease(fence.lease, monotonicMs());
@@ -62,7 +54,7 @@ describe("the fence", () => {
       const first = watchdogPid(dir);
       expect(first).not.toBeNull();
       process.kill(first!, "SIGKILL");
-      expect(await waitFor(() => (watchdogPid(dir) ?? first) !== first, 5000)).toBe(true);
+      expect(await eventually(() => (watchdogPid(dir) ?? first) !== first, 5000)).toBe(true);
     } finally {
       unrelated.kill("SIGKILL");
       fence.leave();
@@ -77,8 +69,8 @@ describe("the fence", () => {
     expect(watchdogPid(path.join(os.tmpdir(), dir!))).toBe(kept);
     // ...until it has been idle a while: then the watchdog ends, and removes the directory.
     closeIdleFence();
-    expect(await waitFor(() => fenceDirs().length === 0, 5000)).toBe(true);
-    expect(await waitFor(() => !isAlive(kept!), 5000)).toBe(true);
+    expect(await eventually(() => fenceDirs().length === 0, 5000)).toBe(true);
+    expect(await eventually(() => !isAlive(kept!), 5000)).toBe(true);
   }, 30_000);
 
   it("keeps its journal of groups short, and still kills a group registered after thousands came and went", async () => {
@@ -87,7 +79,7 @@ describe("the fence", () => {
     let leader = 0;
     const first = runProcessGroup({ command: "sleep", args: ["60"], onSpawn: (pid) => (leader = pid) });
     try {
-      expect(await waitFor(() => fenceDirs().length === 1 && leader > 0, 5000)).toBe(true);
+      expect(await eventually(() => fenceDirs().length === 1 && leader > 0, 5000)).toBe(true);
       const journal = path.join(os.tmpdir(), fenceDirs()[0]!, "groups");
       // Groups that came and went (pids no process has here): 20,000 lines, far past the journal's limit.
       for (let i = 0; i < 10_000; i++) {
@@ -97,7 +89,7 @@ describe("the fence", () => {
       expect(statSync(journal).size).toBeLessThan(70 * 1024);
       let late = 0;
       const second = runProcessGroup({ command: "sleep", args: ["60"], onSpawn: (pid) => (late = pid) });
-      expect(await waitFor(() => late > 0, 5000)).toBe(true);
+      expect(await eventually(() => late > 0, 5000)).toBe(true);
       // No renewal: the watchdog kills both live groups, the one from before the rewrite and the one after.
       const [a, b] = await Promise.all([first, second]);
       expect([a.signal, b.signal]).toEqual(["SIGKILL", "SIGKILL"]);
@@ -124,9 +116,9 @@ void runProcessGroup({ command: "sleep", args: ["60"], onSpawn: (pid) => { conso
     await new Promise((resolve) => host.once("exit", resolve));
     const sleeper = Number(stdout.trim());
     expect(sleeper).toBeGreaterThan(0);
-    expect(await waitFor(() => !isAlive(sleeper), 5000)).toBe(true);
+    expect(await eventually(() => !isAlive(sleeper), 5000)).toBe(true);
     // The watchdog is gone too (it removed its directory), and said nothing.
-    expect(await waitFor(() => !readdirSync(os.tmpdir()).some((e) => e.startsWith(`venvflow-fence-${host.pid}-`)), 5000)).toBe(true);
+    expect(await eventually(() => !readdirSync(os.tmpdir()).some((e) => e.startsWith(`venvflow-fence-${host.pid}-`)), 5000)).toBe(true);
     expect(stderr).not.toMatch(/venvflow fence/);
   }, 30_000);
 });
