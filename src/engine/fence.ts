@@ -97,8 +97,7 @@ export function joinFence(lockTimeoutMs: number): { lease: Lease; leave(): void 
     observeGroups({
       added: (pid) => {
         try {
-          materialize(current);
-          current.groups.add(pid);
+          registerGroup(current, pid);
         } catch {
           // unregistered: see above
         }
@@ -190,13 +189,21 @@ class GroupJournal {
 
 const JOURNAL_BYTES = 64 * 1024;
 
-/** Makes the directory (the leases written first, so the watchdog never sees a group without them) and the watchdog. */
-function materialize(current: Fence): void {
-  if (current.created) return;
-  mkdirSync(current.dir, { recursive: true, mode: 0o700 });
-  current.created = true;
-  for (const lease of current.leases) writeLease(lease);
-  startWatchdog(current);
+/**
+ * Records a group; the first one makes the directory (the leases written first, so the watchdog never sees a group
+ * without them) and then the watchdog. The group goes on record before the watchdog starts: spawning it takes a few
+ * ms, and a host killed meanwhile left its first task's processes unrecorded and running (the probe's kill -9 of
+ * `venvflow run` with a Bash task, about one time in eight).
+ */
+function registerGroup(current: Fence, pid: number): void {
+  const first = !current.created;
+  if (first) {
+    mkdirSync(current.dir, { recursive: true, mode: 0o700 });
+    current.created = true;
+    for (const lease of current.leases) writeLease(lease);
+  }
+  current.groups.add(pid);
+  if (first) startWatchdog(current);
 }
 
 /** A watchdog that died (killed by someone) while the fence is in use is started again, a few times at most. */
